@@ -1,0 +1,200 @@
+import type { ChannelEvent, StreamPosition, SubscribeAck, SubscribeRequest } from '../shared/protocol.js';
+import { Emitter } from './emitter.js';
+import { JobcastClientError } from './errors.js';
+
+/** What a listener of a channel event receives. */
+export interface EventContext<Data = unknown> {
+  channel: string;
+  event: string;
+  data: Data;
+  offset: number;
+  epoch: string;
+  /** Publish time (ms since the epoch). */
+  ts: number;
+  /** True when this event comes from the channel's history or snapshot, not live. */
+  replayed: boolean;
+}
+
+export type SubscriptionState = 'subscribing' | 'subscribed' | 'unsubscribed';
+
+/** Context of a subscription state change; `recovered` on `subscribed` says whether history was complete. */
+export interface SubscriptionStateContext {
+  state: SubscriptionState;
+  recovered?: boolean;
+}
+
+/** A token, or a function that returns a fresh one (called on every (re)subscribe). */
+export type TokenSource = string | (() => string | Promise<string>);
+
+/** How a subscription reaches the gateway; implemented by the connection. */
+export interface SubscriptionTransport {
+  readonly connected: boolean;
+  subscribe(request: SubscribeRequest): Promise<SubscribeAck>;
+  unsubscribe(channel: string): void;
+  start(subscription: Subscription): Promise<void>;
+  forget(subscription: Subscription): void;
+}
+
+/**
+ * One channel subscription. Delivers each event once and in order: it remembers the last
+ * offset, drops anything at or below it, and after a reconnect or a detected gap resubscribes
+ * from that position so the gateway replays what was missed.
+ */
+export class Subscription {
+  readonly channel: string;
+  #state: SubscriptionState = 'subscribing';
+  #position: StreamPosition | null;
+  #token: TokenSource;
+  #transport: SubscriptionTransport;
+  readonly #events = new Emitter<Record<string, EventContext>>();
+  readonly #lifecycle = new Emitter<{ state: SubscriptionStateContext; error: { error: JobcastClientError } }>();
+  #inflight: Promise<void> | undefined;
+  #started: Promise<void> | undefined;
+  readonly #latest = new Map<string, EventContext>();
+  #generation = 0;
+
+  constructor(transport: SubscriptionTransport, channel: string, token: TokenSource, since?: StreamPosition) {
+    this.#transport = transport;
+    this.channel = channel;
+    this.#token = token;
+    this.#position = since ?? null;
+  }
+
+  get state(): SubscriptionState {
+    return this.#state;
+  }
+
+  /** True once `subscribe()` was called. */
+  get started(): boolean {
+    return this.#started !== undefined;
+  }
+
+  /** The last event delivered: pass it as `since` to resume elsewhere. */
+  get position(): StreamPosition | null {
+    return this.#position && { ...this.#position };
+  }
+
+  /**
+   * Sends the subscribe and resolves once the gateway acknowledged it (retrying through
+   * drops). Rejects on a refusal (bad token, bad channel); the subscription is then closed.
+   */
+  async subscribe(): Promise<this> {
+    if (this.#state === 'unsubscribed') throw new JobcastClientError('jobcast:conflict', `subscription to ${this.channel} was closed`);
+    this.#started ??= this.#transport.start(this);
+    await this.#started;
+    return this;
+  }
+
+  /** The newest event of that name delivered so far (live, replayed or from the snapshot). */
+  latest<Data = unknown>(event: string): EventContext<Data> | undefined {
+    return this.#latest.get(event) as EventContext<Data> | undefined;
+  }
+
+  /** Listens to one channel event by name, or `'*'` for every one. Returns `off`. */
+  on<Data = unknown>(event: string, listener: (context: EventContext<Data>) => void): () => void {
+    return this.#events.on(event, listener as (context: EventContext) => void);
+  }
+
+  /** Listens to state changes: `subscribing`, `subscribed` (with `recovered`), `unsubscribed`. */
+  onState(listener: (context: SubscriptionStateContext) => void): () => void {
+    return this.#lifecycle.on('state', listener);
+  }
+
+  /** Listens to errors after the first subscribe (a refused resubscribe, an expired token). */
+  onError(listener: (context: { error: JobcastClientError }) => void): () => void {
+    return this.#lifecycle.on('error', listener);
+  }
+
+  /** Stops receiving; safe to call twice. */
+  unsubscribe(): void {
+    if (this.#state === 'unsubscribed') return;
+    this.#setState('unsubscribed');
+    this.#transport.forget(this);
+    if (this.#transport.connected) this.#transport.unsubscribe(this.channel);
+  }
+
+  /**
+   * @internal Sends the subscribe (first time, after a reconnect, after a gap) and resolves on
+   * the acknowledgement. Concurrent calls share one request; a reconnect makes it stale.
+   */
+  sync(): Promise<void> {
+    if (this.#state === 'unsubscribed') return Promise.resolve();
+    if (this.#inflight) return this.#inflight;
+    const generation = this.#generation;
+    const inflight = this.#syncOnce(generation).finally(() => {
+      if (this.#inflight === inflight) this.#inflight = undefined;
+    });
+    this.#inflight = inflight;
+    return inflight;
+  }
+
+  async #syncOnce(generation: number): Promise<void> {
+    if (!this.#transport.connected) throw new JobcastClientError('jobcast:unavailable', 'not connected');
+    if (this.#state === 'subscribed') {
+      // Resync on a live connection: the gateway holds us in the channel; leave it first
+      // (packets arrive in order, so the subscribe below comes after).
+      this.#transport.unsubscribe(this.channel);
+      this.#setState('subscribing');
+    }
+    const token = typeof this.#token === 'function' ? await this.#token() : this.#token;
+    const request: SubscribeRequest = { channel: this.channel, token, ...(this.#position ? { since: this.#position } : {}) };
+    const ack = await this.#transport.subscribe(request);
+    if (this.#state === 'unsubscribed') return;
+    if (generation !== this.#generation) throw new JobcastClientError('jobcast:unavailable', 'the connection dropped during subscribe');
+    if (!ack.ok) throw new JobcastClientError(ack.error.code, ack.error.message);
+    const startedFrom = this.#position;
+    if (startedFrom && startedFrom.epoch !== ack.epoch) this.#position = null;
+    // Subscribed before delivering: a listener may unsubscribe, and gap checks need the state.
+    this.#state = 'subscribed';
+    for (const event of ack.events) this.#deliver(event, true);
+    const position = this.#position as StreamPosition | null;
+    if (!position || position.epoch !== ack.epoch || position.offset < ack.offset) {
+      this.#position = { epoch: ack.epoch, offset: ack.offset };
+    }
+    this.#setState('subscribed', ack.recovered);
+  }
+
+  /** @internal A live event from the gateway. */
+  receive(event: ChannelEvent): void {
+    if (this.#state !== 'subscribed' || this.#inflight) return;
+    const position = this.#position;
+    if (position && event.epoch === position.epoch && event.offset > position.offset + 1) {
+      // Something went missing between us and the log: ask for it instead of skipping it.
+      void this.sync().catch((error: unknown) => this.#fail(error));
+      return;
+    }
+    this.#deliver(event, false);
+  }
+
+  /** @internal The connection dropped: we will resubscribe from our position. */
+  suspend(): void {
+    this.#generation += 1;
+    this.#inflight = undefined;
+    if (this.#state === 'subscribed') this.#setState('subscribing');
+  }
+
+  /** @internal */
+  fail(error: unknown): void {
+    this.#fail(error);
+  }
+
+  #deliver(event: ChannelEvent, replayed: boolean): void {
+    const position = this.#position;
+    if (position && event.epoch === position.epoch && event.offset <= position.offset) return;
+    this.#position = { epoch: event.epoch, offset: event.offset };
+    const context: EventContext = { ...event, replayed };
+    this.#latest.set(event.event, context);
+    this.#events.emit(event.event, context);
+    this.#events.emit('*', context);
+  }
+
+  #setState(state: SubscriptionState, recovered?: boolean): void {
+    this.#state = state;
+    this.#lifecycle.emit('state', recovered === undefined ? { state } : { state, recovered });
+  }
+
+  #fail(error: unknown): void {
+    const wrapped = error instanceof JobcastClientError ? error : new JobcastClientError('jobcast:unavailable', String((error as Error)?.message ?? error), { cause: error });
+    this.#lifecycle.emit('error', { error: wrapped });
+  }
+}

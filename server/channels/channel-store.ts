@@ -1,0 +1,47 @@
+import type { ChannelEvent, StreamPosition } from '../../shared/protocol.js';
+
+/** What a subscriber gets when it joins: missed events, or the state snapshot. */
+export interface ReadResult {
+  epoch: string;
+  /** The channel's newest offset at the time of the read. */
+  offset: number;
+  /** True when `events` is every event after the requested position. */
+  recovered: boolean;
+  /** Missed events, or the snapshot (newest of each class), in offset order. */
+  events: ChannelEvent[];
+}
+
+export interface AppendOptions {
+  /** Clear the state snapshot first: the job was put back in the queue after an outcome. */
+  reset?: boolean;
+}
+
+/**
+ * The durable side of a channel: an offset-numbered log, a state snapshot, and the publish
+ * that goes with every append. The seam between jobcast and Redis; one Redis implementation.
+ */
+export interface ChannelStore {
+  /**
+   * Appends and publishes one event atomically. Resolves to the stored event, or `null` when it
+   * was dropped because the channel already has an outcome (outcomes happen once).
+   */
+  append(channel: string, event: string, data: unknown, options?: AppendOptions): Promise<ChannelEvent | null>;
+  /** Missed events after `since`, or the snapshot when there is no position or it is too old. */
+  read(channel: string, since?: StreamPosition): Promise<ReadResult>;
+  /** Stores a job's rendered partial for the retention period. */
+  savePartial(channel: string, html: string): Promise<void>;
+  /** The stored partial, or `null`. */
+  loadPartial(channel: string): Promise<string | null>;
+}
+
+/** The live side: Redis pub/sub subscriptions shared by every client of one gateway process. */
+export interface ChannelFeed {
+  /** Resolves once messages of `channel` are being received. */
+  subscribe(channel: string): Promise<void>;
+  unsubscribe(channel: string): Promise<void>;
+  /** Called with the raw envelope JSON of each live message. */
+  onMessage(handler: (channel: string, envelope: string) => void): void;
+  /** Called after the feed reconnected: messages published meanwhile were not received. */
+  onResume(handler: () => void): void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,69 @@
+import { z } from 'zod';
+
+const int = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** Every setting jobcast reads from the environment, with its default. Documented in the README. */
+const EnvConfig = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('0.0.0.0'),
+  REDIS_URL: z.string().url().optional(),
+  JOBCAST_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]*$/).default('jobcast:'),
+  JOBCAST_SECRET: z.string().min(16, 'JOBCAST_SECRET must be at least 16 characters').optional(),
+  JOBCAST_GATEWAY_URL: z.string().url().optional(),
+  JOBCAST_HISTORY_SIZE: int(100),
+  JOBCAST_RETENTION_SECONDS: int(86_400),
+  JOBCAST_TOKEN_TTL_SECONDS: int(3_600),
+  JOBCAST_MAX_INPUT_BYTES: int(64 * 1024),
+  JOBCAST_CONCURRENCY: int(4),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+/** Settings of one jobcast process. */
+export interface JobcastConfig {
+  /** HTTP port. @defaultValue 3000 */
+  port: number;
+  host: string;
+  /** `undefined`: look for Redis on 127.0.0.1:6379, else start a private one. */
+  redisUrl: string | undefined;
+  /** Prefix of every Redis key jobcast writes. @defaultValue `jobcast:` */
+  keyPrefix: string;
+  /** HMAC secret for channel tokens; `undefined` in development (a shared one is kept in Redis). */
+  secret: string | undefined;
+  /** Where browsers reach the gateway; `undefined` means the page's own origin. */
+  gatewayUrl: string | undefined;
+  /** Events kept per channel for recovery. @defaultValue 100 */
+  historySize: number;
+  /** How long a channel's log and state outlive its last event. @defaultValue 86400 */
+  retentionSeconds: number;
+  /** Lifetime of minted channel tokens. @defaultValue 3600 */
+  tokenTtlSeconds: number;
+  /** Largest accepted job input (JSON bytes). @defaultValue 65536 */
+  maxInputBytes: number;
+  /** Jobs one worker process runs at once, per job type, unless the job says otherwise. @defaultValue 4 */
+  concurrency: number;
+  logLevel: string;
+}
+
+/** Reads the configuration from environment variables; throws with every problem named. */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): JobcastConfig {
+  const parsed = EnvConfig.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    redisUrl: e.REDIS_URL,
+    keyPrefix: e.JOBCAST_PREFIX,
+    secret: e.JOBCAST_SECRET,
+    gatewayUrl: e.JOBCAST_GATEWAY_URL,
+    historySize: e.JOBCAST_HISTORY_SIZE,
+    retentionSeconds: e.JOBCAST_RETENTION_SECONDS,
+    tokenTtlSeconds: e.JOBCAST_TOKEN_TTL_SECONDS,
+    maxInputBytes: e.JOBCAST_MAX_INPUT_BYTES,
+    concurrency: e.JOBCAST_CONCURRENCY,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,153 @@
+import type { ChannelEvent, StreamPosition, SubscribeOk } from '../../shared/protocol.js';
+import type { ChannelFeed, ChannelStore } from '../channels/channel-store.js';
+import type { Logger } from '../logger.js';
+import type { GatewayServer, GatewaySocket } from './types.js';
+
+interface Entry {
+  refs: number;
+  /** Settles once Redis delivers this channel's live messages. */
+  live: Promise<void>;
+  /** Buffers of subscribers still reading the log: live events are held here meanwhile. */
+  joining: Set<ChannelEvent[]>;
+  /** Newest event forwarded, to re-read what a Redis reconnect made us miss. */
+  last: StreamPosition | null;
+}
+
+/** The socket.io room of a channel; prefixed so it can never equal a socket id. */
+export const roomOf = (channel: string) => `#${channel}`;
+
+/**
+ * One live Redis subscription per channel however many sockets hold it, and the join that
+ * leaves no gap: subscribe live first, read the log, then hand over live events buffered
+ * during the read, dropping what the read already returned.
+ */
+export class ChannelHub {
+  readonly #entries = new Map<string, Entry>();
+  readonly #io: GatewayServer;
+  readonly #store: ChannelStore;
+  readonly #feed: ChannelFeed;
+  readonly #log: Logger;
+
+  constructor(io: GatewayServer, store: ChannelStore, feed: ChannelFeed, log: Logger) {
+    this.#io = io;
+    this.#store = store;
+    this.#feed = feed;
+    this.#log = log;
+    feed.onMessage((channel, envelope) => this.#onLive(channel, envelope));
+    feed.onResume(() => void this.#resume());
+  }
+
+  /** Number of channels with a live Redis subscription in this process. */
+  get channelCount(): number {
+    return this.#entries.size;
+  }
+
+  /**
+   * Subscribes `socket` to `channel` from `since`: resolves to the acknowledgement, after
+   * which the socket is in the channel's room and receives every later event.
+   */
+  async join(socket: GatewaySocket, channel: string, since: StreamPosition | undefined): Promise<SubscribeOk | null> {
+    const entry = this.#acquire(channel);
+    const buffer: ChannelEvent[] = [];
+    entry.joining.add(buffer);
+    let read;
+    try {
+      await entry.live;
+      read = await this.#store.read(channel, since);
+    } catch (error) {
+      this.#release(channel);
+      throw error;
+    } finally {
+      entry.joining.delete(buffer);
+    }
+    if (socket.disconnected) {
+      this.#release(channel);
+      return null;
+    }
+    const events = read.events;
+    let top = read.offset;
+    for (const event of buffer) {
+      // Same epoch: only what the read did not cover. Another epoch: the log was lost during
+      // the read; the newer events are all the client can still get.
+      if (event.epoch !== read.epoch || event.offset > top) {
+        events.push(event);
+        if (event.epoch === read.epoch) top = event.offset;
+      }
+    }
+    // Synchronous from here to the join: no live event can slip between ack and room.
+    socket.join(roomOf(channel));
+    return { ok: true, channel, epoch: read.epoch, offset: top, recovered: read.recovered, events };
+  }
+
+  /** Takes `socket` out of `channel` (it must have joined it). */
+  leave(socket: GatewaySocket, channel: string): void {
+    socket.leave(roomOf(channel));
+    this.#release(channel);
+  }
+
+  #acquire(channel: string): Entry {
+    let entry = this.#entries.get(channel);
+    if (!entry) {
+      const live = this.#feed.subscribe(channel);
+      entry = { refs: 0, live, joining: new Set(), last: null };
+      this.#entries.set(channel, entry);
+      const created = entry;
+      // A failed SUBSCRIBE must not stay cached: the next join tries again.
+      live.catch(() => {
+        if (this.#entries.get(channel) === created && created.refs === 0) this.#entries.delete(channel);
+      });
+    }
+    entry.refs += 1;
+    return entry;
+  }
+
+  #release(channel: string): void {
+    const entry = this.#entries.get(channel);
+    if (!entry) return;
+    entry.refs -= 1;
+    if (entry.refs > 0) return;
+    this.#entries.delete(channel);
+    this.#feed.unsubscribe(channel).catch((error: unknown) => {
+      this.#log.warn({ err: error, channel }, 'unsubscribe from Redis failed');
+    });
+  }
+
+  #onLive(channel: string, envelope: string): void {
+    const entry = this.#entries.get(channel);
+    if (!entry) return;
+    let event: ChannelEvent;
+    try {
+      event = JSON.parse(envelope) as ChannelEvent;
+    } catch {
+      this.#log.warn({ channel }, 'dropped a live message that is not JSON');
+      return;
+    }
+    if (typeof event.offset !== 'number' || typeof event.epoch !== 'string') {
+      this.#log.warn({ channel }, 'dropped a live message without a position');
+      return;
+    }
+    this.#forward(entry, event);
+  }
+
+  #forward(entry: Entry, event: ChannelEvent): void {
+    for (const buffer of entry.joining) buffer.push(event);
+    entry.last = { epoch: event.epoch, offset: event.offset };
+    this.#io.to(roomOf(event.channel)).emit('event', event);
+  }
+
+  /** After a Redis reconnect: forward from the log whatever was published while we were away. */
+  async #resume(): Promise<void> {
+    for (const [channel, entry] of this.#entries) {
+      try {
+        const read = await this.#store.read(channel, entry.last ?? undefined);
+        for (const event of read.events) {
+          const last = entry.last;
+          if (last && event.epoch === last.epoch && event.offset <= last.offset) continue;
+          this.#forward(entry, event);
+        }
+      } catch (error) {
+        this.#log.warn({ err: error, channel }, 'could not catch up a channel after a Redis reconnect');
+      }
+    }
+  }
+}

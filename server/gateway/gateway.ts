@@ -1,0 +1,145 @@
+import type { Server as HttpServer } from 'node:http';
+import { Server } from 'socket.io';
+import { ErrorCode } from '../../shared/codes.js';
+import { DEFAULT_SOCKET_PATH, SubscribeRequest, UnsubscribeRequest, type Failure } from '../../shared/protocol.js';
+import type { ChannelFeed, ChannelStore } from '../channels/channel-store.js';
+import { JobcastError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { TokenSigner } from '../tokens.js';
+import { ChannelHub } from './channel-hub.js';
+import type { GatewayServer, GatewaySocket } from './types.js';
+
+/** Options of {@link attachGateway}. */
+export interface GatewayOptions {
+  store: ChannelStore;
+  feed: ChannelFeed;
+  signer: TokenSigner;
+  logger: Logger;
+  /** socket.io path. @defaultValue `/jobcast/socket.io` */
+  path?: string;
+  /** Browser origins allowed to connect; `true` reflects any origin. @defaultValue true */
+  origins?: string[] | true;
+  /** Channels one connection may hold at once. @defaultValue 100 */
+  maxSubscriptionsPerConnection?: number;
+}
+
+/** A running gateway: the socket.io server and the hub of live channels. */
+export interface Gateway {
+  io: GatewayServer;
+  /** Live Redis subscriptions held by this process. */
+  readonly channelCount: number;
+  /** Tells clients to reconnect elsewhere, closes every connection; idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Attaches the jobcast socket.io gateway to an HTTP server.
+ *
+ * @example
+ * ```ts
+ * const gateway = attachGateway(httpServer, { store, feed, signer, logger });
+ * ```
+ */
+export function attachGateway(httpServer: HttpServer, options: GatewayOptions): Gateway {
+  const log = options.logger.child({ role: 'gateway' });
+  const maxSubs = options.maxSubscriptionsPerConnection ?? 100;
+  const io: GatewayServer = new Server(httpServer, {
+    path: options.path ?? DEFAULT_SOCKET_PATH,
+    cors: { origin: options.origins ?? true },
+    // Delivery is ours (offsets + log); socket.io's own recovery would duplicate it.
+    serveClient: false,
+  });
+  const hub = new ChannelHub(io, options.store, options.feed, log);
+
+  io.on('connection', (socket) => {
+    socket.data.channels = new Set();
+    socket.data.pending = new Set();
+    socket.on('subscribe', (request: unknown, ack: unknown) => void subscribe(socket, request, ack));
+    socket.on('unsubscribe', (request: unknown, ack: unknown) => unsubscribe(socket, request, ack));
+    socket.onAny((event: unknown) => {
+      if (event !== 'subscribe' && event !== 'unsubscribe') {
+        socket.emit('notice', { code: ErrorCode.invalidFrame, message: `unknown message ${JSON.stringify(String(event)).slice(0, 80)}` });
+      }
+    });
+    socket.on('disconnect', () => {
+      for (const channel of socket.data.channels) hub.leave(socket, channel);
+      socket.data.channels.clear();
+    });
+  });
+
+  async function subscribe(socket: GatewaySocket, raw: unknown, ack: unknown): Promise<void> {
+    if (typeof ack !== 'function') {
+      socket.emit('notice', { code: ErrorCode.invalidFrame, message: 'subscribe needs an acknowledgement callback' });
+      return;
+    }
+    const reply = ack as (response: unknown) => void;
+    const parsed = SubscribeRequest.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      reply(failure(ErrorCode.invalidFrame, `subscribe: ${issue ? `${issue.path.join('.') || 'request'}: ${issue.message}` : 'invalid request'}`));
+      return;
+    }
+    const { channel, token, since } = parsed.data;
+    if (socket.data.channels.has(channel) || socket.data.pending.has(channel)) {
+      reply(failure(ErrorCode.conflict, `already subscribed to ${channel}; unsubscribe first`));
+      return;
+    }
+    if (socket.data.channels.size + socket.data.pending.size >= maxSubs) {
+      reply(failure(ErrorCode.rateLimited, `at most ${maxSubs} subscriptions per connection`));
+      return;
+    }
+    // Pending until joined: a disconnect meanwhile must not release a channel not yet held.
+    socket.data.pending.add(channel);
+    try {
+      await options.signer.authorize(token, channel, 'subscribe');
+      const ok = await hub.join(socket, channel, since);
+      socket.data.pending.delete(channel);
+      if (ok) {
+        socket.data.channels.add(channel);
+        reply(ok);
+      }
+    } catch (error) {
+      socket.data.pending.delete(channel);
+      if (error instanceof JobcastError) {
+        reply({ ok: false, error: error.toWire() });
+      } else {
+        log.error({ err: error, channel }, 'subscribe failed');
+        reply(failure(ErrorCode.unavailable, 'the channel could not be read; try again'));
+      }
+    }
+  }
+
+  function unsubscribe(socket: GatewaySocket, raw: unknown, ack: unknown): void {
+    const reply = typeof ack === 'function' ? (ack as (response: unknown) => void) : () => {};
+    const parsed = UnsubscribeRequest.safeParse(raw);
+    if (!parsed.success) {
+      reply(failure(ErrorCode.invalidFrame, 'unsubscribe: channel is missing or invalid'));
+      return;
+    }
+    const { channel } = parsed.data;
+    if (socket.data.channels.delete(channel)) hub.leave(socket, channel);
+    reply({ ok: true });
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    io,
+    get channelCount() {
+      return hub.channelCount;
+    },
+    close() {
+      closing ??= (async () => {
+        io.emit('notice', { code: ErrorCode.unavailable, message: 'gateway shutting down; reconnect' });
+        // Closing the engine also closes the HTTP server; the caller owns that, so only sockets.
+        io.disconnectSockets(true);
+        io.engine.close();
+        await options.feed.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function failure(code: string, message: string): Failure {
+  return { ok: false, error: { code, message } };
+}

@@ -1,0 +1,36 @@
+import type { ErrorRequestHandler, Request } from 'express';
+import { ErrorCode } from '../../shared/codes.js';
+import { JobcastError } from '../errors.js';
+import type { Logger } from '../logger.js';
+
+/** Maps body-parser's errors to jobcast's codes. */
+function fromBodyParser(error: { type?: unknown; limit?: unknown }): JobcastError | null {
+  if (error.type === 'entity.too.large') return new JobcastError(ErrorCode.payloadTooLarge, `request body is over the ${String(error.limit)}-byte limit`);
+  if (error.type === 'entity.parse.failed') return new JobcastError(ErrorCode.invalidInput, 'request body is not valid JSON');
+  if (typeof error.type === 'string' && error.type.startsWith('encoding.') || error.type === 'charset.unsupported') {
+    return new JobcastError(ErrorCode.invalidInput, 'request body encoding is not supported');
+  }
+  return null;
+}
+
+/** The one place HTTP errors become responses: `{ error: { code, message, field? } }`. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error: unknown, req: Request, res, next) => {
+    if (res.headersSent) return next(error);
+    const known = error instanceof JobcastError ? error : fromBodyParser((error ?? {}) as { type?: unknown });
+    if (known) {
+      res.status(known.status).json({ error: known.toWire() });
+      return;
+    }
+    logger.error({ err: error, method: req.method, url: req.originalUrl }, 'request failed');
+    res.status(500).json({ error: { code: ErrorCode.internal, message: 'internal error' } });
+  };
+}
+
+/** The token of a request: `Authorization: Bearer …` or `?token=`. */
+export function tokenOf(req: Request): string | undefined {
+  const header = req.get('authorization');
+  if (header?.startsWith('Bearer ')) return header.slice(7).trim();
+  const query = req.query.token;
+  return typeof query === 'string' ? query : undefined;
+}

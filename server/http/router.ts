@@ -1,0 +1,73 @@
+import express, { type Request, type Router } from 'express';
+import { JobId, jobChannel } from '../../shared/channels.js';
+import { ConflictError, InvalidInputError, NotFoundError, ForbiddenError } from '../errors.js';
+import type { Jobcast } from '../jobcast.js';
+import { clientBundle } from './client-bundle.js';
+import { errorHandler, tokenOf } from './error-handler.js';
+
+/** Options of {@link Jobcast.router}. */
+export interface RouterOptions {
+  /**
+   * Who may start jobs through `POST /jobcast/jobs/:name`. Mount the router behind your own
+   * authentication, or decide here. @defaultValue every request may
+   */
+  authorizeStart?: (req: Request, jobName: string) => boolean | Promise<boolean>;
+  /** The owner recorded for jobs started over HTTP (your user id). */
+  ownerOf?: (req: Request) => string | undefined;
+}
+
+/**
+ * The HTTP side of jobcast, mounted at the application root; its paths start with the base
+ * path (`/jobcast` by default):
+ * - `GET  /jobcast/client.js`: the browser client, one file
+ * - `POST /jobcast/jobs/:name`: start a job with the JSON body as input → 202 `{ jobId, channel, token }`
+ * - `GET  /jobcast/jobs/:id`: status (token required)
+ * - `GET  /jobcast/jobs/:id/partial`: the rendered result (token required)
+ */
+export function createRouter(jobcast: Jobcast, options: RouterOptions = {}): Router {
+  const router = express.Router();
+  const base = jobcast.basePath;
+  const json = express.json({ limit: jobcast.maxInputBytes });
+
+  router.get(`${base}/client.js`, async (_req, res) => {
+    res.type('application/javascript').set('Cache-Control', 'public, max-age=300').send(await clientBundle());
+  });
+
+  router.post(`${base}/jobs/:name`, json, async (req, res) => {
+    const name = String(req.params.name);
+    jobcast.queues.definition(name);
+    if (options.authorizeStart && !(await options.authorizeStart(req, name))) {
+      throw new ForbiddenError(`not allowed to start ${name}`);
+    }
+    const started = await jobcast.start(name, req.body, { owner: options.ownerOf?.(req) });
+    res.status(202).json({ ...started, statusUrl: `${base}/jobs/${started.jobId}` });
+  });
+
+  router.get(`${base}/jobs/:id`, async (req, res) => {
+    const jobId = parseJobId(req.params.id);
+    await jobcast.signer.authorize(tokenOf(req), jobChannel(jobId), 'subscribe');
+    res.set('Cache-Control', 'no-store').json(await jobcast.status(jobId));
+  });
+
+  router.get(`${base}/jobs/:id/partial`, async (req, res) => {
+    const jobId = parseJobId(req.params.id);
+    await jobcast.signer.authorize(tokenOf(req), jobChannel(jobId), 'subscribe');
+    const html = await jobcast.store.loadPartial(jobChannel(jobId));
+    if (html === null) {
+      const status = await jobcast.status(jobId).catch(() => null);
+      if (!status) throw new NotFoundError(`no job with id ${jobId}`);
+      if (status.state === 'completed') throw new NotFoundError(`job ${jobId} has no rendered result`);
+      throw new ConflictError(`job ${jobId} is ${status.state}; its result is not ready`);
+    }
+    res.type('html').set('Cache-Control', 'private, max-age=3600').send(html);
+  });
+
+  router.use(errorHandler(jobcast.logger));
+  return router;
+}
+
+function parseJobId(raw: unknown): string {
+  const parsed = JobId.safeParse(raw);
+  if (!parsed.success) throw new InvalidInputError(`job id: ${parsed.error.issues[0]?.message ?? 'invalid'}`, 'id');
+  return parsed.data;
+}

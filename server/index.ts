@@ -1,0 +1,51 @@
+/**
+ * The jobcast server SDK: define jobs, start them, trigger events, mount the router, attach
+ * the gateway and run workers.
+ *
+ * @example
+ * ```ts
+ * import { createJobcast, defineJob, renderJobElement } from 'jobcast/server';
+ * import { z } from 'zod';
+ *
+ * const resize = defineJob({
+ *   name: 'resize-image',
+ *   input: z.object({ url: z.string().url() }),
+ *   async handler({ url }, ctx) {
+ *     await ctx.progress(50, { stage: 'Resizing' });
+ *     return { width: 800 };
+ *   },
+ *   render: (result) => `<p>Resized to ${result.width}px</p>`,
+ * });
+ * const jobcast = createJobcast({ secret: process.env.JOBCAST_SECRET!, jobs: [resize] });
+ * app.use(jobcast.router());
+ * jobcast.attachGateway(httpServer);
+ * jobcast.runWorker();
+ * ```
+ * @packageDocumentation
+ */
+export { createJobcast, Jobcast } from './jobcast.js';
+export type { JobcastOptions, StartOptions } from './jobcast.js';
+export { defineJob } from './jobs/define-job.js';
+export type { JobDefinition, JobContext, ProgressInfo } from './jobs/define-job.js';
+export type { JobRunner } from './jobs/job-runner.js';
+export type { Gateway } from './gateway/gateway.js';
+export type { RouterOptions } from './http/router.js';
+export { renderJobElement } from './http/job-element.js';
+export type { JobElementOptions } from './http/job-element.js';
+export { html, escapeHtml, SafeHtml } from './http/html.js';
+export { TokenSigner } from './tokens.js';
+export type { Right, TokenClaims } from './tokens.js';
+export {
+  JobcastError,
+  InvalidInputError,
+  UnauthorizedError,
+  ForbiddenError,
+  NotFoundError,
+  ConflictError,
+  PayloadTooLargeError,
+  UnavailableError,
+} from './errors.js';
+export { startEmbeddedRedis, resolveRedis, NoRedisError } from './redis/embedded-redis.js';
+export type { EmbeddedRedis } from './redis/embedded-redis.js';
+export { configFromEnv } from './config.js';
+export type { JobcastConfig } from './config.js';

@@ -1,0 +1,239 @@
+import { randomBytes } from 'node:crypto';
+import type { Server as HttpServer } from 'node:http';
+import type { Router } from 'express';
+import { Redis } from 'ioredis';
+import { ChannelName, jobChannel } from '../shared/channels.js';
+import type { ChannelEvent, JobStatus, StartedJob } from '../shared/protocol.js';
+import type { ChannelStore } from './channels/channel-store.js';
+import { RedisChannelFeed } from './channels/redis-channel-feed.js';
+import { RedisChannelStore } from './channels/redis-channel-store.js';
+import { InvalidInputError, PayloadTooLargeError, UnavailableError, invalidInputFrom } from './errors.js';
+import { attachGateway, type Gateway, type GatewayOptions } from './gateway/gateway.js';
+import { createRouter, type RouterOptions } from './http/router.js';
+import type { JobDefinition } from './jobs/define-job.js';
+import { JobQueues } from './jobs/job-queues.js';
+import { runJobs, type JobRunner } from './jobs/job-runner.js';
+import { readJobStatus } from './jobs/job-status.js';
+import { createLogger, type Logger } from './logger.js';
+import { TokenSigner, type Right } from './tokens.js';
+
+/** Options of {@link createJobcast}. */
+export interface JobcastOptions {
+  /** Redis URL. @defaultValue `redis://127.0.0.1:6379` */
+  redisUrl?: string;
+  /** Token secret; several to rotate (the first signs, all verify). At least 16 characters. */
+  secret: string | string[];
+  /** Job types this process can start or run. */
+  jobs?: JobDefinition<any, any>[]; // any: jobs of every input/result type
+  /** Prefix of every Redis key. @defaultValue `jobcast:` */
+  keyPrefix?: string;
+  /** Where the router is mounted, for partial URLs in events. @defaultValue `/jobcast` */
+  basePath?: string;
+  /** Events kept per channel for recovery. @defaultValue 100 */
+  historySize?: number;
+  /** Seconds a channel's state and log outlive its last event. @defaultValue 86400 */
+  retentionSeconds?: number;
+  /** Lifetime of minted channel tokens in seconds. @defaultValue 3600 */
+  tokenTtlSeconds?: number;
+  /** Largest job input, in bytes of JSON. @defaultValue 65536 */
+  maxInputBytes?: number;
+  /** Default worker concurrency per job type. @defaultValue 4 */
+  concurrency?: number;
+  logger?: Logger;
+}
+
+/** Options of {@link Jobcast.start}. */
+export interface StartOptions {
+  /** Who owns the job (your user id); recorded in the token. */
+  owner?: string;
+  /** Rights the returned token grants. @defaultValue ['subscribe', 'cancel'] */
+  rights?: Right[];
+}
+
+/**
+ * One jobcast instance: starts jobs, triggers events, and hands out the router, gateway and
+ * worker runner for the roles this process plays. Connections open lazily.
+ *
+ * @example
+ * ```ts
+ * import { createJobcast, defineJob } from 'jobcast/server';
+ * const jobcast = createJobcast({ secret: process.env.JOBCAST_SECRET!, jobs: [resize] });
+ * app.use(jobcast.router());
+ * jobcast.attachGateway(httpServer);
+ * jobcast.runWorker();
+ * const { jobId, token } = await jobcast.start(resize, { url }, { owner: user.id });
+ * ```
+ */
+export class Jobcast {
+  readonly logger: Logger;
+  readonly signer: TokenSigner;
+  readonly store: ChannelStore;
+  readonly queues: JobQueues;
+  readonly keyPrefix: string;
+  readonly basePath: string;
+  /** Largest job input in bytes of JSON. */
+  readonly maxInputBytes: number;
+  readonly #options: JobcastOptions;
+  readonly #redisUrl: string;
+  readonly #redis: Redis;
+  readonly #closers: (() => Promise<void>)[] = [];
+  #closing: Promise<void> | undefined;
+
+  constructor(options: JobcastOptions) {
+    this.#options = options;
+    this.logger = options.logger ?? createLogger();
+    this.signer = new TokenSigner(options.secret);
+    this.keyPrefix = options.keyPrefix ?? 'jobcast:';
+    this.basePath = options.basePath ?? '/jobcast';
+    this.maxInputBytes = options.maxInputBytes ?? 65_536;
+    this.#redisUrl = options.redisUrl ?? 'redis://127.0.0.1:6379';
+    // Web requests should fail fast with a 503 while Redis is away, not hang.
+    this.#redis = this.#connect({ maxRetriesPerRequest: 1 });
+    this.store = new RedisChannelStore(this.#redis, {
+      prefix: this.keyPrefix,
+      historySize: options.historySize,
+      retentionSeconds: options.retentionSeconds,
+    });
+    this.queues = new JobQueues(this.#redis, this.keyPrefix, options.jobs ?? []);
+    this.#closers.push(() => this.queues.close(), () => this.#redis.quit().then(() => undefined));
+  }
+
+  /** The command connection, ready; rejects when Redis does not answer. */
+  async ready(): Promise<void> {
+    await this.#redis.ping();
+  }
+
+  /**
+   * Validates `input`, publishes `queued`, enqueues the job and mints a token for its channel.
+   * Throws {@link InvalidInputError} (400, naming the field), 404 for an unknown job type,
+   * 413 for an oversized input, 503 when Redis is unreachable.
+   */
+  async start<I>(job: JobDefinition<I, any> | string, input: unknown, options: StartOptions = {}): Promise<StartedJob> { // any: the result type does not matter here
+    const definition = this.queues.definition(typeof job === 'string' ? job : job.name);
+    const json = JSON.stringify(input ?? null);
+    const max = this.maxInputBytes;
+    if (Buffer.byteLength(json) > max) throw new PayloadTooLargeError(`job input is over the ${max}-byte limit`);
+    const parsed = await definition.input.safeParseAsync(input);
+    if (!parsed.success) throw invalidInputFrom(parsed.error.issues);
+
+    const jobId = randomBytes(12).toString('base64url');
+    const channel = jobChannel(jobId);
+    const attempts = definition.attempts ?? 1;
+    const retention = this.#options.retentionSeconds ?? 86_400;
+    try {
+      await this.store.append(channel, 'queued', { job: definition.name, attempts }, { reset: true });
+      await this.queues.queue(definition.name).add(definition.name, parsed.data, {
+        jobId,
+        attempts,
+        backoff: definition.backoff ? { type: definition.backoff.type, delay: definition.backoff.delayMs } : { type: 'exponential', delay: 1000 },
+        removeOnComplete: { age: retention },
+        removeOnFail: { age: retention },
+      });
+    } catch (error) {
+      throw new UnavailableError('the job could not be queued: Redis is unreachable', { cause: error });
+    }
+    const token = await this.token([channel], { owner: options.owner, rights: options.rights ?? ['subscribe', 'cancel'] });
+    this.logger.info({ jobId, channel, job: definition.name, owner: options.owner }, 'job queued');
+    return { jobId, channel, token };
+  }
+
+  /** Publishes a custom event on any channel, from any process; resolves to the stored event. */
+  async trigger(channel: string, event: string, data: unknown): Promise<ChannelEvent> {
+    const name = ChannelName.safeParse(channel);
+    if (!name.success) throw new InvalidInputError(`channel: ${name.error.issues[0]?.message ?? 'invalid'}`, 'channel');
+    if (!/^[A-Za-z0-9_\-:.]{1,100}$/.test(event) || event.startsWith('jobcast:')) {
+      throw new InvalidInputError('event: 1–100 letters, digits, _-:. and not starting with jobcast:', 'event');
+    }
+    const stored = await this.store.append(channel, event, data);
+    // Custom events are never dropped by the outcome rule; null here would be a bug.
+    if (!stored) throw new Error(`event ${event} on ${channel} was not stored`);
+    return stored;
+  }
+
+  /** A channel token granting `rights` on `channels`. */
+  token(channels: string[], options: { owner?: string; rights?: Right[]; ttlSeconds?: number } = {}): Promise<string> {
+    return this.signer.sign({
+      channels,
+      rights: options.rights ?? ['subscribe'],
+      owner: options.owner,
+      ttlSeconds: options.ttlSeconds ?? this.#options.tokenTtlSeconds ?? 3_600,
+    });
+  }
+
+  /** State, progress, attempts and result of a job; throws 404 for an unknown job. */
+  status(jobId: string): Promise<JobStatus> {
+    return readJobStatus(this, jobId);
+  }
+
+  /** The express router: client script, job status and partials, job start. */
+  router(options: RouterOptions = {}): Router {
+    return createRouter(this, options);
+  }
+
+  /** Attaches the socket.io gateway to `server`, with its own subscriber connection. */
+  attachGateway(server: HttpServer, options: Partial<Pick<GatewayOptions, 'path' | 'origins' | 'maxSubscriptionsPerConnection'>> = {}): Gateway {
+    const feed = new RedisChannelFeed(this.#connect({ maxRetriesPerRequest: null }), { prefix: this.keyPrefix });
+    const gateway = attachGateway(server, { ...options, store: this.store, feed, signer: this.signer, logger: this.logger });
+    this.#closers.unshift(() => gateway.close());
+    return gateway;
+  }
+
+  /** Runs workers for every job type this instance knows. */
+  runWorker(options: { concurrency?: number } = {}): JobRunner {
+    // Workers wait out Redis outages instead of failing jobs: no retry limit per command.
+    const connection = this.#connect({ maxRetriesPerRequest: null });
+    const store = new RedisChannelStore(connection, {
+      prefix: this.keyPrefix,
+      historySize: this.#options.historySize,
+      retentionSeconds: this.#options.retentionSeconds,
+    });
+    const runner = runJobs(this.queues.definitions, {
+      connection,
+      store,
+      keyPrefix: this.keyPrefix,
+      logger: this.logger,
+      basePath: this.basePath,
+      concurrency: options.concurrency ?? this.#options.concurrency,
+    });
+    this.#closers.unshift(async () => {
+      await runner.close();
+      await connection.quit().catch(() => connection.disconnect());
+    });
+    return runner;
+  }
+
+  /** Closes the gateway, workers (letting running jobs finish) and connections. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      for (const close of this.#closers) {
+        try {
+          await close();
+        } catch (error) {
+          this.logger.warn({ err: error }, 'error while closing');
+        }
+      }
+    })();
+    return this.#closing;
+  }
+
+  #connect(options: { maxRetriesPerRequest: number | null }): Redis {
+    const redis = new Redis(this.#redisUrl, {
+      ...options,
+      retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+    });
+    redis.on('error', (error) => this.logger.debug({ err: error }, 'redis connection error'));
+    return redis;
+  }
+}
+
+/**
+ * Creates a jobcast instance. See {@link Jobcast}.
+ *
+ * @example
+ * ```ts
+ * const jobcast = createJobcast({ secret: process.env.JOBCAST_SECRET!, jobs: [resize] });
+ * ```
+ */
+export function createJobcast(options: JobcastOptions): Jobcast {
+  return new Jobcast(options);
+}

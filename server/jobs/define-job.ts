@@ -1,0 +1,81 @@
+import type { z } from 'zod';
+import type { Logger } from '../logger.js';
+
+/** Extra detail of a progress report. */
+export interface ProgressInfo {
+  /** Short name of the current stage, shown above the bar ("Reading commits"). */
+  stage?: string;
+  /** One line of detail ("412 of 1,024 commits"). */
+  message?: string;
+}
+
+/** What a job handler receives besides its input. */
+export interface JobContext {
+  jobId: string;
+  channel: string;
+  /** 1 on the first run, 2 on the first retry, … */
+  attempt: number;
+  attempts: number;
+  /** Aborts on cancellation, timeout and shutdown past the grace period. */
+  signal: AbortSignal;
+  /**
+   * Publishes progress to everyone watching. `pct` 0–100, or `null` when unknown.
+   * Calls are delivered in order; awaiting is optional.
+   */
+  progress(pct: number | null, info?: ProgressInfo | string): Promise<void>;
+  /** A logger carrying the job id and channel. */
+  log: Logger;
+}
+
+/** A job type: its name, input schema, handler and rendering. */
+export interface JobDefinition<Input = unknown, Result = unknown> {
+  /** Unique name; also the BullMQ queue name. Lowercase letters, digits and dashes. */
+  name: string;
+  /** Validates the input when the job starts, and again in the worker. */
+  input: z.ZodType<Input>;
+  handler: (input: Input, ctx: JobContext) => Promise<Result> | Result;
+  /** Renders the result as an HTML fragment, once per job; cached for every watcher. */
+  render?: (result: Result, input: Input) => string;
+  /** Runs in total, first included. @defaultValue 1 */
+  attempts?: number;
+  /** Delay before a retry: fixed milliseconds, or exponential from a base. @defaultValue exponential, 1000 ms */
+  backoff?: { type: 'fixed' | 'exponential'; delayMs: number };
+  /** Time limit of one run in milliseconds; past it `ctx.signal` aborts and the run fails. */
+  timeoutMs?: number;
+  /** Runs of this job one worker process runs at once. @defaultValue the process setting (4) */
+  concurrency?: number;
+}
+
+const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/**
+ * Defines a job type.
+ *
+ * @example
+ * ```ts
+ * const resize = defineJob({
+ *   name: 'resize-image',
+ *   input: z.object({ url: z.string().url() }),
+ *   async handler({ url }, ctx) {
+ *     await ctx.progress(10, { stage: 'Downloading' });
+ *     // …
+ *     return { width: 800 };
+ *   },
+ *   render: (result) => `<p>Resized to ${result.width}px</p>`,
+ * });
+ * ```
+ */
+export function defineJob<Input, Result>(definition: JobDefinition<Input, Result>): JobDefinition<Input, Result> {
+  if (!NAME.test(definition.name)) {
+    throw new Error(`job name ${JSON.stringify(definition.name)}: use lowercase letters, digits and dashes (at most 63)`);
+  }
+  if (definition.attempts !== undefined && (!Number.isInteger(definition.attempts) || definition.attempts < 1)) {
+    throw new Error(`job ${definition.name}: attempts must be a whole number of at least 1`);
+  }
+  return definition;
+}
+
+/** The BullMQ key prefix of a job type's queue: hash-tagged per queue for Redis Cluster. */
+export function queuePrefix(keyPrefix: string, jobName: string): string {
+  return `${keyPrefix}{q:${jobName}}`;
+}

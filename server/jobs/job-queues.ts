@@ -1,0 +1,57 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { NotFoundError } from '../errors.js';
+import { queuePrefix, type JobDefinition } from './define-job.js';
+
+/** The registered job types and one BullMQ queue each, created on first use. */
+export class JobQueues {
+  readonly #definitions = new Map<string, JobDefinition<any, any>>(); // any: a registry holds every input/result type
+  readonly #queues = new Map<string, Queue>();
+  readonly #connection: Redis;
+  readonly #keyPrefix: string;
+  #closing: Promise<void> | undefined;
+
+  constructor(connection: Redis, keyPrefix: string, definitions: readonly JobDefinition<any, any>[]) { // any: see above
+    this.#connection = connection;
+    this.#keyPrefix = keyPrefix;
+    for (const definition of definitions) this.register(definition);
+  }
+
+  register(definition: JobDefinition<any, any>): void { // any: see above
+    const existing = this.#definitions.get(definition.name);
+    if (existing && existing !== definition) throw new Error(`job ${definition.name} is defined twice`);
+    this.#definitions.set(definition.name, definition);
+  }
+
+  get definitions(): JobDefinition<any, any>[] { // any: see above
+    return [...this.#definitions.values()];
+  }
+
+  /** The definition named `name`; throws a 404 error for an unknown job type. */
+  definition(name: string): JobDefinition<unknown, unknown> {
+    const definition = this.#definitions.get(name);
+    if (!definition) throw new NotFoundError(`no job type named ${JSON.stringify(name).slice(0, 80)}`);
+    return definition;
+  }
+
+  queue(name: string): Queue {
+    this.definition(name);
+    let queue = this.#queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: this.#connection, prefix: queuePrefix(this.#keyPrefix, name) });
+      this.#queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  /** Finds a job by id across every job type, or `null`. */
+  async find(jobId: string) {
+    const found = await Promise.all(this.definitions.map((d) => this.queue(d.name).getJob(jobId)));
+    return found.find((job) => job !== undefined) ?? null;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= Promise.allSettled([...this.#queues.values()].map((q) => q.close())).then(() => undefined);
+    return this.#closing;
+  }
+}

@@ -1,0 +1,149 @@
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { jobChannel } from '../../shared/channels.js';
+import type { ChannelStore } from '../channels/channel-store.js';
+import type { Logger } from '../logger.js';
+import { queuePrefix, type JobContext, type JobDefinition, type ProgressInfo } from './define-job.js';
+
+/** Options of {@link runJobs}. */
+export interface JobRunnerOptions {
+  /** A connection for BullMQ workers (`maxRetriesPerRequest: null`); each worker duplicates it. */
+  connection: Redis;
+  store: ChannelStore;
+  keyPrefix: string;
+  logger: Logger;
+  /** Where partials are served, to put in `completed` events. @defaultValue `/jobcast` */
+  basePath?: string;
+  /** Default runs per job type at once. @defaultValue 4 */
+  concurrency?: number;
+}
+
+/** Running workers; `close()` lets running jobs finish, then stops. Idempotent. */
+export interface JobRunner {
+  workers: Worker[];
+  close(): Promise<void>;
+}
+
+class JobTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`timed out after ${ms} ms`);
+    this.name = 'JobTimeoutError';
+  }
+}
+
+/**
+ * Runs BullMQ workers for `definitions`, publishing each job's lifecycle to its channel:
+ * `active`, `progress`, then `retrying` or exactly one outcome.
+ *
+ * @example
+ * ```ts
+ * const runner = runJobs([resize], { connection, store, keyPrefix: 'jobcast:', logger });
+ * process.on('SIGTERM', () => runner.close());
+ * ```
+ */
+export function runJobs(definitions: readonly JobDefinition<any, any>[], options: JobRunnerOptions): JobRunner { // any: jobs of every input/result type
+  const basePath = options.basePath ?? '/jobcast';
+  const { store } = options;
+  const workers = definitions.map((definition) => {
+    const log = options.logger.child({ role: 'worker', job: definition.name });
+    const worker = new Worker(definition.name, (job) => process(definition, job, log), {
+      connection: options.connection,
+      prefix: queuePrefix(options.keyPrefix, definition.name),
+      concurrency: definition.concurrency ?? options.concurrency ?? 4,
+    });
+    worker.on('completed', (job) => {
+      const durationMs = job.finishedOn && job.processedOn ? job.finishedOn - job.processedOn : 0;
+      const partialUrl = definition.render ? `${basePath}/jobs/${job.id}/partial` : null;
+      store.append(jobChannel(String(job.id)), 'completed', { partialUrl, durationMs }).catch((error: unknown) => {
+        log.error({ err: error, jobId: job.id }, 'could not publish a job completion');
+      });
+    });
+    worker.on('failed', (job, error) => {
+      if (job) void publishFailure(log, job, error);
+    });
+    worker.on('error', (error) => log.error({ err: error }, 'worker error'));
+    return worker;
+  });
+
+  async function process(definition: JobDefinition<any, any>, job: Job, log: Logger): Promise<unknown> { // any: see runJobs
+    const jobId = String(job.id);
+    const channel = jobChannel(jobId);
+    const attempts = job.opts.attempts ?? 1;
+    const attempt = job.attemptsMade + 1;
+    const jobLog = log.child({ jobId, channel, attempt });
+    await store.append(channel, 'active', { attempt, attempts });
+
+    const parsed = await definition.input.safeParseAsync(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`input no longer valid: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+
+    const controller = new AbortController();
+    const timer = definition.timeoutMs
+      ? setTimeout(() => controller.abort(new JobTimeoutError(definition.timeoutMs!)), definition.timeoutMs)
+      : undefined;
+    // Progress calls need not be awaited by the handler; their writes queue in order on one
+    // connection, and the outcome waits for all of them.
+    const writes: Promise<unknown>[] = [];
+    const ctx: JobContext = {
+      jobId,
+      channel,
+      attempt,
+      attempts,
+      signal: controller.signal,
+      log: jobLog,
+      progress(pct, info?: ProgressInfo | string) {
+        const detail = typeof info === 'string' ? { stage: info } : (info ?? {});
+        const value = pct === null ? null : Math.max(0, Math.min(100, Number(pct)));
+        if (value !== null && !Number.isFinite(value)) return Promise.reject(new TypeError('progress pct must be a number or null'));
+        const write = store.append(channel, 'progress', { pct: value, ...detail }).then(() => undefined);
+        writes.push(write.catch(() => undefined));
+        return write;
+      },
+    };
+    try {
+      const aborted = new Promise<never>((_, reject) => {
+        controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+      });
+      // A handler that ignores its signal still ends on timeout: the race decides.
+      const result = await Promise.race([definition.handler(parsed.data, ctx), aborted]);
+      await Promise.all(writes);
+      if (definition.render) await store.savePartial(channel, definition.render(result, parsed.data));
+      jobLog.info('job finished');
+      return result;
+    } finally {
+      clearTimeout(timer);
+      controller.abort();
+    }
+  }
+
+  async function publishFailure(log: Logger, job: Job, error: Error): Promise<void> {
+    const channel = jobChannel(String(job.id));
+    const attempts = job.opts.attempts ?? 1;
+    const message = String(error?.message ?? error).slice(0, 500);
+    try {
+      // BullMQ has already decided: a job that will run again is delayed or waiting.
+      const state = await job.getState();
+      if (state === 'failed') {
+        await store.append(channel, 'failed', { error: message, attempts: job.attemptsMade, retryable: false });
+      } else {
+        const delay = typeof job.delay === 'number' ? job.delay : 0;
+        await store.append(channel, 'retrying', {
+          attempt: job.attemptsMade + 1,
+          attempts,
+          error: message,
+          retryAt: state === 'delayed' ? Date.now() + delay : null,
+        });
+      }
+    } catch (publishError) {
+      log.error({ err: publishError, jobId: job.id }, 'could not publish a job failure');
+    }
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    workers,
+    close() {
+      closing ??= Promise.allSettled(workers.map((w) => w.close())).then(() => undefined);
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import { jobChannel } from '../../shared/channels.js';
+import { ProgressEvent, type JobState, type JobStatus } from '../../shared/protocol.js';
+import type { ChannelStore } from '../channels/channel-store.js';
+import { NotFoundError } from '../errors.js';
+import type { JobQueues } from './job-queues.js';
+
+/** Reads a job's status from BullMQ (state, attempts, result) and its channel (progress, outcome). */
+export async function readJobStatus(
+  jobcast: { queues: JobQueues; store: ChannelStore; basePath: string },
+  jobId: string,
+): Promise<JobStatus> {
+  const job = await jobcast.queues.find(jobId);
+  if (!job) throw new NotFoundError(`no job with id ${JSON.stringify(jobId).slice(0, 80)}`);
+  const channel = jobChannel(jobId);
+  const [bullState, snapshot] = await Promise.all([job.getState(), jobcast.store.read(channel)]);
+  const latest = (name: string) => snapshot.events.filter((e) => e.event === name).pop();
+  const progress = ProgressEvent.safeParse(latest('progress')?.data);
+  const definition = jobcast.queues.definition(job.name);
+
+  let state: JobState | 'unknown';
+  if (latest('cancelled')) state = 'cancelled';
+  else if (bullState === 'completed') state = 'completed';
+  else if (bullState === 'failed') state = 'failed';
+  else if (bullState === 'active') state = 'active';
+  else if (bullState === 'waiting' || bullState === 'prioritized' || bullState === 'waiting-children') state = 'queued';
+  else if (bullState === 'delayed') state = job.attemptsMade > 0 ? 'retrying' : 'queued';
+  else state = 'unknown';
+
+  return {
+    jobId,
+    name: job.name,
+    state,
+    progress: progress.success ? progress.data : null,
+    attemptsMade: job.attemptsMade,
+    attempts: job.opts.attempts ?? 1,
+    ...(state === 'completed' ? { result: job.returnvalue } : {}),
+    ...(state === 'failed' && job.failedReason ? { error: job.failedReason } : {}),
+    createdAt: job.timestamp ?? null,
+    startedAt: job.processedOn ?? null,
+    finishedAt: job.finishedOn ?? null,
+    partialUrl: state === 'completed' && definition.render ? `${jobcast.basePath}/jobs/${jobId}/partial` : null,
+  };
+}

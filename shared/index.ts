@@ -1,0 +1,46 @@
+/**
+ * Protocol types and schemas shared by the jobcast server and browser client.
+ * @packageDocumentation
+ */
+export {
+  PROTOCOL_VERSION,
+  DEFAULT_SOCKET_PATH,
+  StreamPosition,
+  QueuedEvent,
+  ActiveEvent,
+  ProgressEvent,
+  RetryingEvent,
+  StalledEvent,
+  CompletedEvent,
+  FailedEvent,
+  CancelledEvent,
+  JobEvents,
+  OUTCOME_EVENTS,
+  eventClassOf,
+  JobState,
+  jobStateAfter,
+  ChannelEvent,
+  SubscribeRequest,
+  UnsubscribeRequest,
+  WireError,
+  SubscribeOk,
+  Failure,
+  SubscribeAck,
+  UnsubscribeAck,
+  Notice,
+  StartedJob,
+  JobStatus,
+  HttpErrorBody,
+} from './protocol.js';
+export type {
+  JobEventName,
+  JobEventPayload,
+  OutcomeEventName,
+  EventClass,
+  ServerToClientEvents,
+  ClientToServerEvents,
+  InterServerEvents,
+  SocketData,
+} from './protocol.js';
+export { ChannelName, JobId, jobChannel, jobIdOfChannel } from './channels.js';
+export { ErrorCode, httpStatusOf } from './codes.js';
