@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { ChannelEvent, eventClassOf, type StreamPosition } from '../../shared/protocol.js';
-import { InvalidInputError, PayloadTooLargeError } from '../errors.js';
+import { ErrorCode } from '../../shared/codes.js';
+import { InvalidInputError, JobcastError, PayloadTooLargeError } from '../errors.js';
 import type { AppendOptions, ChannelStore, ReadResult } from './channel-store.js';
 import { channelKeys } from './keys.js';
 
@@ -93,7 +94,7 @@ export class RedisChannelStore implements ChannelStore {
       String(this.#historySize),
     );
     if (status === -1) {
-      throw new InvalidInputError(`position ${since?.offset} is ahead of channel ${channel} (newest offset ${offset})`, 'since.offset');
+      throw new JobcastError(ErrorCode.invalidPosition, `position ${since?.offset} is ahead of channel ${channel} (newest offset ${offset})`);
     }
     // Redis payloads may come from another jobcast version: validate before they travel on.
     const events = envelopes.map((e) => ChannelEvent.parse(JSON.parse(e)));

@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { RedisChannelStore } from '../../server/channels/redis-channel-store.js';
+import { channelKeys } from '../../server/channels/keys.js';
+import { InvalidInputError, PayloadTooLargeError } from '../../server/errors.js';
+import { deleteKeys, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+
+describe('channel log (append-publish-2.lua, read-since-2.lua) on a real Redis', () => {
+  let redis: Redis;
+  let url: string;
+  const prefix = uniquePrefix('store');
+  const store = () => new RedisChannelStore(redis, { prefix, historySize: 5, retentionSeconds: 60, maxEventBytes: 100 });
+
+  before(async () => {
+    url = await testRedisUrl();
+    redis = new Redis(url);
+  });
+  after(async () => {
+    redis.disconnect();
+    await deleteKeys(url, prefix);
+  });
+
+  it('numbers events 1, 2, 3… within one epoch and publishes each', async () => {
+    const s = store();
+    const sub = new Redis(url);
+    const live: string[] = [];
+    await sub.subscribe(channelKeys(prefix, 'a').live);
+    sub.on('message', (_c, m) => live.push(m));
+    const first = await s.append('a', 'progress', { pct: 1 });
+    const second = await s.append('a', 'note', { text: 'hi' });
+    assert.equal(first?.offset, 1);
+    assert.equal(second?.offset, 2);
+    assert.equal(first?.epoch, second?.epoch);
+    for (let i = 0; i < 50 && live.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    sub.disconnect();
+    assert.deepEqual(live.map((m) => JSON.parse(m).offset), [1, 2]);
+    assert.deepEqual(JSON.parse(live[1]!).data, { text: 'hi' });
+  });
+
+  it('replays exactly the events after a position while the log holds them', async () => {
+    const s = store();
+    const events = [];
+    for (let i = 1; i <= 4; i++) events.push(await s.append('b', 'progress', { pct: i }));
+    const epoch = events[0]!.epoch;
+    const read = await s.read('b', { epoch, offset: 1 });
+    assert.equal(read.recovered, true);
+    assert.deepEqual(read.events.map((e) => e.offset), [2, 3, 4]);
+    const upToDate = await s.read('b', { epoch, offset: 4 });
+    assert.deepEqual([upToDate.recovered, upToDate.events.length, upToDate.offset], [true, 0, 4]);
+  });
+
+  it('answers with the snapshot and recovered=false once the log was trimmed past the position', async () => {
+    const s = store();
+    await s.append('c', 'queued', { job: 'x', attempts: 1 });
+    const first = await s.append('c', 'progress', { pct: 0 });
+    for (let i = 1; i <= 8; i++) await s.append('c', 'progress', { pct: i * 10 });
+    await s.append('c', 'completed', { partialUrl: null, durationMs: 1 });
+    const read = await s.read('c', { epoch: first!.epoch, offset: 1 });
+    assert.equal(read.recovered, false);
+    assert.deepEqual(read.events.map((e) => e.event), ['queued', 'progress', 'completed']);
+    assert.deepEqual(read.events[1]!.data, { pct: 80 });
+    assert.equal(read.offset, 11);
+  });
+
+  it('keeps exactly one outcome: a second outcome and later lifecycle events are dropped', async () => {
+    const s = store();
+    assert.ok(await s.append('d', 'completed', { partialUrl: null, durationMs: 1 }));
+    assert.equal(await s.append('d', 'failed', { error: 'x', attempts: 1, retryable: false }), null);
+    assert.equal(await s.append('d', 'progress', { pct: 5 }), null);
+    assert.ok(await s.append('d', 'custom-note', {}), 'custom events are never dropped');
+    const reset = await s.append('d', 'queued', { job: 'x', attempts: 1 }, { reset: true });
+    assert.ok(reset, 'a reset (job queued again) clears the outcome');
+    const read = await s.read('d');
+    assert.deepEqual(read.events.map((e) => e.event), ['custom-note', 'queued']);
+  });
+
+  it('starts a new epoch when the channel was lost, and refuses a position from the future', async () => {
+    const s = store();
+    const before = await s.append('e', 'progress', { pct: 1 });
+    await redis.del(channelKeys(prefix, 'e').meta, channelKeys(prefix, 'e').log);
+    const after = await s.append('e', 'progress', { pct: 2 });
+    assert.notEqual(after!.epoch, before!.epoch);
+    assert.equal(after!.offset, 1);
+    const read = await s.read('e', { epoch: before!.epoch, offset: 1 });
+    assert.equal(read.recovered, false, 'a position from a lost epoch cannot be recovered');
+    await assert.rejects(s.read('e', { epoch: after!.epoch, offset: 99 }), /ahead of channel/);
+  });
+
+  it('gives an empty channel a stable epoch that later appends continue', async () => {
+    const s = store();
+    const empty = await s.read('f');
+    assert.deepEqual([empty.offset, empty.events.length], [0, 0]);
+    const next = await s.append('f', 'hello', {});
+    assert.equal(next!.epoch, empty.epoch);
+    const read = await s.read('f', { epoch: empty.epoch, offset: 0 });
+    assert.deepEqual([read.recovered, read.events.length], [true, 1]);
+  });
+
+  it('refuses oversized and non-JSON data, writing nothing', async () => {
+    const s = store();
+    await assert.rejects(s.append('g', 'big', { text: 'x'.repeat(200) }), PayloadTooLargeError);
+    await assert.rejects(s.append('g', 'fn', () => 1), InvalidInputError);
+    assert.equal((await s.read('g')).offset, 0);
+  });
+
+  it('escapes channel and event names inside the envelope', async () => {
+    const s = store();
+    const event = await s.append('h', 'quote"and\\slash', { ok: true });
+    assert.equal(event!.event, 'quote"and\\slash');
+  });
+});
