@@ -48,6 +48,8 @@ export interface StartOptions {
   owner?: string;
   /** Rights the returned token grants. @defaultValue ['subscribe', 'cancel'] */
   rights?: Right[];
+  /** The id of the request that starts the job, logged with the job id. */
+  requestId?: string;
 }
 
 /**
@@ -133,7 +135,7 @@ export class Jobcast {
       throw new UnavailableError('the job could not be queued: Redis is unreachable', { cause: error });
     }
     const token = await this.token([channel], { owner: options.owner, rights: options.rights ?? ['subscribe', 'cancel'] });
-    this.logger.info({ jobId, channel, job: definition.name, owner: options.owner }, 'job queued');
+    this.logger.info({ jobId, channel, job: definition.name, owner: options.owner, reqId: options.requestId }, 'job queued');
     return { jobId, channel, token };
   }
 
