@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import type { Router } from 'express';
 import { Redis } from 'ioredis';
-import { ChannelName, jobChannel } from '../shared/channels.js';
+import { ChannelName, JobId, jobChannel } from '../shared/channels.js';
 import type { ChannelEvent, JobStatus, StartedJob } from '../shared/protocol.js';
 import type { ChannelStore } from './channels/channel-store.js';
 import { RedisChannelFeed } from './channels/redis-channel-feed.js';
 import { RedisChannelStore } from './channels/redis-channel-store.js';
-import { InvalidInputError, PayloadTooLargeError, UnavailableError, invalidInputFrom } from './errors.js';
+import { ConflictError, InvalidInputError, PayloadTooLargeError, UnavailableError, invalidInputFrom } from './errors.js';
 import { attachGateway, type Gateway, type GatewayOptions } from './gateway/gateway.js';
 import { createRouter, type RouterOptions } from './http/router.js';
 import type { JobDefinition } from './jobs/define-job.js';
@@ -50,6 +50,11 @@ export interface StartOptions {
   rights?: Right[];
   /** The id of the request that starts the job, logged with the job id. */
   requestId?: string;
+  /**
+   * Your own id for the job (letters, digits, `_`, `-`), for example to subscribe before it
+   * starts. Starting a second job with an id in use is refused. @defaultValue a random id
+   */
+  jobId?: string;
 }
 
 /**
@@ -118,7 +123,10 @@ export class Jobcast {
     const parsed = await definition.input.safeParseAsync(input);
     if (!parsed.success) throw invalidInputFrom(parsed.error.issues);
 
-    const jobId = randomBytes(12).toString('base64url');
+    const jobId = options.jobId === undefined ? randomBytes(12).toString('base64url') : parseJobId(options.jobId);
+    if (options.jobId !== undefined && (await this.queues.queue(definition.name).getJob(jobId))) {
+      throw new ConflictError(`a job with id ${jobId} already exists`);
+    }
     const channel = jobChannel(jobId);
     const attempts = definition.attempts ?? 1;
     const retention = this.#options.retentionSeconds ?? 86_400;
@@ -189,8 +197,10 @@ export class Jobcast {
       historySize: this.#options.historySize,
       retentionSeconds: this.#options.retentionSeconds,
     });
+    const relayConnection = this.#connect({ maxRetriesPerRequest: null });
     const runner = runJobs(this.queues.definitions, {
       connection,
+      relayConnection,
       store,
       keyPrefix: this.keyPrefix,
       logger: this.logger,
@@ -226,6 +236,12 @@ export class Jobcast {
     redis.on('error', (error) => this.logger.debug({ err: error }, 'redis connection error'));
     return redis;
   }
+}
+
+function parseJobId(raw: string): string {
+  const parsed = JobId.safeParse(raw);
+  if (!parsed.success) throw new InvalidInputError(`jobId: ${parsed.error.issues[0]?.message ?? 'invalid'}`, 'jobId');
+  return parsed.data;
 }
 
 /**

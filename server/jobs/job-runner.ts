@@ -3,6 +3,9 @@ import type { Redis } from 'ioredis';
 import { jobChannel } from '../../shared/channels.js';
 import type { ChannelStore } from '../channels/channel-store.js';
 import type { Logger } from '../logger.js';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { startOutcomeRelay } from './outcome-relay.js';
 import { queuePrefix, type JobContext, type JobDefinition, type ProgressInfo } from './define-job.js';
 
 /** Options of {@link runJobs}. */
@@ -16,6 +19,8 @@ export interface JobRunnerOptions {
   basePath?: string;
   /** Default runs per job type at once. @defaultValue 4 */
   concurrency?: number;
+  /** A connection for the outcome relay alone (it blocks on it); closed by `close()`. */
+  relayConnection: Redis;
 }
 
 /** Running workers; `close()` lets running jobs finish, then stops. Idempotent. */
@@ -46,26 +51,22 @@ export function runJobs(definitions: readonly JobDefinition<any, any>[], options
   const { store } = options;
   const workers = definitions.map((definition) => {
     const log = options.logger.child({ role: 'worker', job: definition.name });
-    const worker = new Worker(definition.name, (job) => process(definition, job, log), {
+    const worker = new Worker(definition.name, (job) => runJob(definition, job, log), {
       connection: options.connection,
       prefix: queuePrefix(options.keyPrefix, definition.name),
       concurrency: definition.concurrency ?? options.concurrency ?? 4,
+      autorun: false,
     });
-    worker.on('completed', (job) => {
-      const durationMs = job.finishedOn && job.processedOn ? job.finishedOn - job.processedOn : 0;
-      const partialUrl = definition.render ? `${basePath}/jobs/${job.id}/partial` : null;
-      store.append(jobChannel(String(job.id)), 'completed', { partialUrl, durationMs }).catch((error: unknown) => {
-        log.error({ err: error, jobId: job.id }, 'could not publish a job completion');
-      });
-    });
+    // Outcomes are published by the relay from BullMQ's event stream; the worker only tells
+    // watchers about a retry, which BullMQ does not record as an outcome.
     worker.on('failed', (job, error) => {
-      if (job) void publishFailure(log, job, error);
+      if (job) void publishRetry(log, job, error);
     });
     worker.on('error', (error) => log.error({ err: error }, 'worker error'));
     return worker;
   });
 
-  async function process(definition: JobDefinition<any, any>, job: Job, log: Logger): Promise<unknown> { // any: see runJobs
+  async function runJob(definition: JobDefinition<any, any>, job: Job, log: Logger): Promise<unknown> { // any: see runJobs
     const jobId = String(job.id);
     const channel = jobChannel(jobId);
     const attempts = job.opts.attempts ?? 1;
@@ -115,16 +116,14 @@ export function runJobs(definitions: readonly JobDefinition<any, any>[], options
     }
   }
 
-  async function publishFailure(log: Logger, job: Job, error: Error): Promise<void> {
+  async function publishRetry(log: Logger, job: Job, error: Error): Promise<void> {
     const channel = jobChannel(String(job.id));
     const attempts = job.opts.attempts ?? 1;
     const message = String(error?.message ?? error).slice(0, 500);
     try {
       // BullMQ has already decided: a job that will run again is delayed or waiting.
       const state = await job.getState();
-      if (state === 'failed') {
-        await store.append(channel, 'failed', { error: message, attempts: job.attemptsMade, retryable: false });
-      } else {
+      if (state === 'delayed' || state === 'waiting' || state === 'prioritized') {
         const delay = typeof job.delay === 'number' ? job.delay : 0;
         await store.append(channel, 'retrying', {
           attempt: job.attemptsMade + 1,
@@ -134,15 +133,32 @@ export function runJobs(definitions: readonly JobDefinition<any, any>[], options
         });
       }
     } catch (publishError) {
-      log.error({ err: publishError, jobId: job.id }, 'could not publish a job failure');
+      log.error({ err: publishError, jobId: job.id }, 'could not publish a retry');
     }
   }
+
+  const relay = startOutcomeRelay(definitions, {
+    connection: options.relayConnection,
+    store,
+    keyPrefix: options.keyPrefix,
+    basePath,
+    logger: options.logger,
+    consumer: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+  });
+  void relay.ready.then(() => {
+    for (const worker of workers) {
+      if (!worker.closing) worker.run().catch((error: unknown) => options.logger.error({ err: error }, 'worker stopped'));
+    }
+  });
 
   let closing: Promise<void> | undefined;
   return {
     workers,
     close() {
-      closing ??= Promise.allSettled(workers.map((w) => w.close())).then(() => undefined);
+      // Workers first: their last outcomes land in the stream, where any relay finds them.
+      closing ??= Promise.allSettled(workers.map((w) => w.close()))
+        .then(() => relay.close())
+        .then(() => undefined);
       return closing;
     },
   };

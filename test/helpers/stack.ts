@@ -23,6 +23,20 @@ export const countJob = defineJob({
   render: (result, input) => `<p class="counted">Counted to ${result.counted}${input.label ? ` for ${input.label}` : ''}</p>`,
 });
 
+/** Fails its first `failures` attempts with a visible message, then succeeds. */
+export const flakyJob = defineJob({
+  name: 'flaky',
+  input: z.object({ failures: z.number().int().min(0).max(10) }),
+  attempts: 3,
+  backoff: { type: 'fixed', delayMs: 50 },
+  async handler({ failures }, ctx) {
+    await ctx.progress(50, { stage: 'Trying' });
+    if (ctx.attempt <= failures) throw new Error(`upstream said no (attempt ${ctx.attempt})`);
+    return { attempt: ctx.attempt };
+  },
+  render: (result) => `<p>worked on attempt ${result.attempt}</p>`,
+});
+
 export interface TestStack {
   jobcast: Jobcast;
   url: string;
@@ -40,7 +54,7 @@ export async function startStack(options: { jobs?: JobDefinition<any, any>[]; wo
     redisUrl,
     secret: TEST_SECRET,
     keyPrefix: prefix,
-    jobs: options.jobs ?? [countJob],
+    jobs: options.jobs ?? [countJob, flakyJob],
     logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
   });
   const app = express();

@@ -4,7 +4,7 @@ import { connect, type JobcastConnection } from '../../client/connection.js';
 import type { EventContext } from '../../client/subscription.js';
 import { trackJob, type JobOutcome } from '../../client/track-job.js';
 import { jobChannel } from '../../shared/channels.js';
-import { countJob, startStack, type TestStack } from '../helpers/stack.js';
+import { countJob, flakyJob, startStack, type TestStack } from '../helpers/stack.js';
 import { deferred, waitFor } from '../helpers/wait.js';
 
 describe('the whole path: start → worker → Redis → gateway → client → partial', () => {
@@ -90,6 +90,42 @@ describe('the whole path: start → worker → Redis → gateway → client → 
     assert.equal(sub.latest('completed')?.event, 'completed');
     sub.unsubscribe();
     sub.unsubscribe();
+  });
+
+  /** Subscribes before the job exists (own job id), so every event of it is seen live. */
+  async function eventsOfJob(input: { failures: number }): Promise<EventContext[]> {
+    const jobId = `flaky-${Math.random().toString(36).slice(2)}`;
+    const token = await stack.jobcast.token([jobChannel(jobId)]);
+    const events: EventContext[] = [];
+    const sub = jc.channel(jobChannel(jobId), { token });
+    sub.on('*', (e) => events.push(e));
+    await sub.subscribe();
+    await stack.jobcast.start(flakyJob, input, { jobId });
+    await waitFor(() => events.some((e) => e.event === 'completed' || e.event === 'failed'), 'the outcome');
+    // Anything after the outcome would be a bug: give it a moment to show up.
+    await new Promise((r) => setTimeout(r, 200));
+    sub.unsubscribe();
+    return events;
+  }
+
+  it('shows each retry with attempt, total and error, then the outcome', async () => {
+    const events = await eventsOfJob({ failures: 1 });
+    const names = events.map((e) => e.event).filter((n) => n !== 'progress');
+    assert.deepEqual(names, ['queued', 'active', 'retrying', 'active', 'completed']);
+    const retrying = events.find((e) => e.event === 'retrying')!.data as { attempt: number; attempts: number; error: string; retryAt: number | null };
+    assert.equal(retrying.attempt, 2);
+    assert.equal(retrying.attempts, 3);
+    assert.match(retrying.error, /upstream said no \(attempt 1\)/);
+    assert.ok(retrying.retryAt === null || retrying.retryAt > 0);
+  });
+
+  it('ends a job whose retries are exhausted with exactly one failed event', async () => {
+    const events = await eventsOfJob({ failures: 5 });
+    const outcomes = events.filter((e) => ['completed', 'failed', 'cancelled'].includes(e.event));
+    assert.equal(outcomes.length, 1);
+    assert.equal(outcomes[0]!.event, 'failed');
+    assert.deepEqual(outcomes[0]!.data, { error: 'upstream said no (attempt 3)', attempts: 3, retryable: false });
+    assert.equal(events.filter((e) => e.event === 'retrying').length, 2);
   });
 
   it('lets many subscribers follow the same job, each receiving every event once', async () => {
