@@ -1,14 +1,7 @@
 import { io, type Socket } from 'socket.io-client';
 import { ErrorCode } from '../shared/codes.js';
-import {
-  DEFAULT_SOCKET_PATH,
-  PROTOCOL_VERSION,
-  type ClientToServerEvents,
-  type ServerToClientEvents,
-  type StreamPosition,
-  type SubscribeAck,
-  type SubscribeRequest,
-} from '../shared/protocol.js';
+import { DEFAULT_SOCKET_PATH, PROTOCOL_VERSION } from '../shared/constants.js';
+import type { ClientToServerEvents, ServerToClientEvents, StreamPosition, SubscribeAck, SubscribeRequest } from '../shared/protocol.js';
 import { Emitter } from './emitter.js';
 import { JobcastClientError } from './errors.js';
 import { Subscription, type SubscriptionTransport, type TokenSource } from './subscription.js';

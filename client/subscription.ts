@@ -49,6 +49,8 @@ export class Subscription {
   readonly #events = new Emitter<Record<string, EventContext>>();
   readonly #lifecycle = new Emitter<{ state: SubscriptionStateContext; error: { error: JobcastClientError } }>();
   #inflight: Promise<void> | undefined;
+  /** Live events that arrived while a subscribe was being answered (same TCP read as the ack). */
+  #held: ChannelEvent[] = [];
   #started: Promise<void> | undefined;
   readonly #latest = new Map<string, EventContext>();
   #generation = 0;
@@ -122,7 +124,12 @@ export class Subscription {
     if (this.#inflight) return this.#inflight;
     const generation = this.#generation;
     const inflight = this.#syncOnce(generation).finally(() => {
-      if (this.#inflight === inflight) this.#inflight = undefined;
+      if (this.#inflight !== inflight) return;
+      this.#inflight = undefined;
+      const held = this.#held;
+      this.#held = [];
+      // Only after a successful subscribe: they continue the acknowledged position.
+      if (this.#state === 'subscribed') for (const event of held) this.receive(event);
     });
     this.#inflight = inflight;
     return inflight;
@@ -156,7 +163,12 @@ export class Subscription {
 
   /** @internal A live event from the gateway. */
   receive(event: ChannelEvent): void {
-    if (this.#state !== 'subscribed' || this.#inflight) return;
+    if (this.#inflight) {
+      // Several socket.io packets can be handled before the ack's continuation runs: hold them.
+      this.#held.push(event);
+      return;
+    }
+    if (this.#state !== 'subscribed') return;
     const position = this.#position;
     if (position && event.epoch === position.epoch && event.offset > position.offset + 1) {
       // Something went missing between us and the log: ask for it instead of skipping it.
@@ -170,6 +182,7 @@ export class Subscription {
   suspend(): void {
     this.#generation += 1;
     this.#inflight = undefined;
+    this.#held = [];
     if (this.#state === 'subscribed') this.#setState('subscribing');
   }
 

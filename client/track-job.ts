@@ -1,13 +1,10 @@
-import { jobChannel } from '../shared/channels.js';
-import {
-  OUTCOME_EVENTS,
-  jobStateAfter,
-  type CompletedEvent,
-  type FailedEvent,
-  type CancelledEvent,
-  type JobState,
-  type ProgressEvent,
-  type RetryingEvent,
+import { OUTCOME_EVENTS, jobChannel, jobStateAfter, type JobState } from '../shared/constants.js';
+import type {
+  CompletedEvent,
+  FailedEvent,
+  CancelledEvent,
+  ProgressEvent,
+  RetryingEvent,
 } from '../shared/protocol.js';
 import type { JobcastConnection } from './connection.js';
 import type { EventContext, Subscription, TokenSource } from './subscription.js';

@@ -19,14 +19,4 @@ export const JobId = z
   .regex(/^[A-Za-z0-9_-]+$/, 'job ids use only letters, digits, _ and -');
 export type JobId = z.infer<typeof JobId>;
 
-const JOB_CHANNEL_PREFIX = 'job:';
-
-/** The private channel on which a job's lifecycle events are published. */
-export function jobChannel(jobId: string): string {
-  return JOB_CHANNEL_PREFIX + jobId;
-}
-
-/** The job id of a job channel, or `null` for any other channel. */
-export function jobIdOfChannel(channel: string): string | null {
-  return channel.startsWith(JOB_CHANNEL_PREFIX) ? channel.slice(JOB_CHANNEL_PREFIX.length) : null;
-}
+export { jobChannel, jobIdOfChannel } from './constants.js';

@@ -42,5 +42,6 @@ export type {
   InterServerEvents,
   SocketData,
 } from './protocol.js';
-export { ChannelName, JobId, jobChannel, jobIdOfChannel } from './channels.js';
+export { ChannelName, JobId } from './channels.js';
+export { jobChannel, jobIdOfChannel, JOB_EVENT_NAMES, JOB_STATES } from './constants.js';
 export { ErrorCode, httpStatusOf } from './codes.js';

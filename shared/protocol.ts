@@ -1,11 +1,18 @@
 import { z } from 'zod';
 import { ChannelName } from './channels.js';
 
-/** Bumped on any incompatible change to the messages below. Sent in the socket handshake. */
-export const PROTOCOL_VERSION = 1;
+import { JOB_STATES } from './constants.js';
 
-/** Socket.io path the gateway listens on, so it never collides with an app's own socket.io. */
-export const DEFAULT_SOCKET_PATH = '/jobcast/socket.io';
+export {
+  PROTOCOL_VERSION,
+  DEFAULT_SOCKET_PATH,
+  JOB_EVENT_NAMES,
+  OUTCOME_EVENTS,
+  JOB_STATES,
+  eventClassOf,
+  jobStateAfter,
+} from './constants.js';
+export type { JobEventName, OutcomeEventName, EventClass } from './constants.js';
 
 /**
  * A position in a channel's history. The epoch changes when the channel's log was lost
@@ -74,48 +81,10 @@ export const JobEvents = {
   failed: FailedEvent,
   cancelled: CancelledEvent,
 } as const;
-export type JobEventName = keyof typeof JobEvents;
-export type JobEventPayload<E extends JobEventName> = z.infer<(typeof JobEvents)[E]>;
+export type JobEventPayload<E extends keyof typeof JobEvents> = z.infer<(typeof JobEvents)[E]>;
 
-/** Outcome events end a job; each job outcome is published exactly once and never conflated. */
-export const OUTCOME_EVENTS = ['completed', 'failed', 'cancelled'] as const;
-export type OutcomeEventName = (typeof OUTCOME_EVENTS)[number];
-
-/**
- * How the channel state snapshot keeps an event: the newest of each class survives log
- * trimming, so a late subscriber sees the latest progress and the outcome.
- */
-export type EventClass = 'lifecycle' | 'progress' | 'outcome' | 'custom';
-
-/** The class of an event by its name: everything not in the job catalogue is `custom`. */
-export function eventClassOf(event: string): EventClass {
-  if (event === 'progress') return 'progress';
-  if ((OUTCOME_EVENTS as readonly string[]).includes(event)) return 'outcome';
-  if (event in JobEvents) return 'lifecycle';
-  return 'custom';
-}
-
-/** Job states as shown in `data-jobcast-state`. */
-export const JobState = z.enum(['queued', 'active', 'retrying', 'stalled', 'completed', 'failed', 'cancelled']);
+export const JobState = z.enum(JOB_STATES);
 export type JobState = z.infer<typeof JobState>;
-
-/** The job state an event moves the job into, or `null` for events that do not change it. */
-export function jobStateAfter(event: string): JobState | null {
-  switch (event) {
-    case 'queued':
-    case 'active':
-    case 'retrying':
-    case 'stalled':
-    case 'completed':
-    case 'failed':
-    case 'cancelled':
-      return event;
-    case 'progress':
-      return 'active';
-    default:
-      return null;
-  }
-}
 
 // ---- wire messages ----
 

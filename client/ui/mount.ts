@@ -1,0 +1,152 @@
+import { ErrorCode } from '../../shared/codes.js';
+import type { CompletedEvent, FailedEvent, CancelledEvent, ProgressEvent, RetryingEvent, ActiveEvent } from '../../shared/protocol.js';
+import { connect, type JobcastConnection } from '../connection.js';
+import { JobcastClientError } from '../errors.js';
+import type { Subscription } from '../subscription.js';
+import { trackJob } from '../track-job.js';
+import { JobView } from './job-view.js';
+import { injectStyles } from './styles.js';
+
+/** Options of {@link mountJobElements} and {@link trackElement}. */
+export interface MountOptions {
+  /** Where to look for `[data-jobcast-job]` elements. @defaultValue `document` */
+  root?: ParentNode;
+  /** Gateway origin. @defaultValue `data-jobcast-gateway`, else the page's origin */
+  gatewayUrl?: string;
+  /** Show "taking longer than usual" after this long without an event. @defaultValue 15000 */
+  stallAfterMs?: number;
+  /** Nonce for the injected `<style>`, for a strict CSP. */
+  styleNonce?: string;
+}
+
+const connections = new Map<string, JobcastConnection>();
+const tracked = new WeakMap<HTMLElement, () => void>();
+
+function connectionFor(url: string): JobcastConnection {
+  let connection = connections.get(url);
+  if (!connection) connections.set(url, (connection = connect({ url })));
+  return connection;
+}
+
+function describe(error: unknown): { text: string; retry: boolean } {
+  const code = error instanceof JobcastClientError ? error.code : '';
+  if (code === ErrorCode.tokenExpired) return { text: 'This link has expired. Reload the page to keep watching.', retry: false };
+  if (code === ErrorCode.unauthorized || code === ErrorCode.forbidden) return { text: 'You do not have access to this job.', retry: false };
+  return { text: 'Could not reach the progress service.', retry: true };
+}
+
+/**
+ * Wires one `<div data-jobcast-job="…" data-jobcast-token="…">`: shows the job's progress and
+ * swaps the rendered result in when it completes. Idempotent; returns a dispose function.
+ */
+export function trackElement(el: HTMLElement, options: MountOptions = {}): () => void {
+  const existing = tracked.get(el);
+  if (existing) return existing;
+  injectStyles(el.ownerDocument, options.styleNonce);
+  const view = new JobView(el);
+  const jobId = el.dataset.jobcastJob;
+  const token = el.dataset.jobcastToken;
+  let subscription: Subscription | undefined;
+  let stallTimer: ReturnType<typeof setTimeout> | undefined;
+  let disposed = false;
+  const stallAfterMs = Number(el.dataset.jobcastStallMs) || options.stallAfterMs || 15_000;
+  const dispose = () => {
+    disposed = true;
+    clearTimeout(stallTimer);
+    offState?.();
+    subscription?.unsubscribe();
+    view.dispose();
+    tracked.delete(el);
+  };
+  tracked.set(el, dispose);
+  if (!jobId || !token) {
+    view.problem('This progress element is missing its job id or token.');
+    return dispose;
+  }
+
+  const location = el.ownerDocument.defaultView?.location;
+  const url = el.dataset.jobcastGateway || options.gatewayUrl || location?.origin || '';
+  const connection = connectionFor(url);
+  const armStall = () => {
+    clearTimeout(stallTimer);
+    view.slow(false);
+    if (!view.finished) stallTimer = setTimeout(() => view.slow(true), stallAfterMs);
+  };
+  let wasConnected = connection.state === 'connected';
+  const offState = connection.on('state', ({ state }) => {
+    if (state === 'connected') wasConnected = true;
+    view.reconnecting(state !== 'connected' && wasConnected);
+  });
+
+  const loadPartial = async (partialUrl: string | null) => {
+    if (partialUrl === null) return view.completed(null);
+    try {
+      const response = await fetch(new URL(partialUrl, location?.href), { headers: { authorization: `Bearer ${token}` }, credentials: 'same-origin' });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const html = await response.text();
+      if (!disposed) view.completed(html);
+    } catch {
+      if (!disposed) view.problem('The result could not be loaded.', { label: 'Try again', run: () => void loadPartial(partialUrl) });
+    }
+  };
+
+  const start = () => {
+    armStall();
+    trackJob(connection, jobId, token, {
+      onState: ({ state, event }) => {
+        armStall();
+        if (state === 'queued') view.queued();
+        else if (state === 'active') {
+          const data = event.data as ActiveEvent;
+          view.active(data.attempt, data.attempts);
+        } else if (state === 'stalled') view.stalled();
+      },
+      onProgress: (p: ProgressEvent) => {
+        armStall();
+        view.progress(p.pct, p.stage, p.message);
+      },
+      onRetrying: (r: RetryingEvent) => {
+        armStall();
+        view.retrying(r.attempt, r.attempts, r.error, r.retryAt);
+      },
+      onDone: (outcome) => {
+        clearTimeout(stallTimer);
+        if (outcome.state === 'completed') void loadPartial((outcome.data as CompletedEvent).partialUrl);
+        else if (outcome.state === 'failed') view.failed((outcome.data as FailedEvent).error);
+        else view.cancelled((outcome.data as CancelledEvent).reason);
+        subscription?.unsubscribe();
+      },
+    }).then(
+      (sub) => {
+        subscription = sub;
+        if (disposed || view.finished) sub.unsubscribe();
+      },
+      (error: unknown) => {
+        clearTimeout(stallTimer);
+        if (disposed) return;
+        const { text, retry } = describe(error);
+        view.problem(text, retry ? { label: 'Try again', run: start } : undefined);
+      },
+    );
+  };
+  start();
+  return dispose;
+}
+
+/**
+ * Wires every `[data-jobcast-job]` element under `root`, now and whenever one is added later.
+ * Returns a function that stops watching for new elements.
+ */
+export function mountJobElements(options: MountOptions = {}): () => void {
+  const root = options.root ?? document;
+  const scan = (node: ParentNode | Element) => {
+    if (node instanceof HTMLElement && node.matches('[data-jobcast-job]')) trackElement(node, options);
+    node.querySelectorAll?.<HTMLElement>('[data-jobcast-job]').forEach((el) => trackElement(el, options));
+  };
+  scan(root);
+  const observer = new MutationObserver((records) => {
+    for (const record of records) record.addedNodes.forEach((node) => node instanceof Element && scan(node));
+  });
+  observer.observe(root instanceof Document ? root.documentElement : (root as Node), { childList: true, subtree: true });
+  return () => observer.disconnect();
+}

@@ -1,0 +1,64 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express } from 'express';
+import { pinoHttp } from 'pino-http';
+import { JobcastError } from '../errors.js';
+import { renderJobElement } from '../http/job-element.js';
+import type { Jobcast } from '../jobcast.js';
+import { analyseHistory } from './analyse-history-job.js';
+import { formPage, jobPage } from './pages.js';
+
+/** Options of {@link createDemoApp}. */
+export interface DemoAppOptions {
+  /** Where browsers reach the gateway when it is not this server. */
+  gatewayUrl?: string;
+  /** Pre-filled repository path. @defaultValue the working directory */
+  defaultPath?: string;
+}
+
+/**
+ * The demo web app: a form that starts {@link analyseHistory} and the page that follows it,
+ * plus the jobcast router. The same shape a user's own express app takes.
+ */
+export function createDemoApp(jobcast: Jobcast, options: DemoAppOptions = {}): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  // One request id per request, taken from X-Request-Id when a proxy set one; it is logged with
+  // the job id the request started, so one id leads from the request to the job.
+  app.use(
+    pinoHttp({
+      logger: jobcast.logger,
+      genReqId: (req, res) => {
+        const incoming = req.headers['x-request-id'];
+        const id = typeof incoming === 'string' && /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomUUID();
+        res.setHeader('x-request-id', id);
+        return id;
+      },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url?.startsWith('/jobcast/client.js') === true },
+    }),
+  );
+  const defaultPath = options.defaultPath ?? process.cwd();
+  const form = express.urlencoded({ extended: false, limit: '8kb' });
+
+  app.get('/', (_req, res) => {
+    res.type('html').send(formPage({ path: defaultPath, pace: 'watchable' }));
+  });
+
+  app.post('/analyses', form, async (req, res) => {
+    const values = { path: String(req.body?.path ?? ''), pace: String(req.body?.pace ?? 'watchable') };
+    try {
+      const started = await jobcast.start(analyseHistory, values, { owner: req.ip, requestId: String(req.id) });
+      res.type('html').send(jobPage(values.path, renderJobElement(started), options.gatewayUrl));
+    } catch (error) {
+      if (!(error instanceof JobcastError)) throw error;
+      const field = 'field' in error && typeof error.field === 'string' ? error.field : undefined;
+      res.status(error.status).type('html').send(formPage(values, { ...(field ? { field } : {}), message: error.message.replace(/^input\.\w+: /, '') }));
+    }
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ ok: true, role: 'web' });
+  });
+
+  app.use(jobcast.router());
+  return app;
+}

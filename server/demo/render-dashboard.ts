@@ -1,0 +1,85 @@
+import { html, SafeHtml } from '../http/html.js';
+import type { HistoryReport } from './git-history.js';
+
+const STYLE = `
+.jc-dash { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328; }
+.jc-dash h2 { font-size: 18px; margin: 0 0 2px; }
+.jc-dash h3 { font-size: 15px; margin: 20px 0 8px; }
+.jc-dash .jc-dash-meta { color: #59636e; margin: 0 0 8px; }
+.jc-dash table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
+.jc-dash th, .jc-dash td { text-align: left; padding: 6px 8px; border-bottom: 1px solid #d8dee4; vertical-align: middle; }
+.jc-dash th { font-weight: 600; color: #59636e; font-size: 12px; text-transform: uppercase; letter-spacing: .03em; }
+.jc-dash td.jc-dash-num { text-align: right; white-space: nowrap; }
+.jc-dash .jc-dash-add { color: #1a7f37; } .jc-dash .jc-dash-del { color: #cf222e; }
+.jc-dash .jc-dash-share { display: inline-block; height: 8px; border-radius: 4px; background: #0969da; vertical-align: middle; }
+.jc-dash code { font-size: 13px; word-break: break-all; }
+.jc-dash svg { display: block; width: 100%; height: auto; }
+.jc-dash .jc-dash-grid { display: grid; gap: 0 24px; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); }
+`;
+
+const num = (n: number) => n.toLocaleString('en-US');
+const day = (iso: string | null) => (iso ? iso.slice(0, 10) : '—');
+
+/** The dashboard partial: every value from git is escaped. */
+export function renderDashboard(report: HistoryReport): string {
+  const totalCommits = Math.max(1, report.commitCount);
+  const top = report.authors.slice(0, 10);
+  return html`<section class="jc-dash" aria-label="Repository history dashboard">
+<style>${new SafeHtml(STYLE)}</style>
+<h2>${report.repo} <span class="jc-dash-meta">@ ${report.head}</span></h2>
+<p class="jc-dash-meta">${num(report.commitCount)} commits by ${num(report.authors.length)} authors, ${day(report.firstCommitAt)} to ${day(report.lastCommitAt)}. Analysed in ${(report.durationMs / 1000).toFixed(1)} s.</p>
+<h3>Commits over time</h3>
+${activityChart(report.activity)}
+<h3>Top authors</h3>
+<table class="jc-dash-authors">
+<thead><tr><th>Author</th><th class="jc-dash-num">Commits</th><th class="jc-dash-num">Lines</th><th>Share</th></tr></thead>
+<tbody>${top.map(
+    (a) => html`<tr><td>${a.name}</td><td class="jc-dash-num">${num(a.commits)}</td><td class="jc-dash-num"><span class="jc-dash-add">+${num(a.added)}</span> <span class="jc-dash-del">−${num(a.deleted)}</span></td><td><span class="jc-dash-share" style="width:${Math.max(2, Math.round((a.commits / totalCommits) * 120))}px"></span> ${Math.round((a.commits / totalCommits) * 100)}%</td></tr>`,
+  )}</tbody>
+</table>
+<div class="jc-dash-grid">
+<div>
+<h3>Most changed files</h3>
+<table class="jc-dash-churn">
+<thead><tr><th>File</th><th class="jc-dash-num">Commits</th><th class="jc-dash-num">Lines</th></tr></thead>
+<tbody>${report.churn.slice(0, 10).map(
+    (f) => html`<tr><td><code>${f.path}</code></td><td class="jc-dash-num">${num(f.changes)}</td><td class="jc-dash-num"><span class="jc-dash-add">+${num(f.added)}</span> <span class="jc-dash-del">−${num(f.deleted)}</span></td></tr>`,
+  )}</tbody>
+</table>
+</div>
+<div>
+<h3>Ownership</h3>
+<table class="jc-dash-ownership">
+<thead><tr><th>File</th><th>Main author</th><th class="jc-dash-num">Share</th></tr></thead>
+<tbody>${report.ownership.slice(0, 10).map(
+    (o) => html`<tr><td><code>${o.path}</code></td><td>${o.topAuthor}</td><td class="jc-dash-num">${Math.round(o.share * 100)}% of ${num(o.lines)}</td></tr>`,
+  )}</tbody>
+</table>
+</div>
+</div>
+</section>`.value;
+}
+
+/** Bars of commits per period as inline SVG, with the first/last period and the maximum labelled. */
+export function activityChart(activity: HistoryReport['activity']): SafeHtml {
+  const width = 720;
+  const height = 160;
+  const pad = { top: 12, right: 8, bottom: 22, left: 32 };
+  const max = Math.max(1, ...activity.map((a) => a.commits));
+  const slot = (width - pad.left - pad.right) / Math.max(1, activity.length);
+  const bar = Math.max(1, slot * 0.8);
+  const plotHeight = height - pad.top - pad.bottom;
+  const label = activity.length
+    ? `Commits per ${activity[0]!.period.length > 7 ? 'day' : 'month'} from ${activity[0]!.period} to ${activity.at(-1)!.period}, at most ${max}`
+    : 'No commits';
+  return html`<svg class="jc-dash-chart" viewBox="0 0 ${width} ${height}" role="img" aria-label="${label}">
+<line x1="${pad.left}" y1="${height - pad.bottom}" x2="${width - pad.right}" y2="${height - pad.bottom}" stroke="#d0d7de"/>
+<text x="${pad.left - 6}" y="${pad.top + 4}" text-anchor="end" font-size="11" fill="#59636e">${max}</text>
+<text x="${pad.left - 6}" y="${height - pad.bottom}" text-anchor="end" font-size="11" fill="#59636e">0</text>
+${activity.map((a, i) => {
+    const h = (a.commits / max) * plotHeight;
+    return html`<rect class="jc-dash-bar" x="${(pad.left + i * slot + (slot - bar) / 2).toFixed(1)}" y="${(height - pad.bottom - h).toFixed(1)}" width="${bar.toFixed(1)}" height="${h.toFixed(1)}" rx="2" fill="#2da44e"><title>${a.period}: ${a.commits} commits</title></rect>`;
+  })}
+${activity.length ? html`<text x="${pad.left}" y="${height - 6}" font-size="11" fill="#59636e">${activity[0]!.period}</text><text x="${width - pad.right}" y="${height - 6}" text-anchor="end" font-size="11" fill="#59636e">${activity.at(-1)!.period}</text>` : ''}
+</svg>`;
+}

@@ -1,0 +1,96 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { JobcastConfig } from './config.js';
+import { createDemoApp } from './demo/demo-app.js';
+import { analyseHistory } from './demo/analyse-history-job.js';
+import { developmentSecret } from './dev-secret.js';
+import { createJobcast, type Jobcast } from './jobcast.js';
+import type { Logger } from './logger.js';
+import { Redis } from 'ioredis';
+
+/** The process roles of the `jobcast` command. */
+export const ROLES = ['web', 'worker', 'gateway', 'all'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** A running process role; `close()` is graceful and idempotent. */
+export interface RunningRole {
+  jobcast: Jobcast;
+  /** The HTTP server of web, gateway and all; `null` for worker. */
+  server: Server | null;
+  /** `http://host:port` of the HTTP server, once listening. */
+  url: string | null;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts one role of the demo deployment against `redisUrl`. `web` serves the pages and API,
+ * `gateway` the socket.io gateway, `worker` runs jobs, `all` does everything on one port.
+ */
+export async function startRole(role: Role, config: JobcastConfig, redisUrl: string, logger: Logger): Promise<RunningRole> {
+  const secret = config.secret ?? (await sharedDevelopmentSecret(redisUrl, config.keyPrefix, logger));
+  const jobcast = createJobcast({
+    redisUrl,
+    secret,
+    jobs: [analyseHistory],
+    keyPrefix: config.keyPrefix,
+    historySize: config.historySize,
+    retentionSeconds: config.retentionSeconds,
+    tokenTtlSeconds: config.tokenTtlSeconds,
+    maxInputBytes: config.maxInputBytes,
+    concurrency: config.concurrency,
+    logger,
+  });
+  await jobcast.ready();
+
+  let server: Server | null = null;
+  if (role === 'web' || role === 'all') {
+    server = createServer(createDemoApp(jobcast, role === 'web' && config.gatewayUrl ? { gatewayUrl: config.gatewayUrl } : {}));
+  } else if (role === 'gateway') {
+    server = createServer((req, res) => {
+      const ok = req.url === '/healthz';
+      res.writeHead(ok ? 200 : 404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(ok ? { ok: true, role: 'gateway' } : { error: { code: 'jobcast:not-found', message: 'not found' } }));
+    });
+  }
+  if (server && (role === 'gateway' || role === 'all')) jobcast.attachGateway(server);
+  if (role === 'worker' || role === 'all') jobcast.runWorker();
+
+  let url: string | null = null;
+  if (server) {
+    const listening = server;
+    await new Promise<void>((resolve, reject) => {
+      listening.once('error', reject);
+      listening.listen(config.port, config.host, () => resolve());
+    });
+    const { port } = listening.address() as AddressInfo;
+    url = `http://localhost:${port}`;
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    jobcast,
+    server,
+    url,
+    close() {
+      closing ??= (async () => {
+        const stopped = server ? new Promise<void>((resolve) => server!.close(() => resolve())) : Promise.resolve();
+        await jobcast.close();
+        server?.closeAllConnections();
+        await stopped;
+      })();
+      return closing;
+    },
+  };
+}
+
+async function sharedDevelopmentSecret(redisUrl: string, keyPrefix: string, logger: Logger): Promise<string> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+  try {
+    await redis.connect();
+    const secret = await developmentSecret(redis, keyPrefix);
+    logger.warn('JOBCAST_SECRET is not set: using a development secret kept in Redis. Set JOBCAST_SECRET in production.');
+    return secret;
+  } finally {
+    redis.disconnect();
+  }
+}
