@@ -28,6 +28,7 @@ export function layout(title: string, body: SafeHtml, clientScript: SafeHtml | '
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>${title} · jobcast</title>
 <style>${new SafeHtml(STYLE)}</style>
 </head>

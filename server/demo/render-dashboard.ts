@@ -18,6 +18,7 @@ const STYLE = `
 `;
 
 const num = (n: number) => n.toLocaleString('en-US');
+const plural = (n: number, word: string) => `${num(n)} ${word}${n === 1 ? '' : 's'}`;
 const day = (iso: string | null) => (iso ? iso.slice(0, 10) : '—');
 
 /** The dashboard partial: every value from git is escaped. */
@@ -27,7 +28,7 @@ export function renderDashboard(report: HistoryReport): string {
   return html`<section class="jc-dash" aria-label="Repository history dashboard">
 <style>${new SafeHtml(STYLE)}</style>
 <h2>${report.repo} <span class="jc-dash-meta">@ ${report.head}</span></h2>
-<p class="jc-dash-meta">${num(report.commitCount)} commits by ${num(report.authors.length)} authors, ${day(report.firstCommitAt)} to ${day(report.lastCommitAt)}. Analysed in ${(report.durationMs / 1000).toFixed(1)} s.</p>
+<p class="jc-dash-meta">${plural(report.commitCount, 'commit')} by ${plural(report.authors.length, 'author')}, ${day(report.firstCommitAt)} to ${day(report.lastCommitAt)}. Analysed in ${(report.durationMs / 1000).toFixed(1)} s.</p>
 <h3>Commits over time</h3>
 ${activityChart(report.activity)}
 <h3>Top authors</h3>
@@ -67,7 +68,8 @@ export function activityChart(activity: HistoryReport['activity']): SafeHtml {
   const pad = { top: 12, right: 8, bottom: 22, left: 32 };
   const max = Math.max(1, ...activity.map((a) => a.commits));
   const slot = (width - pad.left - pad.right) / Math.max(1, activity.length);
-  const bar = Math.max(1, slot * 0.8);
+  // Few periods would make giant bars: cap them so the chart still reads as a chart.
+  const bar = Math.min(36, Math.max(1, slot * 0.8));
   const plotHeight = height - pad.top - pad.bottom;
   const label = activity.length
     ? `Commits per ${activity[0]!.period.length > 7 ? 'day' : 'month'} from ${activity[0]!.period} to ${activity.at(-1)!.period}, at most ${max}`

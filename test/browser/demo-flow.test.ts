@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ARTIFACTS, launchBrowser, watchErrors } from '../helpers/browser.js';
+import { startRole, type RoleProcess } from '../helpers/processes.js';
+import { deleteKeys, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+
+describe('the demo in a real browser: submit, watch the bar move, get the dashboard', () => {
+  const prefix = uniquePrefix('browser');
+  let redisUrl: string;
+  let app: RoleProcess;
+  let browser: Awaited<ReturnType<typeof launchBrowser>>;
+
+  before(async () => {
+    redisUrl = await testRedisUrl();
+    [app, browser] = await Promise.all([
+      startRole('all', { REDIS_URL: redisUrl, JOBCAST_PREFIX: prefix, JOBCAST_SECRET: 'browser-test-secret-0123456789' }),
+      launchBrowser(),
+    ]);
+    await mkdir(ARTIFACTS, { recursive: true });
+  });
+  after(async () => {
+    await browser?.close();
+    assert.equal(await app?.stop(), 0);
+    await deleteKeys(redisUrl, prefix);
+  });
+
+  it('shows live progress, then swaps in the dashboard partial', async () => {
+    const page = await browser.context.newPage();
+    const errors = watchErrors(page);
+    await page.goto(app.url!);
+    await page.screenshot({ path: join(ARTIFACTS, 'demo-form.png') });
+    await page.getByRole('button', { name: 'Analyse history' }).click();
+
+    const job = page.locator('[data-jobcast-job]');
+    await job.waitFor();
+    const bar = job.locator('[role="progressbar"]');
+    // Sample the bar while the job runs: it must rise, more than once, before the result.
+    const seen: number[] = [];
+    let range: (string | null)[] = [];
+    let liveRegions = 0;
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const state = await job.getAttribute('data-jobcast-state');
+      if (state === 'completed' || state === 'failed') break;
+      const now = await bar.getAttribute('aria-valuenow').catch(() => null);
+      if (now !== null && Number(now) !== seen.at(-1)) {
+        seen.push(Number(now));
+        if (seen.length === 3) {
+          await page.screenshot({ path: join(ARTIFACTS, 'demo-progress.png') });
+          range = [await bar.getAttribute('aria-valuemin'), await bar.getAttribute('aria-valuemax')];
+          liveRegions = await job.locator('[aria-live="polite"]').count();
+        }
+      }
+      await page.waitForTimeout(100);
+    }
+    assert.ok(seen.length >= 3, `aria-valuenow rose in steps: ${seen.join(', ')}`);
+    assert.deepEqual(seen, [...seen].sort((a, b) => a - b), 'never went back');
+    assert.deepEqual(range, ['0', '100']);
+    assert.equal(liveRegions, 1, 'stage text is announced');
+
+    await page.waitForSelector('[data-jobcast-state="completed"] .jc-dash', { timeout: 30_000 });
+    assert.equal(await job.locator('[role="progressbar"]').count(), 0, 'the partial replaced the progress view');
+    assert.ok(await job.locator('svg[role="img"] rect.jc-dash-bar').count() >= 1, 'the chart is there');
+    assert.ok(await job.locator('table.jc-dash-authors tbody tr').count() >= 1, 'the authors table is there');
+    await page.screenshot({ path: join(ARTIFACTS, 'demo-done.png'), fullPage: true });
+    assert.deepEqual(errors, [], 'no errors in the page');
+  });
+
+  it('a job that finished before the page loaded shows as finished', async () => {
+    const page = await browser.context.newPage();
+    const errors = watchErrors(page);
+    await page.goto(app.url!);
+    await page.selectOption('#pace', 'fast');
+    // Hold the client script back so the job finishes before the page subscribes.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route('**/jobcast/client.js', async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.getByRole('button', { name: 'Analyse history' }).click();
+    const job = page.locator('[data-jobcast-job]');
+    await job.waitFor({ state: 'attached' });
+    const jobId = await job.getAttribute('data-jobcast-job');
+    const token = await job.getAttribute('data-jobcast-token');
+    for (let i = 0; i < 100; i++) {
+      const status = await fetch(`${app.url}/jobcast/jobs/${jobId}?token=${token}`).then((r) => r.json());
+      if (status.state === 'completed') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    release();
+    await page.waitForSelector('[data-jobcast-state="completed"] .jc-dash', { timeout: 15_000 });
+    assert.deepEqual(errors, []);
+  });
+
+  it('says so in plain words when the token is wrong, without a page error', async () => {
+    const page = await browser.context.newPage();
+    const errors = watchErrors(page);
+    await page.goto(app.url!);
+    await page.evaluate(() => {
+      const div = document.createElement('div');
+      div.dataset.jobcastJob = 'nope';
+      div.dataset.jobcastToken = 'not-a-token';
+      document.querySelector('main')!.append(div);
+    }).catch(() => {});
+    // The form page does not load the client; load it the way any page would.
+    await page.addScriptTag({ url: '/jobcast/client.js' });
+    await page.waitForSelector('[data-jobcast-job="nope"] .jobcast-error:not([hidden])');
+    assert.match((await page.textContent('[data-jobcast-job="nope"] .jobcast-error')) ?? '', /do not have access/);
+    assert.deepEqual(errors, []);
+  });
+});
