@@ -15,6 +15,10 @@ const EnvConfig = z.object({
   JOBCAST_TOKEN_TTL_SECONDS: int(3_600),
   JOBCAST_MAX_INPUT_BYTES: int(64 * 1024),
   JOBCAST_CONCURRENCY: int(4),
+  JOBCAST_JOBS: z.string().optional(),
+  JOBCAST_DEMO: z.enum(['0', '1']).default('1'),
+  JOBCAST_STALLED_INTERVAL_MS: int(30_000),
+  JOBCAST_RELAY_CLAIM_MS: int(15_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -42,6 +46,14 @@ export interface JobcastConfig {
   /** Jobs one worker process runs at once, per job type, unless the job says otherwise. @defaultValue 4 */
   concurrency: number;
   logLevel: string;
+  /** Modules whose `defineJob` exports this process knows (`JOBCAST_JOBS`, comma-separated). */
+  jobModules: string[];
+  /** Include the demo job and pages. @defaultValue true */
+  demo: boolean;
+  /** How often workers look for jobs whose worker died (BullMQ stalled check). @defaultValue 30000 */
+  stalledIntervalMs: number;
+  /** How long an outcome another relay took may stay unacknowledged before this one takes it. @defaultValue 15000 */
+  relayClaimMs: number;
 }
 
 /** Reads the configuration from environment variables; throws with every problem named. */
@@ -65,5 +77,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): JobcastConf
     maxInputBytes: e.JOBCAST_MAX_INPUT_BYTES,
     concurrency: e.JOBCAST_CONCURRENCY,
     logLevel: e.LOG_LEVEL,
+    jobModules: e.JOBCAST_JOBS ? e.JOBCAST_JOBS.split(',').map((s) => s.trim()).filter(Boolean) : [],
+    demo: e.JOBCAST_DEMO === '1',
+    stalledIntervalMs: e.JOBCAST_STALLED_INTERVAL_MS,
+    relayClaimMs: e.JOBCAST_RELAY_CLAIM_MS,
   };
 }

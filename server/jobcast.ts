@@ -39,6 +39,10 @@ export interface JobcastOptions {
   maxInputBytes?: number;
   /** Default worker concurrency per job type. @defaultValue 4 */
   concurrency?: number;
+  /** How often workers check for jobs whose worker died; they are run again. @defaultValue 30000 */
+  stalledIntervalMs?: number;
+  /** Unacknowledged outcomes of a dead relay are taken over after this long. @defaultValue 15000 */
+  relayClaimMs?: number;
   logger?: Logger;
 }
 
@@ -206,6 +210,8 @@ export class Jobcast {
       logger: this.logger,
       basePath: this.basePath,
       concurrency: options.concurrency ?? this.#options.concurrency,
+      stalledIntervalMs: this.#options.stalledIntervalMs,
+      relayClaimMs: this.#options.relayClaimMs,
     });
     this.#closers.unshift(async () => {
       await runner.close();

@@ -1,10 +1,12 @@
 import { createServer, type Server } from 'node:http';
+import express from 'express';
 import type { AddressInfo } from 'node:net';
 import type { JobcastConfig } from './config.js';
 import { createDemoApp } from './demo/demo-app.js';
 import { analyseHistory } from './demo/analyse-history-job.js';
 import { developmentSecret } from './dev-secret.js';
 import { createJobcast, type Jobcast } from './jobcast.js';
+import { loadJobModules } from './jobs/load-jobs.js';
 import type { Logger } from './logger.js';
 import { Redis } from 'ioredis';
 
@@ -31,20 +33,22 @@ export async function startRole(role: Role, config: JobcastConfig, redisUrl: str
   const jobcast = createJobcast({
     redisUrl,
     secret,
-    jobs: [analyseHistory],
+    jobs: [...(config.demo ? [analyseHistory] : []), ...(await loadJobModules(config.jobModules))],
     keyPrefix: config.keyPrefix,
     historySize: config.historySize,
     retentionSeconds: config.retentionSeconds,
     tokenTtlSeconds: config.tokenTtlSeconds,
     maxInputBytes: config.maxInputBytes,
     concurrency: config.concurrency,
+    stalledIntervalMs: config.stalledIntervalMs,
+    relayClaimMs: config.relayClaimMs,
     logger,
   });
   await jobcast.ready();
 
   let server: Server | null = null;
   if (role === 'web' || role === 'all') {
-    server = createServer(createDemoApp(jobcast, role === 'web' && config.gatewayUrl ? { gatewayUrl: config.gatewayUrl } : {}));
+    server = createServer(config.demo ? createDemoApp(jobcast, role === 'web' && config.gatewayUrl ? { gatewayUrl: config.gatewayUrl } : {}) : plainApp(jobcast));
   } else if (role === 'gateway') {
     server = createServer((req, res) => {
       const ok = req.url === '/healthz';
@@ -81,6 +85,15 @@ export async function startRole(role: Role, config: JobcastConfig, redisUrl: str
       return closing;
     },
   };
+}
+
+/** The web role without the demo: the jobcast router and a health check. */
+function plainApp(jobcast: Jobcast): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', (_req, res) => void res.json({ ok: true, role: 'web' }));
+  app.use(jobcast.router());
+  return app;
 }
 
 async function sharedDevelopmentSecret(redisUrl: string, keyPrefix: string, logger: Logger): Promise<string> {

@@ -19,6 +19,10 @@ export interface JobRunnerOptions {
   basePath?: string;
   /** Default runs per job type at once. @defaultValue 4 */
   concurrency?: number;
+  /** BullMQ stalled check interval; the lock lasts the same. @defaultValue 30000 */
+  stalledIntervalMs?: number;
+  /** See {@link OutcomeRelayOptions.claimAfterMs}. */
+  relayClaimMs?: number;
   /** A connection for the outcome relay alone (it blocks on it); closed by `close()`. */
   relayConnection: Redis;
 }
@@ -56,7 +60,9 @@ export function runJobs(definitions: readonly JobDefinition<any, any>[], options
       prefix: queuePrefix(options.keyPrefix, definition.name),
       concurrency: definition.concurrency ?? options.concurrency ?? 4,
       autorun: false,
+      ...(options.stalledIntervalMs ? { stalledInterval: options.stalledIntervalMs, lockDuration: options.stalledIntervalMs } : {}),
     });
+    worker.on('stalled', (jobId) => log.warn({ jobId }, 'job stalled: its worker stopped renewing the lock'));
     // Outcomes are published by the relay from BullMQ's event stream; the worker only tells
     // watchers about a retry, which BullMQ does not record as an outcome.
     worker.on('failed', (job, error) => {
@@ -143,6 +149,7 @@ export function runJobs(definitions: readonly JobDefinition<any, any>[], options
     keyPrefix: options.keyPrefix,
     basePath,
     logger: options.logger,
+    ...(options.relayClaimMs ? { claimAfterMs: options.relayClaimMs } : {}),
     consumer: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
   });
   void relay.ready.then(() => {

@@ -1,41 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { z } from 'zod';
-import { createJobcast, defineJob, type Jobcast, type JobDefinition } from '../../server/index.js';
+import { createJobcast, type Jobcast, type JobDefinition } from '../../server/index.js';
+import { countJob, flakyJob } from './test-jobs.js';
+
+export { countJob, flakyJob };
 import { createLogger } from '../../server/logger.js';
 import { deleteKeys, testRedisUrl, uniquePrefix } from './redis.js';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef';
-
-/** A job that reports `steps` progress events, optionally waiting `stepMs` between them. */
-export const countJob = defineJob({
-  name: 'count',
-  input: z.object({ steps: z.number().int().min(1).max(1000), stepMs: z.number().int().min(0).max(1000).default(0), label: z.string().max(100).default('') }),
-  async handler({ steps, stepMs }, ctx) {
-    for (let i = 1; i <= steps; i++) {
-      if (stepMs) await new Promise((r) => setTimeout(r, stepMs));
-      ctx.signal.throwIfAborted();
-      void ctx.progress((i / steps) * 100, { stage: `Step ${i}`, message: `${i} of ${steps}` });
-    }
-    return { counted: steps };
-  },
-  render: (result, input) => `<p class="counted">Counted to ${result.counted}${input.label ? ` for ${input.label}` : ''}</p>`,
-});
-
-/** Fails its first `failures` attempts with a visible message, then succeeds. */
-export const flakyJob = defineJob({
-  name: 'flaky',
-  input: z.object({ failures: z.number().int().min(0).max(10) }),
-  attempts: 3,
-  backoff: { type: 'fixed', delayMs: 50 },
-  async handler({ failures }, ctx) {
-    await ctx.progress(50, { stage: 'Trying' });
-    if (ctx.attempt <= failures) throw new Error(`upstream said no (attempt ${ctx.attempt})`);
-    return { attempt: ctx.attempt };
-  },
-  render: (result) => `<p>worked on attempt ${result.attempt}</p>`,
-});
 
 export interface TestStack {
   jobcast: Jobcast;

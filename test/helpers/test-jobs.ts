@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { defineJob } from '../../server/index.js';
+
+// Jobs for tests; child processes load this module with JOBCAST_JOBS.
+
+/** A job that reports `steps` progress events, optionally waiting `stepMs` between them. */
+export const countJob = defineJob({
+  name: 'count',
+  input: z.object({ steps: z.number().int().min(1).max(1000), stepMs: z.number().int().min(0).max(1000).default(0), label: z.string().max(100).default('') }),
+  async handler({ steps, stepMs }, ctx) {
+    for (let i = 1; i <= steps; i++) {
+      if (stepMs) await new Promise((r) => setTimeout(r, stepMs));
+      ctx.signal.throwIfAborted();
+      void ctx.progress((i / steps) * 100, { stage: `Step ${i}`, message: `${i} of ${steps}` });
+    }
+    return { counted: steps };
+  },
+  render: (result, input) => `<p class="counted">Counted to ${result.counted}${input.label ? ` for ${input.label}` : ''}</p>`,
+});
+
+/** Fails its first `failures` attempts with a visible message, then succeeds. */
+export const flakyJob = defineJob({
+  name: 'flaky',
+  input: z.object({ failures: z.number().int().min(0).max(10) }),
+  attempts: 3,
+  backoff: { type: 'fixed', delayMs: 50 },
+  async handler({ failures }, ctx) {
+    await ctx.progress(50, { stage: 'Trying' });
+    if (ctx.attempt <= failures) throw new Error(`upstream said no (attempt ${ctx.attempt})`);
+    return { attempt: ctx.attempt };
+  },
+  render: (result) => `<p>worked on attempt ${result.attempt}</p>`,
+});
+
