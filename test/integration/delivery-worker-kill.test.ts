@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { jobChannel } from '../../shared/constants.js';
+import { countJob } from '../helpers/test-jobs.js';
+import { ProcessCluster } from '../helpers/cluster.js';
+import type { RoleProcess } from '../helpers/processes.js';
+import { closeAll, watch, type Watcher } from '../helpers/watchers.js';
+import { waitFor } from '../helpers/wait.js';
+
+const OUTCOMES = ['completed', 'failed', 'cancelled'];
+// Fast stall detection and relay take-over, so killed work is picked up within seconds.
+const FAST = { JOBCAST_STALLED_INTERVAL_MS: '1000', JOBCAST_RELAY_CLAIM_MS: '1000', JOBCAST_CONCURRENCY: '20' };
+
+describe('worker SIGKILL at random moments: exactly one outcome per job and subscriber', () => {
+  const cluster = new ProcessCluster();
+  let gateway: RoleProcess;
+  let watchers: Watcher[] = [];
+
+  before(async () => {
+    ({ gateways: [gateway!] } = await cluster.start({ gateways: 1, workers: 0, env: FAST }));
+  });
+  after(async () => {
+    closeAll(watchers);
+    await cluster.stop();
+  });
+
+  it('survives eight killed workers', async () => {
+    const jobs = await Promise.all(
+      Array.from({ length: 12 }, async (_, i) => {
+        const jobId = `kill-${i}-${Math.random().toString(36).slice(2, 8)}`;
+        return { jobId, channel: jobChannel(jobId), token: await cluster.jobcast.token([jobChannel(jobId)]) };
+      }),
+    );
+    watchers = await watch(gateway.url!, jobs.flatMap((j) => [j, j, j]));
+    // Short jobs in waves, so kills land before, during and right after completions.
+    for (const [i, j] of jobs.entries()) await cluster.jobcast.start(countJob, { steps: 20, stepMs: 10 + (i % 4) * 15 }, { jobId: j.jobId });
+
+    let kills = 0;
+    for (let round = 0; round < 8; round++) {
+      const worker = await cluster.startRole('worker', FAST);
+      await new Promise((r) => setTimeout(r, 100 + Math.random() * 500));
+      worker.child.kill('SIGKILL');
+      kills += 1;
+    }
+    await cluster.startRole('worker', FAST);
+    await waitFor(() => watchers.every((w) => w.done), 'every subscriber to see an outcome', 60_000);
+    // Give a second, wrong outcome the time to show up if the design allowed one.
+    await new Promise((r) => setTimeout(r, 2500));
+
+    const finals: Record<string, number> = {};
+    for (const j of jobs) {
+      const state = (await cluster.jobcast.status(j.jobId)).state;
+      finals[state] = (finals[state] ?? 0) + 1;
+      for (const w of watchers.filter((x) => x.channel === j.channel)) {
+        const outcomes = w.events.filter((e) => OUTCOMES.includes(e));
+        assert.equal(outcomes.length, 1, `${j.jobId}: exactly one outcome, got ${outcomes.join(',')}`);
+        assert.equal(outcomes[0], state, `${j.jobId}: the outcome subscribers saw is the one BullMQ recorded`);
+        assert.equal(new Set(w.offsets).size, w.offsets.length, 'no duplicates');
+      }
+    }
+    const stalls = watchers.reduce((n, w) => n + w.events.filter((e) => e === 'stalled').length, 0) / 3;
+    console.log(`worker kills: ${kills} workers SIGKILLed; final states ${JSON.stringify(finals)}; ${stalls} stalled events per subscriber set`);
+  });
+});
