@@ -16,7 +16,7 @@ describe('delivery through a Redis restart: no jobcast process is restarted', ()
 
   before(async () => {
     await redis.start();
-    ({ gateways: [gateway!] } = await cluster.start({ gateways: 1, workers: 1, redisUrl: redis.url, env: { JOBCAST_CONCURRENCY: '10' } }));
+    gateway = (await cluster.start({ gateways: 1, workers: 1, redisUrl: redis.url, env: { JOBCAST_CONCURRENCY: '10' } })).gateways[0]!;
   });
   after(async () => {
     closeAll(watchers);

@@ -17,7 +17,7 @@ describe('worker SIGKILL at random moments: exactly one outcome per job and subs
   let watchers: Watcher[] = [];
 
   before(async () => {
-    ({ gateways: [gateway!] } = await cluster.start({ gateways: 1, workers: 0, env: FAST }));
+    gateway = (await cluster.start({ gateways: 1, workers: 0, env: FAST })).gateways[0]!;
   });
   after(async () => {
     closeAll(watchers);
