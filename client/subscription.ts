@@ -170,7 +170,7 @@ export class Subscription {
     }
     if (this.#state !== 'subscribed') return;
     const position = this.#position;
-    if (position && event.epoch === position.epoch && event.offset > position.offset + 1) {
+    if (position && event.epoch === position.epoch && event.offset > position.offset + 1 && !event.conflated) {
       // Something went missing between us and the log: ask for it instead of skipping it.
       void this.sync().catch((error: unknown) => this.#fail(error));
       return;

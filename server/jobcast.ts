@@ -185,7 +185,7 @@ export class Jobcast {
   }
 
   /** Attaches the socket.io gateway to `server`, with its own subscriber connection. */
-  attachGateway(server: HttpServer, options: Partial<Pick<GatewayOptions, 'path' | 'origins' | 'maxSubscriptionsPerConnection'>> = {}): Gateway {
+  attachGateway(server: HttpServer, options: Partial<Pick<GatewayOptions, 'path' | 'origins' | 'maxSubscriptionsPerConnection' | 'slowConsumers'>> = {}): Gateway {
     const feed = new RedisChannelFeed(this.#connect({ maxRetriesPerRequest: null }), { prefix: this.keyPrefix });
     const gateway = attachGateway(server, { ...options, store: this.store, feed, signer: this.signer, logger: this.logger });
     this.#closers.unshift(() => gateway.close());

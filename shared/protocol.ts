@@ -97,6 +97,11 @@ export const ChannelEvent = z.object({
   data: z.unknown(),
   /** Milliseconds since the epoch at the publish call, for end-to-end latency. */
   ts: z.number(),
+  /**
+   * Set on progress sent to a client that could not keep up: older progress of this channel
+   * was skipped on purpose (never an outcome or custom event), so the gap is not a loss.
+   */
+  conflated: z.literal(true).optional(),
 });
 export type ChannelEvent = z.infer<typeof ChannelEvent>;
 

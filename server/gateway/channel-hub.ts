@@ -1,6 +1,7 @@
 import type { ChannelEvent, StreamPosition, SubscribeOk } from '../../shared/protocol.js';
 import type { ChannelFeed, ChannelStore } from '../channels/channel-store.js';
 import type { Logger } from '../logger.js';
+import { SLOW_ROOM, type SlowConsumers } from './slow-consumers.js';
 import type { GatewayServer, GatewaySocket } from './types.js';
 
 interface Entry {
@@ -28,8 +29,11 @@ export class ChannelHub {
   readonly #feed: ChannelFeed;
   readonly #log: Logger;
 
-  constructor(io: GatewayServer, store: ChannelStore, feed: ChannelFeed, log: Logger) {
+  readonly #slow: SlowConsumers;
+
+  constructor(io: GatewayServer, store: ChannelStore, feed: ChannelFeed, log: Logger, slow: SlowConsumers) {
     this.#io = io;
+    this.#slow = slow;
     this.#store = store;
     this.#feed = feed;
     this.#log = log;
@@ -132,7 +136,13 @@ export class ChannelHub {
   #forward(entry: Entry, event: ChannelEvent): void {
     for (const buffer of entry.joining) buffer.push(event);
     entry.last = { epoch: event.epoch, offset: event.offset };
-    this.#io.to(roomOf(event.channel)).emit('event', event);
+    const room = roomOf(event.channel);
+    // One encoding for every fast socket; slow ones get conflated delivery of their own.
+    if (this.#slow.slowCount === 0) this.#io.to(room).emit('event', event);
+    else {
+      this.#io.to(room).except(SLOW_ROOM).emit('event', event);
+      this.#slow.deliver(room, event);
+    }
   }
 
   /** After a Redis reconnect: forward from the log whatever was published while we were away. */

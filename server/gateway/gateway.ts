@@ -7,6 +7,7 @@ import { JobcastError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { TokenSigner } from '../tokens.js';
 import { ChannelHub } from './channel-hub.js';
+import { SlowConsumers, type SlowConsumerOptions } from './slow-consumers.js';
 import type { GatewayServer, GatewaySocket } from './types.js';
 
 /** Options of {@link attachGateway}. */
@@ -21,6 +22,8 @@ export interface GatewayOptions {
   origins?: string[] | true;
   /** Channels one connection may hold at once. @defaultValue 100 */
   maxSubscriptionsPerConnection?: number;
+  /** When a client counts as slow and gets conflated progress. */
+  slowConsumers?: SlowConsumerOptions;
 }
 
 /** A running gateway: the socket.io server and the hub of live channels. */
@@ -28,6 +31,8 @@ export interface Gateway {
   io: GatewayServer;
   /** Live Redis subscriptions held by this process. */
   readonly channelCount: number;
+  /** Progress events not sent to slow clients because a newer one replaced them. */
+  readonly conflated: number;
   /** Tells clients to reconnect elsewhere, closes every connection; idempotent. */
   close(): Promise<void>;
 }
@@ -49,7 +54,8 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
     // Delivery is ours (offsets + log); socket.io's own recovery would duplicate it.
     serveClient: false,
   });
-  const hub = new ChannelHub(io, options.store, options.feed, log);
+  const slow = new SlowConsumers(io, options.slowConsumers);
+  const hub = new ChannelHub(io, options.store, options.feed, log, slow);
 
   io.on('connection', (socket) => {
     socket.data.channels = new Set();
@@ -62,6 +68,7 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
       }
     });
     socket.on('disconnect', () => {
+      slow.forget(socket);
       for (const channel of socket.data.channels) hub.leave(socket, channel);
       socket.data.channels.clear();
     });
@@ -127,10 +134,14 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
     get channelCount() {
       return hub.channelCount;
     },
+    get conflated() {
+      return slow.conflated;
+    },
     close() {
       closing ??= (async () => {
         io.emit('notice', { code: ErrorCode.unavailable, message: 'gateway shutting down; reconnect' });
         // Closing the engine also closes the HTTP server; the caller owns that, so only sockets.
+        slow.close();
         io.disconnectSockets(true);
         io.engine.close();
         await options.feed.close();

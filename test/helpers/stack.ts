@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { createJobcast, type Jobcast, type JobDefinition } from '../../server/index.js';
+import { createJobcast, type Gateway, type Jobcast, type JobDefinition } from '../../server/index.js';
 import { countJob, flakyJob } from './test-jobs.js';
 
 export { countJob, flakyJob };
@@ -12,6 +12,7 @@ export const TEST_SECRET = 'test-secret-0123456789abcdef';
 
 export interface TestStack {
   jobcast: Jobcast;
+  gateway: Gateway;
   url: string;
   server: Server;
   prefix: string;
@@ -20,7 +21,7 @@ export interface TestStack {
 }
 
 /** jobcast with web router, gateway and worker on one HTTP server on port 0, own key prefix. */
-export async function startStack(options: { jobs?: JobDefinition<any, any>[]; worker?: boolean } = {}): Promise<TestStack> { // any: jobs of every type
+export async function startStack(options: { jobs?: JobDefinition<any, any>[]; worker?: boolean; gateway?: Parameters<Jobcast['attachGateway']>[1] } = {}): Promise<TestStack> { // any: jobs of every type
   const redisUrl = await testRedisUrl();
   const prefix = uniquePrefix();
   const jobcast = createJobcast({
@@ -33,12 +34,13 @@ export async function startStack(options: { jobs?: JobDefinition<any, any>[]; wo
   const app = express();
   app.use(jobcast.router());
   const server = createServer(app);
-  jobcast.attachGateway(server);
+  const gateway = jobcast.attachGateway(server, options.gateway);
   if (options.worker !== false) jobcast.runWorker();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     jobcast,
+    gateway,
     url,
     server,
     prefix,

@@ -49,6 +49,19 @@ export class TcpProxy {
     return n;
   }
 
+  /**
+   * Stops reading from the upstream on every connection (or those `which` picks): the client
+   * stops receiving, as a slow reader would, and the server's send buffers fill.
+   */
+  stall(which: (index: number) => boolean = () => true): void {
+    [...this.#pairs].forEach((pair, i) => which(i) && pair.upstream.pause());
+  }
+
+  /** Reads again from every upstream. */
+  unstall(): void {
+    for (const pair of this.#pairs) pair.upstream.resume();
+  }
+
   async close(): Promise<void> {
     this.cut();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
@@ -66,7 +79,9 @@ export class TcpProxy {
     upstream.once('connect', () => {
       this.accepted.set(target, (this.accepted.get(target) ?? 0) + 1);
       this.#pairs.add(pair);
-      client.pipe(upstream).pipe(client);
+      client.pipe(upstream);
+      // Manual pump instead of pipe, so stall() can pause the upstream without pipe resuming it.
+      upstream.on('data', (chunk: Buffer) => client.write(chunk));
       client.resume();
     });
     upstream.once('error', () => {

@@ -1,0 +1,98 @@
+import type { ChannelEvent } from '../../shared/protocol.js';
+import type { GatewayServer, GatewaySocket } from './types.js';
+
+/** Room of the sockets that get per-socket, conflated delivery instead of the broadcast. */
+export const SLOW_ROOM = 'jobcast:slow';
+
+/** Options of {@link SlowConsumers}. */
+export interface SlowConsumerOptions {
+  /** A socket with more than this many bytes waiting to be written is slow. @defaultValue 1 MiB */
+  highWaterBytes?: number;
+  /** A slow socket is fast again below this. @defaultValue a quarter of highWaterBytes */
+  lowWaterBytes?: number;
+  /** How often sockets are checked. @defaultValue 100 */
+  intervalMs?: number;
+}
+
+/** Bytes a socket has queued but not yet handed to the kernel. */
+function bufferedBytes(socket: GatewaySocket): number {
+  // engine.io keeps packets in writeBuffer while a write is under way; ws keeps the bytes the
+  // kernel did not take. Neither is public API, so both are read defensively.
+  const conn = socket.conn as unknown as { writeBuffer?: unknown[]; transport?: { socket?: { bufferedAmount?: number } } };
+  return (conn.transport?.socket?.bufferedAmount ?? 0) + (conn.writeBuffer?.length ?? 0) * 64;
+}
+
+/**
+ * Progress is conflatable, outcomes are not: a client whose socket cannot keep up stops
+ * receiving the broadcast; it gets the newest progress of each channel once it drains, and
+ * every other event at once (after the progress it held, so order is kept). Memory per slow
+ * socket is then bounded by its channels, not by the event rate.
+ */
+export class SlowConsumers {
+  readonly #io: GatewayServer;
+  readonly #high: number;
+  readonly #low: number;
+  readonly #timer: ReturnType<typeof setInterval>;
+  /** Per slow socket: the newest progress not yet sent, per channel room. */
+  readonly #held = new Map<GatewaySocket, Map<string, ChannelEvent>>();
+  /** Progress events not sent because a newer one replaced them. */
+  conflated = 0;
+
+  constructor(io: GatewayServer, options: SlowConsumerOptions = {}) {
+    this.#io = io;
+    this.#high = options.highWaterBytes ?? 1024 * 1024;
+    this.#low = options.lowWaterBytes ?? Math.floor(this.#high / 4);
+    this.#timer = setInterval(() => this.#sweep(), options.intervalMs ?? 100);
+    this.#timer.unref();
+  }
+
+  get slowCount(): number {
+    return this.#held.size;
+  }
+
+  /** Delivers `event` to the slow sockets in `room` (the broadcast skipped them). */
+  deliver(room: string, event: ChannelEvent): void {
+    for (const [socket, held] of this.#held) {
+      if (!socket.rooms.has(room)) continue;
+      if (event.event === 'progress') {
+        if (held.has(room)) this.conflated += 1;
+        held.set(room, { ...event, conflated: true });
+      } else {
+        this.#flush(socket, held, room);
+        socket.emit('event', event);
+      }
+    }
+  }
+
+  /** Forgets a socket that disconnected. */
+  forget(socket: GatewaySocket): void {
+    this.#held.delete(socket);
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+    this.#held.clear();
+  }
+
+  #sweep(): void {
+    for (const socket of this.#io.of('/').sockets.values()) {
+      const held = this.#held.get(socket);
+      const bytes = bufferedBytes(socket);
+      if (!held && bytes > this.#high) {
+        this.#held.set(socket, new Map());
+        socket.join(SLOW_ROOM);
+      } else if (held && bytes < this.#low) {
+        for (const room of [...held.keys()]) this.#flush(socket, held, room);
+        this.#held.delete(socket);
+        socket.leave(SLOW_ROOM);
+      }
+    }
+  }
+
+  #flush(socket: GatewaySocket, held: Map<string, ChannelEvent>, room: string): void {
+    const progress = held.get(room);
+    if (!progress) return;
+    held.delete(room);
+    socket.emit('event', progress);
+  }
+}
