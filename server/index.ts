@@ -28,6 +28,7 @@ export type { JobcastOptions, StartOptions } from './jobcast.js';
 export { defineJob } from './jobs/define-job.js';
 export type { JobDefinition, JobContext, ProgressInfo } from './jobs/define-job.js';
 export type { JobRunner } from './jobs/job-runner.js';
+export type { CancelResult } from './jobs/cancellation.js';
 export type { Gateway } from './gateway/gateway.js';
 export type { RouterOptions } from './http/router.js';
 export { renderJobElement } from './http/job-element.js';

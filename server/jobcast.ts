@@ -12,6 +12,7 @@ import { attachGateway, type Gateway, type GatewayOptions } from './gateway/gate
 import { createRouter, type RouterOptions } from './http/router.js';
 import type { JobDefinition } from './jobs/define-job.js';
 import { JobQueues } from './jobs/job-queues.js';
+import { cancelJob, type CancelResult } from './jobs/cancellation.js';
 import { runJobs, type JobRunner } from './jobs/job-runner.js';
 import { readJobStatus } from './jobs/job-status.js';
 import { createLogger, type Logger } from './logger.js';
@@ -164,6 +165,18 @@ export class Jobcast {
     return stored;
   }
 
+  /**
+   * Cancels a job: removed at once if it was waiting, else its worker aborts `ctx.signal`.
+   * Subscribers get `cancelled`. 404 for an unknown job, 409 for a finished one.
+   */
+  cancel(jobId: string, reason = 'cancelled by the user'): Promise<CancelResult> {
+    return cancelJob(
+      { queues: this.queues, store: this.store, redis: this.#redis, keyPrefix: this.keyPrefix, retentionSeconds: this.#options.retentionSeconds ?? 86_400 },
+      jobId,
+      reason.slice(0, 200),
+    );
+  }
+
   /** A channel token granting `rights` on `channels`. */
   token(channels: string[], options: { owner?: string; rights?: Right[]; ttlSeconds?: number } = {}): Promise<string> {
     return this.signer.sign({
@@ -202,9 +215,11 @@ export class Jobcast {
       retentionSeconds: this.#options.retentionSeconds,
     });
     const relayConnection = this.#connect({ maxRetriesPerRequest: null });
+    const cancelConnection = this.#connect({ maxRetriesPerRequest: null });
     const runner = runJobs(this.queues.definitions, {
       connection,
       relayConnection,
+      cancelConnection,
       store,
       keyPrefix: this.keyPrefix,
       logger: this.logger,

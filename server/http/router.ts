@@ -22,6 +22,7 @@ export interface RouterOptions {
  * - `GET  /jobcast/client.js`: the browser client, one file
  * - `POST /jobcast/jobs/:name`: start a job with the JSON body as input → 202 `{ jobId, channel, token }`
  * - `GET  /jobcast/jobs/:id`: status (token required)
+ * - `POST /jobcast/jobs/:id/cancel`: cancel (token with the cancel right)
  * - `GET  /jobcast/jobs/:id/partial`: the rendered result (token required)
  */
 export function createRouter(jobcast: Jobcast, options: RouterOptions = {}): Router {
@@ -47,6 +48,12 @@ export function createRouter(jobcast: Jobcast, options: RouterOptions = {}): Rou
     const jobId = parseJobId(req.params.id);
     await jobcast.signer.authorize(tokenOf(req), jobChannel(jobId), 'subscribe');
     res.set('Cache-Control', 'no-store').json(await jobcast.status(jobId));
+  });
+
+  router.post(`${base}/jobs/:id/cancel`, async (req, res) => {
+    const jobId = parseJobId(req.params.id);
+    await jobcast.signer.authorize(tokenOf(req), jobChannel(jobId), 'cancel');
+    res.status(202).json(await jobcast.cancel(jobId));
   });
 
   router.get(`${base}/jobs/:id/partial`, async (req, res) => {

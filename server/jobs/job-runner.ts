@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { startOutcomeRelay } from './outcome-relay.js';
+import { JobCancelledError, cancelKeys } from './cancellation.js';
 import { queuePrefix, type JobContext, type JobDefinition, type ProgressInfo } from './define-job.js';
 
 /** Options of {@link runJobs}. */
@@ -25,6 +26,8 @@ export interface JobRunnerOptions {
   relayClaimMs?: number;
   /** A connection for the outcome relay alone (it blocks on it); closed by `close()`. */
   relayConnection: Redis;
+  /** A connection to listen for cancel requests on (subscriber mode); closed by `close()`. */
+  cancelConnection: Redis;
 }
 
 /** Running workers; `close()` lets running jobs finish, then stops. Idempotent. */
@@ -53,6 +56,19 @@ class JobTimeoutError extends Error {
 export function runJobs(definitions: readonly JobDefinition<any, any>[], options: JobRunnerOptions): JobRunner { // any: jobs of every input/result type
   const basePath = options.basePath ?? '/jobcast';
   const { store } = options;
+  /** Abort controllers of the jobs this process runs now, by job id. */
+  const running = new Map<string, AbortController>();
+  const cancelBus = cancelKeys(options.keyPrefix, '').bus;
+  void options.cancelConnection.subscribe(cancelBus).catch((error: unknown) => options.logger.error({ err: error }, 'cannot listen for cancel requests'));
+  options.cancelConnection.on('message', (bus: string, message: string) => {
+    if (bus !== cancelBus) return;
+    try {
+      const { jobId, reason } = JSON.parse(message) as { jobId: string; reason: string };
+      running.get(jobId)?.abort(new JobCancelledError(String(reason)));
+    } catch {
+      // not a cancel request of ours
+    }
+  });
   const workers = definitions.map((definition) => {
     const log = options.logger.child({ role: 'worker', job: definition.name });
     const worker = new Worker(definition.name, (job) => runJob(definition, job, log), {
@@ -78,12 +94,19 @@ export function runJobs(definitions: readonly JobDefinition<any, any>[], options
     const attempts = job.opts.attempts ?? 1;
     const attempt = job.attemptsMade + 1;
     const jobLog = log.child({ jobId, channel, attempt });
+    // Cancelled while waiting for a worker, or while the worker that had it was dead.
+    const cancelledWith = await options.connection.get(cancelKeys(options.keyPrefix, jobId).flag);
+    if (cancelledWith !== null) {
+      await store.append(channel, 'cancelled', { reason: cancelledWith });
+      throw new UnrecoverableError(`cancelled: ${cancelledWith}`);
+    }
     await store.append(channel, 'active', { attempt, attempts });
 
     const parsed = await definition.input.safeParseAsync(job.data);
     if (!parsed.success) throw new UnrecoverableError(`input no longer valid: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
 
     const controller = new AbortController();
+    running.set(jobId, controller);
     const timer = definition.timeoutMs
       ? setTimeout(() => controller.abort(new JobTimeoutError(definition.timeoutMs!)), definition.timeoutMs)
       : undefined;
@@ -116,7 +139,18 @@ export function runJobs(definitions: readonly JobDefinition<any, any>[], options
       if (definition.render) await store.savePartial(channel, definition.render(result, parsed.data));
       jobLog.info('job finished');
       return result;
+    } catch (error) {
+      const reason = controller.signal.reason;
+      if (reason instanceof JobCancelledError) {
+        await Promise.all(writes);
+        // The outcome is `cancelled`; BullMQ records a failure the relay then cannot publish.
+        await store.append(channel, 'cancelled', { reason: reason.reason });
+        jobLog.info({ reason: reason.reason }, 'job cancelled');
+        throw new UnrecoverableError(reason.message);
+      }
+      throw error;
     } finally {
+      running.delete(jobId);
       clearTimeout(timer);
       controller.abort();
     }
@@ -164,6 +198,7 @@ export function runJobs(definitions: readonly JobDefinition<any, any>[], options
     close() {
       // Workers first: their last outcomes land in the stream, where any relay finds them.
       closing ??= Promise.allSettled(workers.map((w) => w.close()))
+        .then(() => options.cancelConnection.quit().catch(() => options.cancelConnection.disconnect()))
         .then(() => relay.close())
         .then(() => undefined);
       return closing;

@@ -1,0 +1,60 @@
+import type { Redis } from 'ioredis';
+import { jobChannel } from '../../shared/channels.js';
+import type { ChannelStore } from '../channels/channel-store.js';
+import { ConflictError, NotFoundError } from '../errors.js';
+import type { JobQueues } from './job-queues.js';
+
+/** Redis names cancellation uses: the request flag of a job, and the channel workers listen on. */
+export function cancelKeys(keyPrefix: string, jobId: string): { flag: string; bus: string } {
+  return { flag: `${keyPrefix}{${jobChannel(jobId)}}:cancel`, bus: `${keyPrefix}cancel` };
+}
+
+/** What a cancel request did. */
+export interface CancelResult {
+  jobId: string;
+  /** `cancelled`: it was waiting and is gone; `cancelling`: its worker was told to stop. */
+  state: 'cancelled' | 'cancelling';
+}
+
+/**
+ * Cancels a job: a waiting or delayed one is removed and `cancelled` is published at once; a
+ * running one gets a flag (read by any worker that runs it later, after a stall) and a message
+ * on the cancel bus, which makes the worker holding it abort `ctx.signal`; that worker then
+ * publishes `cancelled`. A finished job cannot be cancelled (409 with its state).
+ */
+export async function cancelJob(
+  deps: { queues: JobQueues; store: ChannelStore; redis: Redis; keyPrefix: string; retentionSeconds: number },
+  jobId: string,
+  reason: string,
+): Promise<CancelResult> {
+  const job = await deps.queues.find(jobId);
+  if (!job) throw new NotFoundError(`no job with id ${JSON.stringify(jobId).slice(0, 80)}`);
+  const channel = jobChannel(jobId);
+  const snapshot = await deps.store.read(channel);
+  if (snapshot.events.some((e) => e.event === 'cancelled')) throw new ConflictError(`job ${jobId} is already cancelled`);
+  const state = await job.getState();
+  if (state === 'completed' || state === 'failed') throw new ConflictError(`job ${jobId} is already ${state}`);
+
+  const { flag, bus } = cancelKeys(deps.keyPrefix, jobId);
+  await deps.redis.set(flag, reason, 'EX', deps.retentionSeconds);
+  if (state !== 'active') {
+    try {
+      // Fails when a worker took the job meanwhile; then it is running and the flag stops it.
+      await job.remove();
+      await deps.store.append(channel, 'cancelled', { reason });
+      return { jobId, state: 'cancelled' };
+    } catch {
+      // fall through: running now
+    }
+  }
+  await deps.redis.publish(bus, JSON.stringify({ jobId, reason }));
+  return { jobId, state: 'cancelling' };
+}
+
+/** The reason a job's handler was aborted when its job was cancelled. */
+export class JobCancelledError extends Error {
+  constructor(readonly reason: string) {
+    super(`cancelled: ${reason}`);
+    this.name = 'JobCancelledError';
+  }
+}
