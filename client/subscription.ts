@@ -87,6 +87,19 @@ export class Subscription {
     return this;
   }
 
+  /**
+   * Fetches the rendered result of a completed job (the `partialUrl` of its `completed`
+   * event) with this subscription's token; resolves to the HTML.
+   */
+  async fetchPartial(base: string | URL = typeof location === 'undefined' ? '' : location.href): Promise<string> {
+    const url = (this.latest<{ partialUrl?: string | null }>('completed')?.data ?? {}).partialUrl;
+    if (!url) throw new JobcastClientError('jobcast:not-found', `no rendered result on ${this.channel} (not completed, or the job has no render)`);
+    const token = typeof this.#token === 'function' ? await this.#token() : this.#token;
+    const response = await fetch(new URL(url, base), { headers: { authorization: `Bearer ${token}` } });
+    if (!response.ok) throw new JobcastClientError(response.status === 404 ? 'jobcast:not-found' : 'jobcast:unavailable', `the result could not be loaded (HTTP ${response.status})`);
+    return response.text();
+  }
+
   /** The newest event of that name delivered so far (live, replayed or from the snapshot). */
   latest<Data = unknown>(event: string): EventContext<Data> | undefined {
     return this.#latest.get(event) as EventContext<Data> | undefined;

@@ -17,12 +17,15 @@ export class JobView {
   readonly #stage: HTMLElement;
   readonly #pct: HTMLElement;
   readonly #bar: HTMLElement;
+  readonly #head: HTMLElement;
+  readonly #detail: HTMLElement;
   readonly #fill: HTMLElement;
   readonly #message: HTMLElement;
   readonly #eta: HTMLElement;
   readonly #notice: HTMLElement;
   readonly #error: HTMLElement;
   readonly #button: HTMLButtonElement;
+  readonly #cancel: HTMLButtonElement;
   readonly #etaEstimator = new EtaEstimator();
   #action: (() => void) | undefined;
   #countdown: ReturnType<typeof setInterval> | undefined;
@@ -40,6 +43,7 @@ export class JobView {
     el.classList.add('jobcast');
     const panel = make('div', 'jobcast-panel');
     const head = make('div', 'jobcast-head');
+    this.#head = head;
     this.#stage = make('span', 'jobcast-stage', { 'aria-live': 'polite' });
     this.#pct = make('span', 'jobcast-pct', { 'aria-hidden': 'true' });
     head.append(this.#stage, this.#pct);
@@ -47,6 +51,7 @@ export class JobView {
     this.#fill = make('div', 'jobcast-bar-fill');
     this.#bar.append(this.#fill);
     const detail = make('div', 'jobcast-detail');
+    this.#detail = detail;
     this.#message = make('span', 'jobcast-message');
     this.#eta = make('span', 'jobcast-eta');
     detail.append(this.#message, this.#eta);
@@ -54,9 +59,27 @@ export class JobView {
     this.#error = make('p', 'jobcast-error', { role: 'alert', hidden: '' });
     this.#button = make('button', 'jobcast-button', { type: 'button', hidden: '' }) as HTMLButtonElement;
     this.#button.addEventListener('click', () => this.#action?.());
-    panel.append(head, this.#bar, detail, this.#notice, this.#error, this.#button);
+    this.#cancel = make('button', 'jobcast-button jobcast-cancel', { type: 'button', hidden: '' }) as HTMLButtonElement;
+    this.#cancel.textContent = 'Cancel';
+    const actions = make('div', 'jobcast-actions');
+    actions.append(this.#button, this.#cancel);
+    panel.append(head, this.#bar, detail, this.#notice, this.#error, actions);
     el.replaceChildren(panel);
     this.queued();
+  }
+
+  /** Shows the cancel button; `onCancel` resolves when the request was accepted, rejects otherwise. */
+  allowCancel(onCancel: () => Promise<void>): void {
+    this.#cancel.hidden = this.#finished;
+    this.#cancel.onclick = () => {
+      this.#cancel.disabled = true;
+      this.#cancel.textContent = 'Cancelling…';
+      onCancel().catch((error: unknown) => {
+        this.#cancel.disabled = false;
+        this.#cancel.textContent = 'Cancel';
+        this.problem(`Could not cancel: ${(error as Error).message}`);
+      });
+    };
   }
 
   get finished(): boolean {
@@ -64,6 +87,9 @@ export class JobView {
   }
 
   queued(): void {
+    this.#head.hidden = this.#bar.hidden = this.#detail.hidden = false;
+    this.#hide(this.#error);
+    this.#hide(this.#button);
     this.#setState('queued');
     this.#stage.textContent = 'Waiting in the queue…';
     this.#setPct(null);
@@ -77,6 +103,7 @@ export class JobView {
   }
 
   progress(pct: number | null, stage?: string, message?: string): void {
+    this.#head.hidden = this.#bar.hidden = this.#detail.hidden = false;
     this.#setState('active');
     this.#clearCountdown();
     this.#hide(this.#error);
@@ -118,7 +145,7 @@ export class JobView {
   reconnecting(on: boolean): void {
     if (this.#finished) return;
     if (on) {
-      this.#show(this.#notice, 'Reconnecting…');
+      this.#show(this.#notice, 'Cannot reach the progress service. Reconnecting…');
       this.#notice.dataset.kind = 'reconnecting';
     } else if (this.#notice.dataset.kind === 'reconnecting') {
       delete this.#notice.dataset.kind;
@@ -155,8 +182,16 @@ export class JobView {
     this.#eta.textContent = '';
   }
 
-  /** A problem the person can act on (load error, access denied), with an optional action. */
-  problem(text: string, action?: { label: string; run: () => void }): void {
+  /**
+   * A problem the person can act on (load error, access denied), with an optional action.
+   * `stopped`: the job cannot be followed (any more), so the bar goes away.
+   */
+  problem(text: string, action?: { label: string; run: () => void }, stopped = false): void {
+    if (!action || stopped) this.#cancel.hidden = true;
+    this.#head.hidden = stopped;
+    this.#bar.hidden = stopped;
+    this.#detail.hidden = stopped;
+    if (stopped) this.#hide(this.#notice);
     this.#problem({ kind: 'error', text, ...(action ? { action } : {}) });
   }
 
@@ -165,6 +200,7 @@ export class JobView {
   }
 
   #problem(message: Message): void {
+    this.#error.classList.toggle('jobcast-error-only', this.#bar.hidden);
     this.#show(this.#error, message.text);
     this.#action = message.action?.run;
     if (message.action) this.#show(this.#button, message.action.label);
@@ -173,6 +209,7 @@ export class JobView {
 
   #finish(state: JobState): void {
     this.#finished = true;
+    this.#cancel.hidden = true;
     this.#clearCountdown();
     this.#hide(this.#notice);
     this.#setState(state);

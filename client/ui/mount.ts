@@ -28,6 +28,33 @@ function connectionFor(url: string): JobcastConnection {
   return connection;
 }
 
+/**
+ * The rights a token carries, read from its payload for the UI only (whether to offer Cancel);
+ * the server verifies the signature on every request.
+ */
+export function tokenRights(token: string): string[] {
+  try {
+    const payload = token.split('.')[1] ?? '';
+    const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/'));
+    const rights = (JSON.parse(json) as { r?: unknown }).r;
+    return Array.isArray(rights) ? rights.map(String) : [];
+  } catch {
+    return [];
+  }
+}
+
+async function requestCancel(url: URL, token: string): Promise<void> {
+  const response = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}` }, credentials: 'same-origin' });
+  if (response.ok) return;
+  let message = `HTTP ${response.status}`;
+  try {
+    message = ((await response.json()) as { error?: { message?: string } }).error?.message ?? message;
+  } catch {
+    // not JSON
+  }
+  throw new Error(message);
+}
+
 function describe(error: unknown): { text: string; retry: boolean } {
   const code = error instanceof JobcastClientError ? error.code : '';
   if (code === ErrorCode.tokenExpired) return { text: 'This link has expired. Reload the page to keep watching.', retry: false };
@@ -48,11 +75,14 @@ export function trackElement(el: HTMLElement, options: MountOptions = {}): () =>
   const token = el.dataset.jobcastToken;
   let subscription: Subscription | undefined;
   let stallTimer: ReturnType<typeof setTimeout> | undefined;
+  let unreachable: ReturnType<typeof setTimeout> | undefined;
+  let offState: (() => void) | undefined;
   let disposed = false;
   const stallAfterMs = Number(el.dataset.jobcastStallMs) || options.stallAfterMs || 15_000;
   const dispose = () => {
     disposed = true;
     clearTimeout(stallTimer);
+    clearTimeout(unreachable);
     offState?.();
     subscription?.unsubscribe();
     view.dispose();
@@ -60,7 +90,7 @@ export function trackElement(el: HTMLElement, options: MountOptions = {}): () =>
   };
   tracked.set(el, dispose);
   if (!jobId || !token) {
-    view.problem('This progress element is missing its job id or token.');
+    view.problem('This progress element is missing its job id or token.', undefined, true);
     return dispose;
   }
 
@@ -73,8 +103,13 @@ export function trackElement(el: HTMLElement, options: MountOptions = {}): () =>
     if (!view.finished) stallTimer = setTimeout(() => view.slow(true), stallAfterMs);
   };
   let wasConnected = connection.state === 'connected';
-  const offState = connection.on('state', ({ state }) => {
-    if (state === 'connected') wasConnected = true;
+  // Never connected after a few seconds: say so instead of showing a queue that never moves.
+  if (!wasConnected) unreachable = setTimeout(() => view.reconnecting(true), 4000);
+  offState = connection.on('state', ({ state }) => {
+    if (state === 'connected') {
+      wasConnected = true;
+      clearTimeout(unreachable);
+    }
     view.reconnecting(state !== 'connected' && wasConnected);
   });
 
@@ -86,11 +121,17 @@ export function trackElement(el: HTMLElement, options: MountOptions = {}): () =>
       const html = await response.text();
       if (!disposed) view.completed(html);
     } catch {
-      if (!disposed) view.problem('The result could not be loaded.', { label: 'Try again', run: () => void loadPartial(partialUrl) });
+      if (!disposed) view.problem('The result could not be loaded.', { label: 'Try again', run: () => void loadPartial(partialUrl) }, true);
     }
   };
 
+  const base = el.dataset.jobcastBase || '/jobcast';
+  if (tokenRights(token).includes('cancel')) {
+    view.allowCancel(() => requestCancel(new URL(`${base}/jobs/${encodeURIComponent(jobId)}/cancel`, location?.href), token));
+  }
+
   const start = () => {
+    view.queued();
     armStall();
     trackJob(connection, jobId, token, {
       onState: ({ state, event }) => {
@@ -119,13 +160,20 @@ export function trackElement(el: HTMLElement, options: MountOptions = {}): () =>
     }).then(
       (sub) => {
         subscription = sub;
+        // A job that exists has at least its `queued` event; an empty channel means no such
+        // job, or one whose retention ran out.
+        if (!view.finished && (sub.position?.offset ?? 0) === 0) {
+          clearTimeout(stallTimer);
+          view.problem('This job was not found. It may have expired.', undefined, true);
+          sub.unsubscribe();
+        }
         if (disposed || view.finished) sub.unsubscribe();
       },
       (error: unknown) => {
         clearTimeout(stallTimer);
         if (disposed) return;
         const { text, retry } = describe(error);
-        view.problem(text, retry ? { label: 'Try again', run: start } : undefined);
+        view.problem(text, retry ? { label: 'Try again', run: start } : undefined, true);
       },
     );
   };

@@ -17,7 +17,11 @@ export const STYLES = `
 .jobcast-eta{white-space:nowrap;font-variant-numeric:tabular-nums}
 .jobcast-notice{margin:10px 0 0;padding:8px 10px;border-radius:6px;background:#fff8c5;color:#4d2d00;font-size:13px}
 .jobcast-error{margin:10px 0 0;color:var(--jobcast-danger);font-weight:600}
+.jobcast-error.jobcast-error-only{margin:0}
 .jobcast-button{margin-top:10px;font:inherit;font-weight:600;color:var(--jobcast-accent);background:transparent;border:1px solid currentColor;border-radius:6px;padding:4px 12px;cursor:pointer}
+.jobcast-actions{display:flex;gap:8px}
+.jobcast-cancel{color:var(--jobcast-muted)}
+.jobcast-button:disabled{opacity:.6;cursor:default}
 .jobcast-button:focus-visible{outline:2px solid var(--jobcast-accent);outline-offset:2px}
 .jobcast[data-jobcast-state=retrying] .jobcast-bar-fill,.jobcast[data-jobcast-state=stalled] .jobcast-bar-fill{background:#bf8700}
 .jobcast[data-jobcast-state=failed] .jobcast-bar-fill,.jobcast[data-jobcast-state=cancelled] .jobcast-bar-fill{background:var(--jobcast-muted)}

@@ -32,3 +32,18 @@ export const flakyJob = defineJob({
   render: (result) => `<p>worked on attempt ${result.attempt}</p>`,
 });
 
+
+/** Like flaky, with a retry delay long enough for a person (and a browser test) to read it. */
+export const patientRetryJob = defineJob({
+  name: 'patient-retry',
+  input: z.object({ failures: z.number().int().min(0).max(10) }),
+  attempts: 3,
+  backoff: { type: 'fixed', delayMs: 2500 },
+  async handler({ failures }, ctx) {
+    await ctx.progress(30, { stage: 'Calling the upstream service' });
+    if (ctx.attempt <= failures) throw new Error(`upstream said no (attempt ${ctx.attempt})`);
+    await ctx.progress(90, { stage: 'Finishing' });
+    return { attempt: ctx.attempt };
+  },
+  render: (result) => `<p class="retried">worked on attempt ${result.attempt}</p>`,
+});

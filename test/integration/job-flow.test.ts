@@ -44,6 +44,7 @@ describe('the whole path: start → worker → Redis → gateway → client → 
     const response = await fetch(stack.url + partialUrl, { headers: { authorization: `Bearer ${started.token}` } });
     assert.equal(response.status, 200);
     assert.match(await response.text(), /Counted to 20 for flow/);
+    assert.match(await sub.fetchPartial(stack.url), /Counted to 20 for flow/, 'the client fetches the partial with its token');
 
     const status = await fetch(`${stack.url}/jobcast/jobs/${started.jobId}?token=${started.token}`).then((r) => r.json());
     assert.equal(status.state, 'completed');
