@@ -229,7 +229,15 @@ export class JobView {
       return;
     }
     const rounded = Math.round(pct);
+    const wasIndeterminate = !this.#bar.hasAttribute('aria-valuenow');
     this.#bar.setAttribute('aria-valuenow', String(rounded));
+    if (wasIndeterminate) {
+      // From the sliding stripe to a value: jump there rather than shrink from the stripe's width.
+      this.#fill.style.transition = 'none';
+      this.#fill.style.width = `${pct}%`;
+      void this.#fill.offsetWidth;
+      this.#fill.style.transition = '';
+    }
     this.#bar.setAttribute('aria-valuetext', `${rounded}%${this.#stage.textContent ? `, ${this.#stage.textContent}` : ''}`);
     this.#fill.style.width = `${pct}%`;
     this.#pct.textContent = `${rounded}%`;
