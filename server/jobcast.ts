@@ -12,7 +12,7 @@ import { attachGateway, type Gateway, type GatewayOptions } from './gateway/gate
 import { createRouter, type RouterOptions } from './http/router.js';
 import type { JobDefinition } from './jobs/define-job.js';
 import { JobQueues } from './jobs/job-queues.js';
-import { cancelJob, type CancelResult } from './jobs/cancellation.js';
+import { cancelJob, retryJob, type CancelResult } from './jobs/cancellation.js';
 import { runJobs, type JobRunner } from './jobs/job-runner.js';
 import { readJobStatus } from './jobs/job-status.js';
 import { createLogger, type Logger } from './logger.js';
@@ -51,7 +51,7 @@ export interface JobcastOptions {
 export interface StartOptions {
   /** Who owns the job (your user id); recorded in the token. */
   owner?: string;
-  /** Rights the returned token grants. @defaultValue ['subscribe', 'cancel'] */
+  /** Rights the returned token grants. @defaultValue ['subscribe', 'cancel', 'retry'] */
   rights?: Right[];
   /** The id of the request that starts the job, logged with the job id. */
   requestId?: string;
@@ -147,7 +147,7 @@ export class Jobcast {
     } catch (error) {
       throw new UnavailableError('the job could not be queued: Redis is unreachable', { cause: error });
     }
-    const token = await this.token([channel], { owner: options.owner, rights: options.rights ?? ['subscribe', 'cancel'] });
+    const token = await this.token([channel], { owner: options.owner, rights: options.rights ?? ['subscribe', 'cancel', 'retry'] });
     this.logger.info({ jobId, channel, job: definition.name, owner: options.owner, reqId: options.requestId }, 'job queued');
     return { jobId, channel, token };
   }
@@ -175,6 +175,11 @@ export class Jobcast {
       jobId,
       reason.slice(0, 200),
     );
+  }
+
+  /** Runs a failed job again (job types with `retryFromPage`); 403 otherwise, 409 unless failed. */
+  retry(jobId: string): Promise<{ jobId: string; state: 'queued' }> {
+    return retryJob({ queues: this.queues, store: this.store, redis: this.#redis, keyPrefix: this.keyPrefix }, jobId);
   }
 
   /** A channel token granting `rights` on `channels`. */

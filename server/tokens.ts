@@ -4,7 +4,7 @@ import { ErrorCode } from '../shared/codes.js';
 import { ForbiddenError, UnauthorizedError } from './errors.js';
 
 /** What a channel token may allow on its channels. */
-export type Right = 'subscribe' | 'cancel';
+export type Right = 'subscribe' | 'cancel' | 'retry';
 
 /** The verified content of a channel token. */
 export interface TokenClaims {
@@ -17,7 +17,7 @@ export interface TokenClaims {
 
 const Claims = z.object({
   ch: z.array(z.string()).min(1),
-  r: z.array(z.enum(['subscribe', 'cancel'])).min(1),
+  r: z.array(z.enum(['subscribe', 'cancel', 'retry'])).min(1),
   sub: z.string().optional(),
   exp: z.number(),
 });

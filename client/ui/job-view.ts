@@ -87,6 +87,7 @@ export class JobView {
   }
 
   queued(): void {
+    this.#finished = false;
     this.#head.hidden = this.#bar.hidden = this.#detail.hidden = false;
     this.#hide(this.#error);
     this.#hide(this.#button);
@@ -167,12 +168,21 @@ export class JobView {
     if (hadFocus) result.focus({ preventScroll: true });
   }
 
-  failed(error: string): void {
+  /** Shows the failure; `retry`, when the job may run again, offers a Try again button. */
+  failed(error: string, retry?: () => void): void {
     this.#finish('failed');
     this.#stage.textContent = 'Failed';
     this.#message.textContent = '';
     this.#eta.textContent = '';
-    this.#problem({ kind: 'error', text: `This job failed: ${error}` });
+    this.#problem({ kind: 'error', text: `This job failed: ${error}`, ...(retry ? { action: { label: 'Try again', run: retry } } : {}) });
+  }
+
+  /** Back to following the job after it was sent to run again. */
+  restart(): void {
+    this.#finished = false;
+    this.#etaEstimator.reset();
+    this.#cancel.hidden = this.#cancel.onclick === null;
+    this.queued();
   }
 
   cancelled(reason: string): void {

@@ -43,7 +43,8 @@ export function tokenRights(token: string): string[] {
   }
 }
 
-async function requestCancel(url: URL, token: string): Promise<void> {
+/** POSTs a job action (cancel, retry) with the token; throws with the server's message. */
+async function postAction(url: URL, token: string): Promise<void> {
   const response = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}` }, credentials: 'same-origin' });
   if (response.ok) return;
   let message = `HTTP ${response.status}`;
@@ -127,8 +128,19 @@ export function trackElement(el: HTMLElement, options: MountOptions = {}): () =>
 
   const base = el.dataset.jobcastBase || '/jobcast';
   if (tokenRights(token).includes('cancel')) {
-    view.allowCancel(() => requestCancel(new URL(`${base}/jobs/${encodeURIComponent(jobId)}/cancel`, location?.href), token));
+    view.allowCancel(() => postAction(new URL(`${base}/jobs/${encodeURIComponent(jobId)}/cancel`, location?.href), token));
   }
+
+  const runAgain = async () => {
+    try {
+      await postAction(new URL(`${base}/jobs/${encodeURIComponent(jobId)}/retry`, location?.href), token);
+      subscription?.unsubscribe();
+      view.restart();
+      start();
+    } catch (error) {
+      view.problem(`Could not run the job again: ${(error as Error).message}`, { label: 'Try again', run: () => void runAgain() });
+    }
+  };
 
   const start = () => {
     view.queued();
@@ -153,7 +165,11 @@ export function trackElement(el: HTMLElement, options: MountOptions = {}): () =>
       onDone: (outcome) => {
         clearTimeout(stallTimer);
         if (outcome.state === 'completed') void loadPartial((outcome.data as CompletedEvent).partialUrl);
-        else if (outcome.state === 'failed') view.failed((outcome.data as FailedEvent).error);
+        else if (outcome.state === 'failed') {
+          const failed = outcome.data as FailedEvent;
+          const canRetry = failed.retryable && tokenRights(token).includes('retry');
+          view.failed(failed.error, canRetry ? () => void runAgain() : undefined);
+        }
         else view.cancelled((outcome.data as CancelledEvent).reason);
         subscription?.unsubscribe();
       },

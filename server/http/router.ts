@@ -23,6 +23,7 @@ export interface RouterOptions {
  * - `POST /jobcast/jobs/:name`: start a job with the JSON body as input → 202 `{ jobId, channel, token }`
  * - `GET  /jobcast/jobs/:id`: status (token required)
  * - `POST /jobcast/jobs/:id/cancel`: cancel (token with the cancel right)
+ * - `POST /jobcast/jobs/:id/retry`: run a failed job again (token with the retry right)
  * - `GET  /jobcast/jobs/:id/partial`: the rendered result (token required)
  */
 export function createRouter(jobcast: Jobcast, options: RouterOptions = {}): Router {
@@ -54,6 +55,12 @@ export function createRouter(jobcast: Jobcast, options: RouterOptions = {}): Rou
     const jobId = parseJobId(req.params.id);
     await jobcast.signer.authorize(tokenOf(req), jobChannel(jobId), 'cancel');
     res.status(202).json(await jobcast.cancel(jobId));
+  });
+
+  router.post(`${base}/jobs/:id/retry`, async (req, res) => {
+    const jobId = parseJobId(req.params.id);
+    await jobcast.signer.authorize(tokenOf(req), jobChannel(jobId), 'retry');
+    res.status(202).json(await jobcast.retry(jobId));
   });
 
   router.get(`${base}/jobs/:id/partial`, async (req, res) => {

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { jobChannel } from '../../shared/channels.js';
 import type { ChannelStore } from '../channels/channel-store.js';
-import { ConflictError, NotFoundError } from '../errors.js';
+import { ConflictError, ForbiddenError, NotFoundError } from '../errors.js';
 import type { JobQueues } from './job-queues.js';
 
 /** Redis names cancellation uses: the request flag of a job, and the channel workers listen on. */
@@ -49,6 +49,26 @@ export async function cancelJob(
   }
   await deps.redis.publish(bus, JSON.stringify({ jobId, reason }));
   return { jobId, state: 'cancelling' };
+}
+
+/**
+ * Runs a failed (or cancelled) job again, for a job type that allows it: the channel starts over
+ * with `queued` (its outcome cleared), and BullMQ moves the job back to the queue.
+ */
+export async function retryJob(
+  deps: { queues: JobQueues; store: ChannelStore; redis: Redis; keyPrefix: string },
+  jobId: string,
+): Promise<{ jobId: string; state: 'queued' }> {
+  const job = await deps.queues.find(jobId);
+  if (!job) throw new NotFoundError(`no job with id ${JSON.stringify(jobId).slice(0, 80)}`);
+  const definition = deps.queues.definition(job.name);
+  if (!definition.retryFromPage) throw new ForbiddenError(`jobs of type ${job.name} cannot be run again from the page`);
+  const state = await job.getState();
+  if (state !== 'failed') throw new ConflictError(`job ${jobId} is ${state}; only a failed or cancelled job can run again`);
+  await deps.redis.del(cancelKeys(deps.keyPrefix, jobId).flag);
+  await deps.store.append(jobChannel(jobId), 'queued', { job: job.name, attempts: job.opts.attempts ?? 1 }, { reset: true });
+  await job.retry('failed');
+  return { jobId, state: 'queued' };
 }
 
 /** The reason a job's handler was aborted when its job was cancelled. */

@@ -44,6 +44,11 @@ export interface JobDefinition<Input = unknown, Result = unknown> {
   timeoutMs?: number;
   /** Runs of this job one worker process runs at once. @defaultValue the process setting (4) */
   concurrency?: number;
+  /**
+   * Whether a person may run a failed job again from the page (or `jobcast.retry`), with a
+   * token that grants `retry`. @defaultValue false
+   */
+  retryFromPage?: boolean;
 }
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;

@@ -75,7 +75,7 @@ export function startOutcomeRelay(definitions: readonly JobDefinition<any, any>[
         await store.append(channel, 'completed', { partialUrl, durationMs });
       } else if (entry.event === 'failed') {
         const attempts = Number((await redis.hget(jobKey, 'atm')) ?? 0);
-        await store.append(channel, 'failed', { error: (entry.failedReason ?? 'failed').slice(0, 500), attempts, retryable: false });
+        await store.append(channel, 'failed', { error: (entry.failedReason ?? 'failed').slice(0, 500), attempts, retryable: definition.retryFromPage === true });
       } else if (entry.event === 'stalled') {
         await store.append(channel, 'stalled', { message: 'the worker stopped responding; the job goes back to the queue' });
       }

@@ -10,7 +10,7 @@ import type { StartedJob } from '../../shared/protocol.js';
 import { ARTIFACTS, launchBrowser, watchErrors, type Page } from '../helpers/browser.js';
 import { ProcessCluster, portOf } from '../helpers/cluster.js';
 import type { RoleProcess } from '../helpers/processes.js';
-import { countJob, flakyJob, patientRetryJob } from '../helpers/test-jobs.js';
+import { countJob, failFirstRunJob, flakyJob, patientRetryJob } from '../helpers/test-jobs.js';
 
 /**
  * The progress UI in Chromium against a gateway and a worker in their own processes; the page
@@ -58,6 +58,7 @@ describe('the progress UI in a real browser', () => {
     return { page, errors };
   }
 
+  const started0 = () => Math.random().toString(36).slice(2);
   const job = (page: Page, jobId: string) => page.locator(`[data-jobcast-job="${jobId}"]`);
 
   it('shows a retry the way a person can read it, then the result', async () => {
@@ -81,6 +82,29 @@ describe('the progress UI in a real browser', () => {
     await page.waitForSelector(`[data-jobcast-job="${started.jobId}"][data-jobcast-state="failed"]`, { timeout: 15_000 });
     assert.equal(await el.locator('[role="alert"]').textContent(), 'This job failed: upstream said no (attempt 3)');
     assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  it('offers Try again on a failed job that allows it, and runs it again', async () => {
+    const started = await cluster.jobcast.start(failFirstRunJob, { key: started0() });
+    const { page, errors } = await open([started]);
+    const el = job(page, started.jobId);
+    await page.waitForSelector(`[data-jobcast-job="${started.jobId}"][data-jobcast-state="failed"]`, { timeout: 15_000 });
+    assert.equal(await el.locator('[role="alert"]').textContent(), 'This job failed: the printer is on fire');
+    await el.getByRole('button', { name: 'Try again' }).click();
+    await el.locator('.second-time').waitFor({ timeout: 15_000 });
+    assert.equal(await el.getAttribute('data-jobcast-state'), 'completed');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  it('does not offer Try again on a job that does not allow it', async () => {
+    const started = await cluster.jobcast.start(flakyJob, { failures: 5 });
+    const { page } = await open([started]);
+    await page.waitForSelector(`[data-jobcast-job="${started.jobId}"][data-jobcast-state="failed"]`, { timeout: 15_000 });
+    assert.equal(await job(page, started.jobId).getByRole('button', { name: 'Try again' }).count(), 0);
+    const refused = await fetch(`${appUrl}/jobcast/jobs/${started.jobId}/retry`, { method: 'POST', headers: { authorization: `Bearer ${started.token}` } });
+    assert.equal(refused.status, 403);
     await page.close();
   });
 

@@ -47,3 +47,22 @@ export const patientRetryJob = defineJob({
   },
   render: (result) => `<p class="retried">worked on attempt ${result.attempt}</p>`,
 });
+
+// Per worker process: which keys have failed once already.
+const failedOnce = new Set<string>();
+
+/** Fails the first time it runs for a key, then works: a person can run it again from the page. */
+export const failFirstRunJob = defineJob({
+  name: 'fail-first-run',
+  input: z.object({ key: z.string().max(100) }),
+  retryFromPage: true,
+  async handler({ key }, ctx) {
+    await ctx.progress(40, { stage: 'Trying' });
+    if (!failedOnce.has(key)) {
+      failedOnce.add(key);
+      throw new Error('the printer is on fire');
+    }
+    return { ok: true };
+  },
+  render: () => '<p class="second-time">worked the second time</p>',
+});
