@@ -26,7 +26,7 @@ async function main(argv: string[]): Promise<number> {
   let embedded: EmbeddedRedis | null = null;
   let redisUrl: string;
   try {
-    ({ url: redisUrl, embedded } = await resolveRedis(config.redisUrl));
+    ({ url: redisUrl, embedded } = await resolveRedis(config.redisUrl, config.probePort));
   } catch (error) {
     if (error instanceof NoRedisError) {
       console.error(`jobcast: ${error.message}`);
@@ -34,7 +34,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  if (embedded) logger.info({ port: embedded.port }, 'no Redis on 127.0.0.1:6379 and REDIS_URL unset: started a private redis-server');
+  if (embedded) logger.info({ port: embedded.port }, `no Redis on 127.0.0.1:${config.probePort} and REDIS_URL unset: started a private redis-server`);
 
   if ((ROLES as readonly string[]).includes(command)) {
     const running = await startRole(command as Role, config, redisUrl, logger);

@@ -16,6 +16,7 @@ const EnvConfig = z.object({
   JOBCAST_MAX_INPUT_BYTES: int(64 * 1024),
   JOBCAST_CONCURRENCY: int(4),
   JOBCAST_JOBS: z.string().optional(),
+  JOBCAST_PROBE_PORT: z.coerce.number().int().min(1).max(65535).default(6379),
   JOBCAST_DEMO: z.enum(['0', '1']).default('1'),
   JOBCAST_STALLED_INTERVAL_MS: int(30_000),
   JOBCAST_RELAY_CLAIM_MS: int(15_000),
@@ -48,6 +49,8 @@ export interface JobcastConfig {
   logLevel: string;
   /** Modules whose `defineJob` exports this process knows (`JOBCAST_JOBS`, comma-separated). */
   jobModules: string[];
+  /** The local port tried for Redis when REDIS_URL is unset. @defaultValue 6379 */
+  probePort: number;
   /** Include the demo job and pages. @defaultValue true */
   demo: boolean;
   /** How often workers look for jobs whose worker died (BullMQ stalled check). @defaultValue 30000 */
@@ -58,7 +61,9 @@ export interface JobcastConfig {
 
 /** Reads the configuration from environment variables; throws with every problem named. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): JobcastConfig {
-  const parsed = EnvConfig.safeParse(env);
+  // An empty variable (`REDIS_URL=`) means unset, as in most tools.
+  const set = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = EnvConfig.safeParse(set);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`invalid configuration: ${problems}`);
@@ -79,6 +84,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): JobcastConf
     logLevel: e.LOG_LEVEL,
     jobModules: e.JOBCAST_JOBS ? e.JOBCAST_JOBS.split(',').map((s) => s.trim()).filter(Boolean) : [],
     demo: e.JOBCAST_DEMO === '1',
+    probePort: e.JOBCAST_PROBE_PORT,
     stalledIntervalMs: e.JOBCAST_STALLED_INTERVAL_MS,
     relayClaimMs: e.JOBCAST_RELAY_CLAIM_MS,
   };

@@ -119,9 +119,9 @@ export async function startEmbeddedRedis(options: { port?: number; binary?: stri
  * The zero-configuration rule: `REDIS_URL` if set; else the Redis on 127.0.0.1:6379 if one
  * answers; else a private redis-server. `stop` is a no-op unless we started one.
  */
-export async function resolveRedis(redisUrl: string | undefined): Promise<{ url: string; embedded: EmbeddedRedis | null }> {
+export async function resolveRedis(redisUrl: string | undefined, probePort = 6379): Promise<{ url: string; embedded: EmbeddedRedis | null }> {
   if (redisUrl) return { url: redisUrl, embedded: null };
-  if (await redisAnswers('127.0.0.1', 6379)) return { url: 'redis://127.0.0.1:6379', embedded: null };
+  if (await redisAnswers('127.0.0.1', probePort)) return { url: `redis://127.0.0.1:${probePort}`, embedded: null };
   const embedded = await startEmbeddedRedis();
   return { url: embedded.url, embedded };
 }
