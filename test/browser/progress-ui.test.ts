@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import express from 'express';
 import { renderJobElement } from '../../server/index.js';
+import { freePort } from '../../server/redis/embedded-redis.js';
 import type { StartedJob } from '../../shared/protocol.js';
 import { ARTIFACTS, launchBrowser, watchErrors, type Page } from '../helpers/browser.js';
 import { ProcessCluster, portOf } from '../helpers/cluster.js';
@@ -114,7 +115,9 @@ describe('the progress UI in a real browser', () => {
     const el = job(page, started.jobId);
     await page.waitForSelector(`[data-jobcast-job="${started.jobId}"] [role="progressbar"][aria-valuenow]`);
     await page.screenshot({ path: join(ARTIFACTS, 'ui-progress.png') });
-    await el.getByRole('button', { name: 'Cancel' }).click();
+    // By keyboard: the button is a real button, reachable and pressable without a mouse.
+    await el.getByRole('button', { name: 'Cancel' }).focus();
+    await page.keyboard.press('Enter');
     await page.waitForSelector(`[data-jobcast-job="${started.jobId}"][data-jobcast-state="cancelled"]`);
     assert.equal(await el.locator('.jobcast-stage').textContent(), 'Cancelled.');
     assert.equal(await el.getByRole('button', { name: 'Cancel' }).isVisible(), false);
@@ -150,6 +153,21 @@ describe('the progress UI in a real browser', () => {
     await page.waitForFunction(() => document.querySelectorAll('[data-jobcast-state="completed"] .counted').length === 20, null, { timeout: 30_000 });
     for (const [i, s] of started.entries()) assert.equal(await job(page, s.jobId).locator('.counted').textContent(), `Counted to 40 for job ${i}`);
     assert.ok(slowest < 1000, `the page answered within a second while 20 jobs ran (slowest ${slowest} ms)`);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  it('says so when the gateway cannot be reached, and nothing throws', async () => {
+    const started = await cluster.jobcast.start(countJob, { steps: 2 });
+    const closedPort = await freePort(); // nothing listens there
+    const { page, errors } = await open([]);
+    await page.evaluate(
+      ([html]) => document.querySelector('main')!.insertAdjacentHTML('beforeend', html!),
+      [renderJobElement(started, { gatewayUrl: `http://127.0.0.1:${closedPort}` }).value],
+    );
+    const notice = job(page, started.jobId).locator('.jobcast-notice:not([hidden])');
+    await notice.waitFor({ timeout: 15_000 });
+    assert.equal(await notice.textContent(), 'Cannot reach the progress service. Reconnecting…');
     assert.deepEqual(errors, []);
     await page.close();
   });
