@@ -89,6 +89,11 @@ export function startOutcomeRelay(definitions: readonly JobDefinition<any, any>[
     }
   }
 
+  const read = async (block: boolean) =>
+    (await (block
+      ? redis.xreadgroup('GROUP', GROUP, options.consumer, 'COUNT', 100, 'BLOCK', 1000, 'STREAMS', ...streams, ...streams.map(() => '>'))
+      : redis.xreadgroup('GROUP', GROUP, options.consumer, 'COUNT', 100, 'STREAMS', ...streams, ...streams.map(() => '>')))) as [string, StreamEntry[]][] | null;
+
   async function loop(): Promise<void> {
     let lastClaim = 0;
     let backoff = 100;
@@ -106,16 +111,18 @@ export function startOutcomeRelay(definitions: readonly JobDefinition<any, any>[
               await drain([[stream, claimed.filter((e) => e && e[1])]]);
             }
           }
-          const batches = await redis.xreadgroup('GROUP', GROUP, options.consumer, 'COUNT', 100, 'BLOCK', 1000, 'STREAMS', ...streams, ...streams.map(() => '>'));
-          await drain(batches as [string, StreamEntry[]][] | null);
+          await drain(await read(true));
           backoff = 100;
         }
+        // Stopping: publish what the workers of this process recorded last, then leave.
+        for (let batch = await read(false); batch; batch = await read(false)) await drain(batch);
+        return;
       } catch (error) {
-        if (!running) return;
-        // NOGROUP after a Redis restart without persistence: the next round recreates the group.
+        if (!running && redis.status !== 'ready') return;
         log.warn({ err: error }, 'outcome relay interrupted; retrying');
         await new Promise((resolve) => setTimeout(resolve, backoff));
         backoff = Math.min(backoff * 2, 2000);
+        if (!running) return;
       }
     }
   }
@@ -129,9 +136,9 @@ export function startOutcomeRelay(definitions: readonly JobDefinition<any, any>[
       closing ??= (async () => {
         running = false;
         markReady();
-        // Unblock XREADGROUP: the connection is ours alone.
-        redis.disconnect();
+        // The blocking read returns within a second; then the loop drains and ends.
         await done;
+        await redis.quit().catch(() => redis.disconnect());
       })();
       return closing;
     },
