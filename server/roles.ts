@@ -6,6 +6,7 @@ import { createDemoApp } from './demo/demo-app.js';
 import { analyseHistory } from './demo/analyse-history-job.js';
 import { developmentSecret } from './dev-secret.js';
 import { createJobcast, type Jobcast } from './jobcast.js';
+import type { Gateway } from './gateway/gateway.js';
 import { loadJobModules } from './jobs/load-jobs.js';
 import type { Logger } from './logger.js';
 import { Redis } from 'ioredis';
@@ -53,10 +54,11 @@ export async function startRole(role: Role, config: JobcastConfig, redisUrl: str
     server = createServer((req, res) => {
       const ok = req.url === '/healthz';
       res.writeHead(ok ? 200 : 404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(ok ? { ok: true, role: 'gateway' } : { error: { code: 'jobcast:not-found', message: 'not found' } }));
+      res.end(JSON.stringify(ok ? { ok: true, role: 'gateway', ...gateway?.stats() } : { error: { code: 'jobcast:not-found', message: 'not found' } }));
     });
   }
-  if (server && (role === 'gateway' || role === 'all')) jobcast.attachGateway(server);
+  let gateway: Gateway | undefined;
+  if (server && (role === 'gateway' || role === 'all')) gateway = jobcast.attachGateway(server);
   if (role === 'worker' || role === 'all') jobcast.runWorker();
 
   let url: string | null = null;

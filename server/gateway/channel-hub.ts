@@ -41,6 +41,9 @@ export class ChannelHub {
     feed.onResume(() => void this.#resume());
   }
 
+  /** Live messages this process received from Redis (for channels its clients hold). */
+  received = 0;
+
   /** Number of channels with a live Redis subscription in this process. */
   get channelCount(): number {
     return this.#entries.size;
@@ -117,6 +120,7 @@ export class ChannelHub {
   }
 
   #onLive(channel: string, envelope: string): void {
+    this.received += 1;
     const entry = this.#entries.get(channel);
     if (!entry) return;
     let event: ChannelEvent;

@@ -33,6 +33,8 @@ export interface Gateway {
   readonly channelCount: number;
   /** Progress events not sent to slow clients because a newer one replaced them. */
   readonly conflated: number;
+  /** Connections, channels held, and live messages received from Redis so far. */
+  stats(): { connections: number; channels: number; received: number; slow: number };
   /** Tells clients to reconnect elsewhere, closes every connection; idempotent. */
   close(): Promise<void>;
 }
@@ -136,6 +138,9 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
     },
     get conflated() {
       return slow.conflated;
+    },
+    stats() {
+      return { connections: io.engine.clientsCount, channels: hub.channelCount, received: hub.received, slow: slow.slowCount };
     },
     close() {
       closing ??= (async () => {
