@@ -26,7 +26,8 @@ async function main(argv: string[]): Promise<number> {
   let embedded: EmbeddedRedis | null = null;
   let redisUrl: string;
   try {
-    ({ url: redisUrl, embedded } = await resolveRedis(config.redisUrl, config.probePort));
+    // A cluster is named by its nodes; the single-Redis rules (probe, private server) do not apply.
+    ({ url: redisUrl, embedded } = config.clusterNodes.length ? { url: '', embedded: null } : await resolveRedis(config.redisUrl, config.probePort));
   } catch (error) {
     if (error instanceof NoRedisError) {
       console.error(`jobcast: ${error.message}`);

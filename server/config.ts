@@ -7,6 +7,7 @@ const EnvConfig = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default('0.0.0.0'),
   REDIS_URL: z.string().url().optional(),
+  REDIS_CLUSTER_NODES: z.string().regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, 'use host:port,host:port').optional(),
   JOBCAST_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]*$/).default('jobcast:'),
   JOBCAST_SECRET: z.string().min(16, 'JOBCAST_SECRET must be at least 16 characters').optional(),
   JOBCAST_GATEWAY_URL: z.string().url().optional(),
@@ -30,6 +31,8 @@ export interface JobcastConfig {
   host: string;
   /** `undefined`: look for Redis on 127.0.0.1:6379, else start a private one. */
   redisUrl: string | undefined;
+  /** Seed nodes of a Redis Cluster (`REDIS_CLUSTER_NODES=host:port,…`); empty for a single Redis. */
+  clusterNodes: string[];
   /** Prefix of every Redis key jobcast writes. @defaultValue `jobcast:` */
   keyPrefix: string;
   /** HMAC secret for channel tokens; `undefined` in development (a shared one is kept in Redis). */
@@ -73,6 +76,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): JobcastConf
     port: e.PORT,
     host: e.HOST,
     redisUrl: e.REDIS_URL,
+    clusterNodes: e.REDIS_CLUSTER_NODES ? e.REDIS_CLUSTER_NODES.split(',') : [],
     keyPrefix: e.JOBCAST_PREFIX,
     secret: e.JOBCAST_SECRET,
     gatewayUrl: e.JOBCAST_GATEWAY_URL,

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis/connect.js';
 
 /**
  * A development token secret shared through Redis, so separate web, gateway and worker
  * processes agree on it with no configuration. Production sets JOBCAST_SECRET.
  */
-export async function developmentSecret(redis: Redis, keyPrefix: string): Promise<string> {
+export async function developmentSecret(redis: RedisClient, keyPrefix: string): Promise<string> {
   const key = `${keyPrefix}dev-secret`;
   await redis.set(key, randomBytes(24).toString('base64url'), 'NX');
   const secret = await redis.get(key);

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import type { Router } from 'express';
-import { Redis } from 'ioredis';
 import { ChannelName, JobId, jobChannel } from '../shared/channels.js';
 import type { ChannelEvent, JobStatus, StartedJob } from '../shared/protocol.js';
 import type { ChannelStore } from './channels/channel-store.js';
@@ -16,12 +15,18 @@ import { cancelJob, retryJob, type CancelResult } from './jobs/cancellation.js';
 import { runJobs, type JobRunner } from './jobs/job-runner.js';
 import { readJobStatus } from './jobs/job-status.js';
 import { createLogger, type Logger } from './logger.js';
+import { connectRedis, type RedisClient, type RedisTarget } from './redis/connect.js';
 import { TokenSigner, type Right } from './tokens.js';
 
 /** Options of {@link createJobcast}. */
 export interface JobcastOptions {
   /** Redis URL. @defaultValue `redis://127.0.0.1:6379` */
   redisUrl?: string;
+  /**
+   * Seed nodes (`host:port`) of a Redis Cluster, instead of `redisUrl`: keys are hash-tagged
+   * per channel and per queue, and pub/sub is sharded (SPUBLISH/SSUBSCRIBE).
+   */
+  clusterNodes?: string[];
   /** Token secret; several to rotate (the first signs, all verify). At least 16 characters. */
   secret: string | string[];
   /** Job types this process can start or run. */
@@ -86,8 +91,9 @@ export class Jobcast {
   /** Largest job input in bytes of JSON. */
   readonly maxInputBytes: number;
   readonly #options: JobcastOptions;
-  readonly #redisUrl: string;
-  readonly #redis: Redis;
+  readonly #target: RedisTarget;
+  readonly #sharded: boolean;
+  readonly #redis: RedisClient;
   readonly #closers: (() => Promise<void>)[] = [];
   #closing: Promise<void> | undefined;
 
@@ -98,13 +104,15 @@ export class Jobcast {
     this.keyPrefix = options.keyPrefix ?? 'jobcast:';
     this.basePath = options.basePath ?? '/jobcast';
     this.maxInputBytes = options.maxInputBytes ?? 65_536;
-    this.#redisUrl = options.redisUrl ?? 'redis://127.0.0.1:6379';
+    this.#target = options.clusterNodes?.length ? { clusterNodes: options.clusterNodes } : { url: options.redisUrl ?? 'redis://127.0.0.1:6379' };
+    this.#sharded = Boolean(options.clusterNodes?.length);
     // Web requests should fail fast with a 503 while Redis is away, not hang.
     this.#redis = this.#connect({ maxRetriesPerRequest: 1 });
     this.store = new RedisChannelStore(this.#redis, {
       prefix: this.keyPrefix,
       historySize: options.historySize,
       retentionSeconds: options.retentionSeconds,
+      sharded: this.#sharded,
     });
     this.queues = new JobQueues(this.#redis, this.keyPrefix, options.jobs ?? []);
     this.#closers.push(() => this.queues.close(), () => this.#redis.quit().then(() => undefined));
@@ -204,7 +212,7 @@ export class Jobcast {
 
   /** Attaches the socket.io gateway to `server`, with its own subscriber connection. */
   attachGateway(server: HttpServer, options: Partial<Pick<GatewayOptions, 'path' | 'origins' | 'maxSubscriptionsPerConnection' | 'slowConsumers'>> = {}): Gateway {
-    const feed = new RedisChannelFeed(this.#connect({ maxRetriesPerRequest: null }), { prefix: this.keyPrefix });
+    const feed = new RedisChannelFeed(this.#connect({ maxRetriesPerRequest: null, sharded: this.#sharded }), { prefix: this.keyPrefix, sharded: this.#sharded });
     const gateway = attachGateway(server, { ...options, store: this.store, feed, signer: this.signer, logger: this.logger });
     this.#closers.unshift(() => gateway.close());
     return gateway;
@@ -218,6 +226,7 @@ export class Jobcast {
       prefix: this.keyPrefix,
       historySize: this.#options.historySize,
       retentionSeconds: this.#options.retentionSeconds,
+      sharded: this.#sharded,
     });
     const relayConnection = this.#connect({ maxRetriesPerRequest: null });
     const cancelConnection = this.#connect({ maxRetriesPerRequest: null });
@@ -254,13 +263,8 @@ export class Jobcast {
     return this.#closing;
   }
 
-  #connect(options: { maxRetriesPerRequest: number | null }): Redis {
-    const redis = new Redis(this.#redisUrl, {
-      ...options,
-      retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
-    });
-    redis.on('error', (error) => this.logger.debug({ err: error }, 'redis connection error'));
-    return redis;
+  #connect(options: { maxRetriesPerRequest: number | null; sharded?: boolean }): RedisClient {
+    return connectRedis(this.#target, { ...options, logger: this.logger });
   }
 }
 

@@ -9,7 +9,7 @@ import { createJobcast, type Jobcast } from './jobcast.js';
 import type { Gateway } from './gateway/gateway.js';
 import { loadJobModules } from './jobs/load-jobs.js';
 import type { Logger } from './logger.js';
-import { Redis } from 'ioredis';
+import { connectRedis, type RedisTarget } from './redis/connect.js';
 
 /** The process roles of the `jobcast` command. */
 export const ROLES = ['web', 'worker', 'gateway', 'all'] as const;
@@ -30,9 +30,10 @@ export interface RunningRole {
  * `gateway` the socket.io gateway, `worker` runs jobs, `all` does everything on one port.
  */
 export async function startRole(role: Role, config: JobcastConfig, redisUrl: string, logger: Logger): Promise<RunningRole> {
-  const secret = config.secret ?? (await sharedDevelopmentSecret(redisUrl, config.keyPrefix, logger));
+  const secret = config.secret ?? (await sharedDevelopmentSecret({ url: redisUrl, clusterNodes: config.clusterNodes }, config.keyPrefix, logger));
   const jobcast = createJobcast({
     redisUrl,
+    clusterNodes: config.clusterNodes,
     secret,
     jobs: [...(config.demo ? [analyseHistory] : []), ...(await loadJobModules(config.jobModules))],
     keyPrefix: config.keyPrefix,
@@ -98,10 +99,9 @@ function plainApp(jobcast: Jobcast): express.Express {
   return app;
 }
 
-async function sharedDevelopmentSecret(redisUrl: string, keyPrefix: string, logger: Logger): Promise<string> {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+async function sharedDevelopmentSecret(target: RedisTarget, keyPrefix: string, logger: Logger): Promise<string> {
+  const redis = connectRedis(target, { maxRetriesPerRequest: 1 });
   try {
-    await redis.connect();
     const secret = await developmentSecret(redis, keyPrefix);
     logger.warn('JOBCAST_SECRET is not set: using a development secret kept in Redis. Set JOBCAST_SECRET in production.');
     return secret;

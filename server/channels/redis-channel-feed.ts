@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.js';
 import type { ChannelFeed } from './channel-store.js';
 import { channelKeys, channelOfLive } from './keys.js';
 
@@ -7,7 +7,7 @@ import { channelKeys, channelOfLive } from './keys.js';
  * channels this process's clients hold, so gateways divide pub/sub traffic between them.
  */
 export class RedisChannelFeed implements ChannelFeed {
-  readonly #sub: Redis;
+  readonly #sub: RedisClient;
   readonly #prefix: string;
   readonly #sharded: boolean;
   #messageHandler: (channel: string, envelope: string) => void = () => {};
@@ -15,7 +15,7 @@ export class RedisChannelFeed implements ChannelFeed {
   #everReady = false;
   #closing: Promise<void> | undefined;
 
-  constructor(subscriber: Redis, options: { prefix?: string; sharded?: boolean } = {}) {
+  constructor(subscriber: RedisClient, options: { prefix?: string; sharded?: boolean } = {}) {
     this.#sub = subscriber;
     this.#prefix = options.prefix ?? 'jobcast:';
     this.#sharded = options.sharded ?? false;

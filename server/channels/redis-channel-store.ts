@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.js';
 import { ChannelEvent, eventClassOf, type StreamPosition } from '../../shared/protocol.js';
 import { ErrorCode } from '../../shared/codes.js';
 import { InvalidInputError, JobcastError, PayloadTooLargeError } from '../errors.js';
@@ -28,10 +28,11 @@ export interface RedisChannelStoreOptions {
 type AppendReply = [number, string, string];
 type ReadReply = [string, number, number, ...string[]];
 
-interface ScriptedRedis extends Redis {
+/** The client with the two scripts defined on it (ioredis adds them as methods). */
+type ScriptedRedis = RedisClient & {
   jobcastAppend(meta: string, log: string, ...argv: string[]): Promise<AppendReply>;
   jobcastRead(meta: string, log: string, ...argv: string[]): Promise<ReadReply>;
-}
+};
 
 const newEpoch = () => randomBytes(6).toString('base64url');
 
@@ -44,12 +45,12 @@ export class RedisChannelStore implements ChannelStore {
   readonly #maxEventBytes: number;
   readonly #publish: string;
 
-  constructor(redis: Redis, options: RedisChannelStoreOptions = {}) {
+  constructor(redis: RedisClient, options: RedisChannelStoreOptions = {}) {
     if (!('jobcastAppend' in redis)) {
       redis.defineCommand('jobcastAppend', { numberOfKeys: 2, lua: APPEND_PUBLISH });
       redis.defineCommand('jobcastRead', { numberOfKeys: 2, lua: READ_SINCE });
     }
-    this.#redis = redis as ScriptedRedis;
+    this.#redis = redis as unknown as ScriptedRedis;
     this.#prefix = options.prefix ?? 'jobcast:';
     this.#historySize = options.historySize ?? 100;
     this.#retention = options.retentionSeconds ?? 86_400;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.js';
 import { jobChannel } from '../../shared/channels.js';
 import type { ChannelStore } from '../channels/channel-store.js';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors.js';
@@ -23,7 +23,7 @@ export interface CancelResult {
  * publishes `cancelled`. A finished job cannot be cancelled (409 with its state).
  */
 export async function cancelJob(
-  deps: { queues: JobQueues; store: ChannelStore; redis: Redis; keyPrefix: string; retentionSeconds: number },
+  deps: { queues: JobQueues; store: ChannelStore; redis: RedisClient; keyPrefix: string; retentionSeconds: number },
   jobId: string,
   reason: string,
 ): Promise<CancelResult> {
@@ -56,7 +56,7 @@ export async function cancelJob(
  * with `queued` (its outcome cleared), and BullMQ moves the job back to the queue.
  */
 export async function retryJob(
-  deps: { queues: JobQueues; store: ChannelStore; redis: Redis; keyPrefix: string },
+  deps: { queues: JobQueues; store: ChannelStore; redis: RedisClient; keyPrefix: string },
   jobId: string,
 ): Promise<{ jobId: string; state: 'queued' }> {
   const job = await deps.queues.find(jobId);

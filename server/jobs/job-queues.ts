@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.js';
 import { NotFoundError } from '../errors.js';
 import { queuePrefix, type JobDefinition } from './define-job.js';
 
@@ -7,11 +7,11 @@ import { queuePrefix, type JobDefinition } from './define-job.js';
 export class JobQueues {
   readonly #definitions = new Map<string, JobDefinition<any, any>>(); // any: a registry holds every input/result type
   readonly #queues = new Map<string, Queue>();
-  readonly #connection: Redis;
+  readonly #connection: RedisClient;
   readonly #keyPrefix: string;
   #closing: Promise<void> | undefined;
 
-  constructor(connection: Redis, keyPrefix: string, definitions: readonly JobDefinition<any, any>[]) { // any: see above
+  constructor(connection: RedisClient, keyPrefix: string, definitions: readonly JobDefinition<any, any>[]) { // any: see above
     this.#connection = connection;
     this.#keyPrefix = keyPrefix;
     for (const definition of definitions) this.register(definition);

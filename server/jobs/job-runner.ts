@@ -1,5 +1,5 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.js';
 import { jobChannel } from '../../shared/channels.js';
 import type { ChannelStore } from '../channels/channel-store.js';
 import type { Logger } from '../logger.js';
@@ -12,7 +12,7 @@ import { queuePrefix, type JobContext, type JobDefinition, type ProgressInfo } f
 /** Options of {@link runJobs}. */
 export interface JobRunnerOptions {
   /** A connection for BullMQ workers (`maxRetriesPerRequest: null`); each worker duplicates it. */
-  connection: Redis;
+  connection: RedisClient;
   store: ChannelStore;
   keyPrefix: string;
   logger: Logger;
@@ -25,9 +25,9 @@ export interface JobRunnerOptions {
   /** See {@link OutcomeRelayOptions.claimAfterMs}. */
   relayClaimMs?: number;
   /** A connection for the outcome relay alone (it blocks on it); closed by `close()`. */
-  relayConnection: Redis;
+  relayConnection: RedisClient;
   /** A connection to listen for cancel requests on (subscriber mode); closed by `close()`. */
-  cancelConnection: Redis;
+  cancelConnection: RedisClient;
 }
 
 /** Running workers; `close()` lets running jobs finish, then stops. Idempotent. */
