@@ -20,8 +20,8 @@ export function roleEnv(redisUrl: string, prefix: string, extra: Record<string, 
 }
 
 /** A test process's own jobcast (no worker, no gateway) to start jobs and mint tokens. */
-export function controller(redisUrl: string, prefix: string): Jobcast {
-  return createJobcast({ redisUrl, secret: CLUSTER_SECRET, keyPrefix: prefix, jobs: [countJob, flakyJob, patientRetryJob, failFirstRunJob], logger: createLogger('silent') });
+export function controller(redisUrl: string, prefix: string, clusterNodes?: string[]): Jobcast {
+  return createJobcast({ redisUrl, ...(clusterNodes ? { clusterNodes } : {}), secret: CLUSTER_SECRET, keyPrefix: prefix, jobs: [countJob, flakyJob, patientRetryJob, failFirstRunJob], logger: createLogger('silent') });
 }
 
 /** Gateways and workers as child processes on one Redis, with cleanup. */
@@ -31,10 +31,13 @@ export class ProcessCluster {
   redisUrl = '';
   jobcast!: Jobcast;
 
-  async start(options: { gateways: number; workers: number; redisUrl?: string; env?: Record<string, string> }): Promise<{ gateways: RoleProcess[]; workers: RoleProcess[] }> {
-    this.redisUrl = options.redisUrl ?? (await testRedisUrl());
-    this.jobcast = controller(this.redisUrl, this.prefix);
-    const env = roleEnv(this.redisUrl, this.prefix, options.env);
+  clusterNodes: string[] | undefined;
+
+  async start(options: { gateways: number; workers: number; redisUrl?: string; clusterNodes?: string[]; env?: Record<string, string> }): Promise<{ gateways: RoleProcess[]; workers: RoleProcess[] }> {
+    this.clusterNodes = options.clusterNodes;
+    this.redisUrl = options.clusterNodes ? '' : (options.redisUrl ?? (await testRedisUrl()));
+    this.jobcast = controller(this.redisUrl, this.prefix, options.clusterNodes);
+    const env = this.#env(options.env);
     const gateways = await Promise.all(Array.from({ length: options.gateways }, () => startRole('gateway', env)));
     const workers = await Promise.all(Array.from({ length: options.workers }, () => startRole('worker', env)));
     this.processes.push(...gateways, ...workers);
@@ -42,7 +45,7 @@ export class ProcessCluster {
   }
 
   async startRole(role: string, extra: Record<string, string> = {}): Promise<RoleProcess> {
-    const p = await startRole(role, roleEnv(this.redisUrl, this.prefix, extra));
+    const p = await startRole(role, this.#env(extra));
     this.processes.push(p);
     return p;
   }
@@ -51,8 +54,13 @@ export class ProcessCluster {
   async stop(): Promise<(number | null)[]> {
     const codes = await Promise.all(this.processes.map((p) => p.stop('SIGTERM')));
     await this.jobcast?.close();
-    await deleteKeys(this.redisUrl, this.prefix).catch(() => {});
+    // A cluster the test made is thrown away whole; on the shared Redis, delete our keys.
+    if (!this.clusterNodes) await deleteKeys(this.redisUrl, this.prefix).catch(() => {});
     return codes;
+  }
+
+  #env(extra: Record<string, string> = {}): Record<string, string> {
+    return roleEnv(this.redisUrl, this.prefix, { ...(this.clusterNodes ? { REDIS_CLUSTER_NODES: this.clusterNodes.join(',') } : {}), ...extra });
   }
 }
 
