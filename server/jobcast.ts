@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import type { Router } from 'express';
 import { ChannelName, JobId, jobChannel } from '../shared/channels.js';
+import { JOB_EVENT_NAMES } from '../shared/constants.js';
 import type { ChannelEvent, JobStatus, StartedJob } from '../shared/protocol.js';
 import type { ChannelStore } from './channels/channel-store.js';
 import { RedisChannelFeed } from './channels/redis-channel-feed.js';
@@ -166,6 +167,10 @@ export class Jobcast {
     if (!name.success) throw new InvalidInputError(`channel: ${name.error.issues[0]?.message ?? 'invalid'}`, 'channel');
     if (!/^[A-Za-z0-9_\-:.]{1,100}$/.test(event) || event.startsWith('jobcast:')) {
       throw new InvalidInputError('event: 1–100 letters, digits, _-:. and not starting with jobcast:', 'event');
+    }
+    // Lifecycle names are jobcast's own: a custom `completed` would end a job that did not end.
+    if ((JOB_EVENT_NAMES as readonly string[]).includes(event)) {
+      throw new InvalidInputError(`event: ${event} is reserved for jobcast's job lifecycle; use another name`, 'event');
     }
     const stored = await this.store.append(channel, event, data);
     // Custom events are never dropped by the outcome rule; null here would be a bug.

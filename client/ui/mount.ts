@@ -176,6 +176,15 @@ export function trackElement(el: HTMLElement, options: MountOptions = {}): () =>
     }).then(
       (sub) => {
         subscription = sub;
+        // A later resubscribe can be refused too (the token expired before a reconnect).
+        sub.onError(({ error }) => {
+          if (disposed || view.finished) return;
+          clearTimeout(stallTimer);
+          const { text, retry } = describe(error);
+          if (retry) return; // transient: the connection retries by itself
+          view.problem(text, undefined, true);
+          sub.unsubscribe();
+        });
         // A job that exists has at least its `queued` event; an empty channel means no such
         // job, or one whose retention ran out.
         if (!view.finished && (sub.position?.offset ?? 0) === 0) {

@@ -104,3 +104,18 @@ describe('bad input gets a clear error and changes nothing', () => {
     });
   });
 });
+
+describe('trigger keeps job lifecycle names to jobcast', () => {
+  it('refuses a custom completed, progress or cancelled, and publishes nothing', async () => {
+    const stack = await startStack({ worker: false });
+    try {
+      for (const name of ['completed', 'progress', 'cancelled', 'jobcast:x', 'has space']) {
+        await assert.rejects(stack.jobcast.trigger('job:abc', name, {}), /event/);
+      }
+      assert.equal((await stack.jobcast.store.read('job:abc')).offset, 0);
+      assert.equal((await stack.jobcast.trigger('job:abc', 'note', { ok: 1 })).offset, 1);
+    } finally {
+      await stack.close();
+    }
+  });
+});
