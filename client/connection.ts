@@ -44,6 +44,7 @@ export class JobcastConnection {
   readonly #transport: SubscriptionTransport;
   #state: ConnectionState = 'connecting';
   #closed = false;
+  #socketId: string | undefined;
   readonly #emitter = new Emitter<ConnectionEvents>();
 
   constructor(options: ConnectOptions = {}) {
@@ -75,6 +76,7 @@ export class JobcastConnection {
     });
     socket.on('event', (event) => this.#subscriptions.get(event?.channel)?.receive(event));
     socket.on('notice', (notice) => this.#emitter.emit('notice', notice));
+    socket.on('hello', (hello) => void (this.#socketId = typeof hello?.socketId === 'string' ? hello.socketId : undefined));
 
     const self = this;
     this.#transport = {
@@ -102,6 +104,14 @@ export class JobcastConnection {
   /** The socket.io id of the current connection, or `undefined` while disconnected. */
   get id(): string | undefined {
     return this.#socket.id;
+  }
+
+  /**
+   * This connection's id for publishers (`socket_id` in the HTTP API and Pusher SDKs): events
+   * published with it are not delivered to this connection live.
+   */
+  get socketId(): string | undefined {
+    return this.#socket.connected ? this.#socketId : undefined;
   }
 
   /**

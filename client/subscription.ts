@@ -1,4 +1,5 @@
 import type { ChannelEvent, StreamPosition, SubscribeAck, SubscribeRequest } from '../shared/protocol.js';
+import { SKIP_EVENT } from '../shared/constants.js';
 import { Emitter } from './emitter.js';
 import { JobcastClientError } from './errors.js';
 
@@ -208,6 +209,7 @@ export class Subscription {
     const position = this.#position;
     if (position && event.epoch === position.epoch && event.offset <= position.offset) return;
     this.#position = { epoch: event.epoch, offset: event.offset };
+    if (event.event === SKIP_EVENT) return; // excluded by its publisher (socket_id)
     const context: EventContext = { ...event, replayed };
     this.#latest.set(event.event, context);
     this.#events.emit(event.event, context);

@@ -17,6 +17,10 @@ const EnvConfig = z.object({
   JOBCAST_MAX_INPUT_BYTES: int(64 * 1024),
   JOBCAST_CONCURRENCY: int(4),
   JOBCAST_JOBS: z.string().optional(),
+  JOBCAST_APP_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('jobcast'),
+  JOBCAST_APP_KEY: z.string().min(1).default('jobcast-key'),
+  JOBCAST_APP_SECRET: z.string().min(16, 'JOBCAST_APP_SECRET must be at least 16 characters').optional(),
+  JOBCAST_APPS_FILE: z.string().optional(),
   JOBCAST_PROBE_PORT: z.coerce.number().int().min(1).max(65535).default(6379),
   JOBCAST_DEMO: z.enum(['0', '1']).default('1'),
   JOBCAST_STALLED_INTERVAL_MS: int(30_000),
@@ -52,6 +56,10 @@ export interface JobcastConfig {
   logLevel: string;
   /** Modules whose `defineJob` exports this process knows (`JOBCAST_JOBS`, comma-separated). */
   jobModules: string[];
+  /** The default app of the signed HTTP API; its secret defaults to the token secret. */
+  app: { id: string; key: string; secret: string | undefined };
+  /** More apps: a JSON file of `[{ id, key, secret, enabled? }]`. */
+  appsFile: string | undefined;
   /** The local port tried for Redis when REDIS_URL is unset. @defaultValue 6379 */
   probePort: number;
   /** Include the demo job and pages. @defaultValue true */
@@ -89,6 +97,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): JobcastConf
     jobModules: e.JOBCAST_JOBS ? e.JOBCAST_JOBS.split(',').map((s) => s.trim()).filter(Boolean) : [],
     demo: e.JOBCAST_DEMO === '1',
     probePort: e.JOBCAST_PROBE_PORT,
+    app: { id: e.JOBCAST_APP_ID, key: e.JOBCAST_APP_KEY, secret: e.JOBCAST_APP_SECRET },
+    appsFile: e.JOBCAST_APPS_FILE,
     stalledIntervalMs: e.JOBCAST_STALLED_INTERVAL_MS,
     relayClaimMs: e.JOBCAST_RELAY_CLAIM_MS,
   };

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import type { Router } from 'express';
-import { ChannelName, JobId, jobChannel } from '../shared/channels.js';
+import { ChannelName, JobId, jobChannel, jobIdOfChannel } from '../shared/channels.js';
 import { JOB_EVENT_NAMES } from '../shared/constants.js';
 import type { ChannelEvent, JobStatus, StartedJob } from '../shared/protocol.js';
 import type { ChannelStore } from './channels/channel-store.js';
@@ -17,6 +17,7 @@ import { runJobs, type JobRunner } from './jobs/job-runner.js';
 import { readJobStatus } from './jobs/job-status.js';
 import { createLogger, type Logger } from './logger.js';
 import { connectRedis, type RedisClient, type RedisTarget } from './redis/connect.js';
+import type { AppRegistry } from './apps/apps.js';
 import { TokenSigner, type Right } from './tokens.js';
 
 /** Options of {@link createJobcast}. */
@@ -46,6 +47,8 @@ export interface JobcastOptions {
   maxInputBytes?: number;
   /** Default worker concurrency per job type. @defaultValue 4 */
   concurrency?: number;
+  /** Apps that may use the signed HTTP API (Pusher-compatible); none: the API is off. */
+  apps?: AppRegistry;
   /** How often workers check for jobs whose worker died; they are run again. @defaultValue 30000 */
   stalledIntervalMs?: number;
   /** Unacknowledged outcomes of a dead relay are taken over after this long. @defaultValue 15000 */
@@ -61,6 +64,8 @@ export interface StartOptions {
   rights?: Right[];
   /** The id of the request that starts the job, logged with the job id. */
   requestId?: string;
+  /** The app (HTTP API) that starts the job; only it can read or cancel it there. */
+  app?: string;
   /**
    * Your own id for the job (letters, digits, `_`, `-`), for example to subscribe before it
    * starts. Starting a second job with an id in use is refused. @defaultValue a random id
@@ -91,6 +96,8 @@ export class Jobcast {
   readonly basePath: string;
   /** Largest job input in bytes of JSON. */
   readonly maxInputBytes: number;
+  /** Apps of the signed HTTP API, if it is on. */
+  readonly apps: AppRegistry | undefined;
   readonly #options: JobcastOptions;
   readonly #target: RedisTarget;
   readonly #sharded: boolean;
@@ -105,6 +112,7 @@ export class Jobcast {
     this.keyPrefix = options.keyPrefix ?? 'jobcast:';
     this.basePath = options.basePath ?? '/jobcast';
     this.maxInputBytes = options.maxInputBytes ?? 65_536;
+    this.apps = options.apps;
     this.#target = options.clusterNodes?.length ? { clusterNodes: options.clusterNodes } : { url: options.redisUrl ?? 'redis://127.0.0.1:6379' };
     this.#sharded = Boolean(options.clusterNodes?.length);
     // Web requests should fail fast with a 503 while Redis is away, not hang.
@@ -146,6 +154,7 @@ export class Jobcast {
     const retention = this.#options.retentionSeconds ?? 86_400;
     try {
       await this.store.append(channel, 'queued', { job: definition.name, attempts }, { reset: true });
+      if (options.app) await this.#redis.set(`${this.keyPrefix}{${channel}}:app`, options.app, 'EX', retention);
       await this.queues.queue(definition.name).add(definition.name, parsed.data, {
         jobId,
         attempts,
@@ -168,8 +177,9 @@ export class Jobcast {
     if (!/^[A-Za-z0-9_\-:.]{1,100}$/.test(event) || event.startsWith('jobcast:')) {
       throw new InvalidInputError('event: 1–100 letters, digits, _-:. and not starting with jobcast:', 'event');
     }
-    // Lifecycle names are jobcast's own: a custom `completed` would end a job that did not end.
-    if ((JOB_EVENT_NAMES as readonly string[]).includes(event)) {
+    // On a job channel lifecycle names are jobcast's own: a custom `completed` would end a job
+    // that did not end. Elsewhere they are ordinary custom events.
+    if (jobIdOfChannel(channel) !== null && (JOB_EVENT_NAMES as readonly string[]).includes(event)) {
       throw new InvalidInputError(`event: ${event} is reserved for jobcast's job lifecycle; use another name`, 'event');
     }
     const stored = await this.store.append(channel, event, data);
@@ -195,6 +205,16 @@ export class Jobcast {
     return retryJob({ queues: this.queues, store: this.store, redis: this.#redis, keyPrefix: this.keyPrefix }, jobId);
   }
 
+  /** The app that started a job over the HTTP API, or `null`. */
+  appOfJob(jobId: string): Promise<string | null> {
+    return this.#redis.get(`${this.keyPrefix}{${jobChannel(jobId)}}:app`);
+  }
+
+  /** The command connection (shared by the store, the queues and the HTTP API). */
+  get redis(): RedisClient {
+    return this.#redis;
+  }
+
   /** A channel token granting `rights` on `channels`. */
   token(channels: string[], options: { owner?: string; rights?: Right[]; ttlSeconds?: number } = {}): Promise<string> {
     return this.signer.sign({
@@ -218,7 +238,14 @@ export class Jobcast {
   /** Attaches the socket.io gateway to `server`, with its own subscriber connection. */
   attachGateway(server: HttpServer, options: Partial<Pick<GatewayOptions, 'path' | 'origins' | 'maxSubscriptionsPerConnection' | 'slowConsumers'>> = {}): Gateway {
     const feed = new RedisChannelFeed(this.#connect({ maxRetriesPerRequest: null, sharded: this.#sharded }), { prefix: this.keyPrefix, sharded: this.#sharded });
-    const gateway = attachGateway(server, { ...options, store: this.store, feed, signer: this.signer, logger: this.logger });
+    const gateway = attachGateway(server, {
+      ...options,
+      store: this.store,
+      feed,
+      signer: this.signer,
+      logger: this.logger,
+      presence: { redis: this.#redis, keyPrefix: this.keyPrefix },
+    });
     this.#closers.unshift(() => gateway.close());
     return gateway;
   }

@@ -8,6 +8,7 @@ import { developmentSecret } from './dev-secret.js';
 import { createJobcast, type Jobcast } from './jobcast.js';
 import type { Gateway } from './gateway/gateway.js';
 import { loadJobModules } from './jobs/load-jobs.js';
+import { AppRegistry } from './apps/apps.js';
 import type { Logger } from './logger.js';
 import { connectRedis, type RedisTarget } from './redis/connect.js';
 
@@ -42,6 +43,7 @@ export async function startRole(role: Role, config: JobcastConfig, redisUrl: str
     tokenTtlSeconds: config.tokenTtlSeconds,
     maxInputBytes: config.maxInputBytes,
     concurrency: config.concurrency,
+    apps: AppRegistry.fromFile({ id: config.app.id, key: config.app.key, secret: config.app.secret ?? secret, enabled: true }, config.appsFile),
     stalledIntervalMs: config.stalledIntervalMs,
     relayClaimMs: config.relayClaimMs,
     logger,

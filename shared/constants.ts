@@ -6,6 +6,11 @@
 /** Bumped on any incompatible change to the wire messages. Sent in the socket handshake. */
 export const PROTOCOL_VERSION = 1;
 
+const JOB_CHANNEL_PREFIX = 'job:';
+
+/** Sent instead of an event to the connection a publisher excluded: advance, deliver nothing. */
+export const SKIP_EVENT = 'jobcast:skip';
+
 /** Socket.io path the gateway listens on, so it never collides with an app's own socket.io. */
 export const DEFAULT_SOCKET_PATH = '/jobcast/socket.io';
 
@@ -27,8 +32,12 @@ export type JobState = (typeof JOB_STATES)[number];
  */
 export type EventClass = 'lifecycle' | 'progress' | 'outcome' | 'custom';
 
-/** The class of an event by its name: everything not in the job catalogue is `custom`. */
-export function eventClassOf(event: string): EventClass {
+/**
+ * The class of an event. Lifecycle names mean something only on job channels; on any other
+ * channel every event is `custom` (an app may well publish its own `completed`).
+ */
+export function eventClassOf(event: string, channel?: string): EventClass {
+  if (channel !== undefined && !channel.startsWith(JOB_CHANNEL_PREFIX)) return 'custom';
   if (event === 'progress') return 'progress';
   if ((OUTCOME_EVENTS as readonly string[]).includes(event)) return 'outcome';
   if ((JOB_EVENT_NAMES as readonly string[]).includes(event)) return 'lifecycle';
@@ -40,8 +49,6 @@ export function jobStateAfter(event: string): JobState | null {
   if (event === 'progress') return 'active';
   return (JOB_STATES as readonly string[]).includes(event) ? (event as JobState) : null;
 }
-
-const JOB_CHANNEL_PREFIX = 'job:';
 
 /** The private channel on which a job's lifecycle events are published. */
 export function jobChannel(jobId: string): string {

@@ -152,6 +152,8 @@ export type Notice = z.infer<typeof Notice>;
 export interface ServerToClientEvents {
   event: (event: ChannelEvent) => void;
   notice: (notice: Notice) => void;
+  /** Sent once per connection: the id a publisher passes as `socket_id` to leave it out. */
+  hello: (hello: { socketId: string }) => void;
 }
 
 /** What a client sends to the gateway (socket.io typed events). */
@@ -169,6 +171,8 @@ export interface SocketData {
   channels: Set<string>;
   /** Channels whose subscribe is still being answered. */
   pending: Set<string>;
+  /** Pusher-style connection id (`<gateway>.<n>`), for socket_id exclusion. */
+  socketId: string;
 }
 
 // ---- HTTP ----

@@ -14,6 +14,8 @@ export interface ReadResult {
 export interface AppendOptions {
   /** Clear the state snapshot first: the job was put back in the queue after an outcome. */
   reset?: boolean;
+  /** A gateway connection id that should not get this event live (Pusher's `socket_id`). */
+  exclude?: string;
 }
 
 /**

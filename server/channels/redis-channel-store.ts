@@ -70,7 +70,7 @@ export class RedisChannelStore implements ChannelStore {
       keys.log,
       channel,
       event,
-      eventClassOf(event),
+      eventClassOf(event, channel),
       json,
       String(Date.now()),
       String(this.#historySize),
@@ -79,6 +79,7 @@ export class RedisChannelStore implements ChannelStore {
       newEpoch(),
       options.reset ? 'reset' : '',
       this.#publish,
+      options.exclude ?? '',
     );
     return offset === 0 ? null : ChannelEvent.parse(JSON.parse(envelope));
   }

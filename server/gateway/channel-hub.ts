@@ -2,6 +2,7 @@ import type { ChannelEvent, StreamPosition, SubscribeOk } from '../../shared/pro
 import type { ChannelFeed, ChannelStore } from '../channels/channel-store.js';
 import type { Logger } from '../logger.js';
 import { SLOW_ROOM, type SlowConsumers } from './slow-consumers.js';
+import { SKIP_EVENT } from '../../shared/constants.js';
 import type { GatewayServer, GatewaySocket } from './types.js';
 
 interface Entry {
@@ -16,6 +17,8 @@ interface Entry {
 
 /** The socket.io room of a channel; prefixed so it can never equal a socket id. */
 export const roomOf = (channel: string) => `#${channel}`;
+/** The room of one connection by its Pusher-style socket id. */
+export const socketRoom = (socketId: string) => `sid:${socketId}`;
 
 /**
  * One live Redis subscription per channel however many sockets hold it, and the join that
@@ -43,6 +46,11 @@ export class ChannelHub {
 
   /** Live messages this process received from Redis (for channels its clients hold). */
   received = 0;
+
+  /** Subscriptions (joined or joining sockets) per channel in this process. */
+  counts(): Map<string, number> {
+    return new Map([...this.#entries].map(([channel, entry]) => [channel, entry.refs]));
+  }
 
   /** Number of channels with a live Redis subscription in this process. */
   get channelCount(): number {
@@ -134,17 +142,24 @@ export class ChannelHub {
       this.#log.warn({ channel }, 'dropped a live message without a position');
       return;
     }
-    this.#forward(entry, event);
+    const withExclude = event as ChannelEvent & { exclude?: string };
+    const exclude = withExclude.exclude;
+    if (exclude !== undefined) delete withExclude.exclude;
+    this.#forward(entry, event, exclude);
   }
 
-  #forward(entry: Entry, event: ChannelEvent): void {
+  #forward(entry: Entry, event: ChannelEvent, exclude?: string): void {
     for (const buffer of entry.joining) buffer.push(event);
     entry.last = { epoch: event.epoch, offset: event.offset };
     const room = roomOf(event.channel);
+    const target = exclude ? this.#io.to(room).except(socketRoom(exclude)) : this.#io.to(room);
+    // The excluded connection gets a marker instead, so it moves past the offset without
+    // taking the hole for a loss and asking for the event again.
+    if (exclude) this.#io.to(socketRoom(exclude)).emit('event', { ...event, event: SKIP_EVENT, data: null });
     // One encoding for every fast socket; slow ones get conflated delivery of their own.
-    if (this.#slow.slowCount === 0) this.#io.to(room).emit('event', event);
+    if (this.#slow.slowCount === 0) target.emit('event', event);
     else {
-      this.#io.to(room).except(SLOW_ROOM).emit('event', event);
+      target.except(SLOW_ROOM).emit('event', event);
       this.#slow.deliver(room, event);
     }
   }

@@ -1,4 +1,5 @@
 import type { Server as HttpServer } from 'node:http';
+import { randomInt } from 'node:crypto';
 import { Server } from 'socket.io';
 import { ErrorCode } from '../../shared/codes.js';
 import { DEFAULT_SOCKET_PATH, SubscribeRequest, UnsubscribeRequest, type Failure } from '../../shared/protocol.js';
@@ -6,8 +7,10 @@ import type { ChannelFeed, ChannelStore } from '../channels/channel-store.js';
 import { JobcastError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { TokenSigner } from '../tokens.js';
-import { ChannelHub } from './channel-hub.js';
+import { ChannelHub, socketRoom } from './channel-hub.js';
 import { SlowConsumers, type SlowConsumerOptions } from './slow-consumers.js';
+import { PresenceWriter } from './presence.js';
+import type { RedisClient } from '../redis/connect.js';
 import type { GatewayServer, GatewaySocket } from './types.js';
 
 /** Options of {@link attachGateway}. */
@@ -24,6 +27,8 @@ export interface GatewayOptions {
   maxSubscriptionsPerConnection?: number;
   /** When a client counts as slow and gets conflated progress. */
   slowConsumers?: SlowConsumerOptions;
+  /** Where to publish this gateway's subscription counts (channel info across gateways). */
+  presence?: { redis: RedisClient; keyPrefix: string };
 }
 
 /** A running gateway: the socket.io server and the hub of live channels. */
@@ -58,10 +63,19 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
   });
   const slow = new SlowConsumers(io, options.slowConsumers);
   const hub = new ChannelHub(io, options.store, options.feed, log, slow);
+  const presence = options.presence ? new PresenceWriter(options.presence.redis, options.presence.keyPrefix, () => hub.counts()) : null;
+
+  // Pusher SDKs accept only ids shaped `<digits>.<digits>` as socket_id: one number for this
+  // gateway process, one per connection.
+  const gatewayNumber = randomInt(1, 2 ** 31);
+  let connections = 0;
 
   io.on('connection', (socket) => {
     socket.data.channels = new Set();
     socket.data.pending = new Set();
+    socket.data.socketId = `${gatewayNumber}.${++connections}`;
+    socket.join(socketRoom(socket.data.socketId));
+    socket.emit('hello', { socketId: socket.data.socketId });
     socket.on('subscribe', (request: unknown, ack: unknown) => void subscribe(socket, request, ack));
     socket.on('unsubscribe', (request: unknown, ack: unknown) => unsubscribe(socket, request, ack));
     socket.onAny((event: unknown) => {
@@ -147,6 +161,7 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
         io.emit('notice', { code: ErrorCode.unavailable, message: 'gateway shutting down; reconnect' });
         // Closing the engine also closes the HTTP server; the caller owns that, so only sockets.
         slow.close();
+        await presence?.close();
         io.disconnectSockets(true);
         io.engine.close();
         await options.feed.close();

@@ -4,6 +4,8 @@ import { ConflictError, InvalidInputError, NotFoundError, ForbiddenError } from 
 import type { Jobcast } from '../jobcast.js';
 import { clientBundle } from './client-bundle.js';
 import { errorHandler, tokenOf } from './error-handler.js';
+import { openApiDocument } from './openapi.js';
+import { createAppsRouter } from './pusher-router.js';
 
 /** Options of {@link Jobcast.router}. */
 export interface RouterOptions {
@@ -30,6 +32,9 @@ export function createRouter(jobcast: Jobcast, options: RouterOptions = {}): Rou
   const router = express.Router();
   const base = jobcast.basePath;
   const json = express.json({ limit: jobcast.maxInputBytes });
+
+  router.get(`${base}/openapi.json`, (_req, res) => void res.json(openApiDocument(base)));
+  if (jobcast.apps) router.use(createAppsRouter(jobcast, { apps: jobcast.apps }));
 
   router.get(`${base}/client.js`, async (_req, res) => {
     res.type('application/javascript').set('Cache-Control', 'public, max-age=300').send(await clientBundle());

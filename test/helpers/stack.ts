@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { createJobcast, type Gateway, type Jobcast, type JobDefinition } from '../../server/index.js';
 import { countJob, flakyJob } from './test-jobs.js';
+import type { AppRegistry } from '../../server/apps/apps.js';
 
 export { countJob, flakyJob };
 import { createLogger } from '../../server/logger.js';
@@ -21,7 +22,7 @@ export interface TestStack {
 }
 
 /** jobcast with web router, gateway and worker on one HTTP server on port 0, own key prefix. */
-export async function startStack(options: { jobs?: JobDefinition<any, any>[]; worker?: boolean; gateway?: Parameters<Jobcast['attachGateway']>[1] } = {}): Promise<TestStack> { // any: jobs of every type
+export async function startStack(options: { jobs?: JobDefinition<any, any>[]; worker?: boolean; gateway?: Parameters<Jobcast['attachGateway']>[1]; apps?: AppRegistry } = {}): Promise<TestStack> { // any: jobs of every type
   const redisUrl = await testRedisUrl();
   const prefix = uniquePrefix();
   const jobcast = createJobcast({
@@ -29,6 +30,7 @@ export async function startStack(options: { jobs?: JobDefinition<any, any>[]; wo
     secret: TEST_SECRET,
     keyPrefix: prefix,
     jobs: options.jobs ?? [countJob, flakyJob],
+    ...(options.apps ? { apps: options.apps } : {}),
     logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
   });
   const app = express();

@@ -52,11 +52,11 @@ describe('channel log (append-publish-2.lua, read-since-2.lua) on a real Redis',
 
   it('answers with the snapshot and recovered=false once the log was trimmed past the position', async () => {
     const s = store();
-    await s.append('c', 'queued', { job: 'x', attempts: 1 });
-    const first = await s.append('c', 'progress', { pct: 0 });
-    for (let i = 1; i <= 8; i++) await s.append('c', 'progress', { pct: i * 10 });
-    await s.append('c', 'completed', { partialUrl: null, durationMs: 1 });
-    const read = await s.read('c', { epoch: first!.epoch, offset: 1 });
+    await s.append('job:c', 'queued', { job: 'x', attempts: 1 });
+    const first = await s.append('job:c', 'progress', { pct: 0 });
+    for (let i = 1; i <= 8; i++) await s.append('job:c', 'progress', { pct: i * 10 });
+    await s.append('job:c', 'completed', { partialUrl: null, durationMs: 1 });
+    const read = await s.read('job:c', { epoch: first!.epoch, offset: 1 });
     assert.equal(read.recovered, false);
     assert.deepEqual(read.events.map((e) => e.event), ['queued', 'progress', 'completed']);
     assert.deepEqual(read.events[1]!.data, { pct: 80 });
@@ -65,13 +65,13 @@ describe('channel log (append-publish-2.lua, read-since-2.lua) on a real Redis',
 
   it('keeps exactly one outcome: a second outcome and later lifecycle events are dropped', async () => {
     const s = store();
-    assert.ok(await s.append('d', 'completed', { partialUrl: null, durationMs: 1 }));
-    assert.equal(await s.append('d', 'failed', { error: 'x', attempts: 1, retryable: false }), null);
-    assert.equal(await s.append('d', 'progress', { pct: 5 }), null);
-    assert.ok(await s.append('d', 'custom-note', {}), 'custom events are never dropped');
-    const reset = await s.append('d', 'queued', { job: 'x', attempts: 1 }, { reset: true });
+    assert.ok(await s.append('job:d', 'completed', { partialUrl: null, durationMs: 1 }));
+    assert.equal(await s.append('job:d', 'failed', { error: 'x', attempts: 1, retryable: false }), null);
+    assert.equal(await s.append('job:d', 'progress', { pct: 5 }), null);
+    assert.ok(await s.append('job:d', 'custom-note', {}), 'custom events are never dropped');
+    const reset = await s.append('job:d', 'queued', { job: 'x', attempts: 1 }, { reset: true });
     assert.ok(reset, 'a reset (job queued again) clears the outcome');
-    const read = await s.read('d');
+    const read = await s.read('job:d');
     assert.deepEqual(read.events.map((e) => e.event), ['custom-note', 'queued']);
   });
 

@@ -27,6 +27,8 @@ describe('protocol schemas', () => {
     assert.equal(eventClassOf('cancelled'), 'outcome');
     assert.equal(eventClassOf('retrying'), 'lifecycle');
     assert.equal(eventClassOf('order-shipped'), 'custom');
+    assert.equal(eventClassOf('completed', 'job:1'), 'outcome');
+    assert.equal(eventClassOf('completed', 'orders'), 'custom', 'lifecycle names mean nothing outside job channels');
     assert.equal(jobStateAfter('progress'), 'active');
     assert.equal(jobStateAfter('order-shipped'), null);
   });

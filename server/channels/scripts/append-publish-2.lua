@@ -16,11 +16,12 @@
   ARGV[9]  epoch to use if the channel has none yet (random, from the caller)
   ARGV[10] "reset" to clear the snapshot first (a job put back in the queue), else ""
   ARGV[11] publish command: PUBLISH (single Redis) or SPUBLISH (cluster)
+  ARGV[12] a connection id not to deliver to live (Pusher's socket_id), or ""; not stored
 
   Output: { offset, epoch, envelope }, or { 0, epoch, reason } when the event was dropped:
     reason "outcome-exists"  the channel already has an outcome: outcomes happen once, and
                              lifecycle/progress after an outcome are stale
-  Events: one message on ARGV[8] with the envelope JSON.
+  Events: one message on ARGV[8] with the envelope JSON (plus "exclude" when ARGV[12] is set).
 ]]
 local meta, log = KEYS[1], KEYS[2]
 local class = ARGV[3]
@@ -52,5 +53,9 @@ redis.call('XADD', log, 'MAXLEN', ARGV[6], offset .. '-0', 'e', envelope)
 local ttl = tonumber(ARGV[7])
 redis.call('EXPIRE', meta, ttl)
 redis.call('EXPIRE', log, ttl)
-redis.call(ARGV[11], ARGV[8], envelope)
+local published = envelope
+if ARGV[12] ~= '' then
+  published = string.sub(envelope, 1, -2) .. ',"exclude":' .. cjson.encode(ARGV[12]) .. '}'
+end
+redis.call(ARGV[11], ARGV[8], published)
 return { offset, epoch, envelope }

@@ -1,0 +1,61 @@
+/** The OpenAPI document of jobcast's HTTP API, served at `/jobcast/openapi.json`. */
+export function openApiDocument(basePath: string): Record<string, unknown> {
+  const signed = [{ pusherSignature: [] }];
+  const error = { $ref: '#/components/responses/Error' };
+  const appId = { name: 'appId', in: 'path', required: true, schema: { type: 'string' } };
+  const jobId = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } };
+  const ok = (description: string, schema: Record<string, unknown> = { type: 'object' }) => ({ description, content: { 'application/json': { schema } } });
+  const started = { type: 'object', properties: { jobId: { type: 'string' }, channel: { type: 'string' }, token: { type: 'string' } }, required: ['jobId', 'channel', 'token'] };
+  const errors = { 400: error, 401: error, 403: error, 404: error, 413: error, 503: error };
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'jobcast HTTP API',
+      version: '1',
+      description:
+        'Publish events (Pusher Channels compatible), start and follow jobs, mint channel tokens. Requests under /apps/{appId} are signed the way Pusher server SDKs sign: auth_key, auth_timestamp, auth_version=1.0, body_md5, auth_signature = HMAC-SHA256(secret, "METHOD\\npath\\nsorted query").',
+    },
+    components: {
+      securitySchemes: {
+        pusherSignature: { type: 'apiKey', in: 'query', name: 'auth_signature', description: 'Pusher request signature (see info.description)' },
+        channelToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'channel token from starting a job or from /tokens' },
+      },
+      responses: {
+        Error: ok('error', { type: 'object', properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' }, field: { type: 'string' } }, required: ['code', 'message'] } } }),
+      },
+    },
+    paths: {
+      '/apps/{appId}/events': {
+        post: {
+          summary: 'Publish an event to one or more channels (Pusher: trigger)',
+          security: signed,
+          parameters: [appId],
+          requestBody: { content: { 'application/json': { schema: { type: 'object', required: ['name', 'data'], properties: { name: { type: 'string', maxLength: 200 }, data: { type: 'string', description: 'JSON text or plain text, at most 10 KB' }, channel: { type: 'string' }, channels: { type: 'array', items: { type: 'string' }, maxItems: 100 }, socket_id: { type: 'string', description: 'connection not to deliver to' } } } } } },
+          responses: { 200: ok('published'), ...errors },
+        },
+      },
+      '/apps/{appId}/batch_events': {
+        post: { summary: 'Publish up to 10 events (Pusher: triggerBatch)', security: signed, parameters: [appId], responses: { 200: ok('published'), ...errors } },
+      },
+      '/apps/{appId}/channels': {
+        get: { summary: 'Occupied channels, optionally with subscription counts', security: signed, parameters: [appId, { name: 'filter_by_prefix', in: 'query', schema: { type: 'string' } }, { name: 'info', in: 'query', schema: { type: 'string', example: 'subscription_count' } }], responses: { 200: ok('channels'), ...errors } },
+      },
+      '/apps/{appId}/channels/{channel}': {
+        get: { summary: 'One channel: occupied, subscription count', security: signed, parameters: [appId, { name: 'channel', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: ok('channel'), ...errors } },
+      },
+      '/apps/{appId}/tokens': {
+        post: { summary: 'Mint a channel token for browsers', security: signed, parameters: [appId], responses: { 200: ok('token', { type: 'object', properties: { token: { type: 'string' }, channels: { type: 'array', items: { type: 'string' } } } }), ...errors } },
+      },
+      '/apps/{appId}/jobs/{name}': {
+        post: { summary: 'Start a job by name; the JSON body is its input', security: signed, parameters: [appId, { name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { 202: ok('queued', started), ...errors } },
+      },
+      '/apps/{appId}/jobs/{id}': { get: { summary: "A job's status", security: signed, parameters: [appId, jobId], responses: { 200: ok('status'), ...errors } } },
+      '/apps/{appId}/jobs/{id}/cancel': { post: { summary: 'Cancel a job', security: signed, parameters: [appId, jobId], responses: { 202: ok('cancelling or cancelled'), 409: error, ...errors } } },
+      [`${basePath}/jobs/{name}`]: { post: { summary: 'Start a job (behind your own authentication)', parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { 202: ok('queued', started), ...errors } } },
+      [`${basePath}/jobs/{id}`]: { get: { summary: "A job's status", security: [{ channelToken: [] }], parameters: [jobId], responses: { 200: ok('status'), ...errors } } },
+      [`${basePath}/jobs/{id}/cancel`]: { post: { summary: 'Cancel (token with the cancel right)', security: [{ channelToken: [] }], parameters: [jobId], responses: { 202: ok('cancel'), 409: error, ...errors } } },
+      [`${basePath}/jobs/{id}/retry`]: { post: { summary: 'Run a failed job again (token with the retry right)', security: [{ channelToken: [] }], parameters: [jobId], responses: { 202: ok('queued'), 409: error, ...errors } } },
+      [`${basePath}/jobs/{id}/partial`]: { get: { summary: 'The rendered result (HTML)', security: [{ channelToken: [] }], parameters: [jobId], responses: { 200: { description: 'HTML fragment', content: { 'text/html': {} } }, 409: error, ...errors } } },
+    },
+  };
+}
