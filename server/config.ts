@@ -11,6 +11,13 @@ const EnvConfig = z.object({
   JOBCAST_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]*$/).default('jobcast:'),
   JOBCAST_SECRET: z.string().min(16, 'JOBCAST_SECRET must be at least 16 characters').optional(),
   JOBCAST_GATEWAY_URL: z.string().url().optional(),
+  JOBCAST_PREVIOUS_SECRETS: z.string().optional(),
+  JOBCAST_ALLOWED_ORIGINS: z.string().optional(),
+  JOBCAST_MAX_CONNECTIONS_PER_IP: int(1000),
+  JOBCAST_SUBSCRIBES_PER_SECOND: int(50),
+  JOBCAST_TRIGGERS_PER_SECOND: int(200),
+  JOBCAST_MAX_PARTIAL_BYTES: int(1024 * 1024),
+  JOBCAST_TRUST_PROXY: z.enum(['0', '1']).default('0'),
   JOBCAST_HISTORY_SIZE: int(100),
   JOBCAST_RETENTION_SECONDS: int(86_400),
   JOBCAST_TOKEN_TTL_SECONDS: int(3_600),
@@ -43,6 +50,20 @@ export interface JobcastConfig {
   secret: string | undefined;
   /** Where browsers reach the gateway; `undefined` means the page's own origin. */
   gatewayUrl: string | undefined;
+  /** Secrets of before a rotation: still accepted for tokens, never used to sign. */
+  previousSecrets: string[];
+  /** Browser origins allowed (`JOBCAST_ALLOWED_ORIGINS`, comma-separated); empty: any. */
+  allowedOrigins: string | undefined;
+  /** @defaultValue 1000 */
+  maxConnectionsPerIp: number;
+  /** @defaultValue 50 */
+  subscribesPerSecond: number;
+  /** @defaultValue 200 */
+  triggersPerSecond: number;
+  /** @defaultValue 1048576 */
+  maxPartialBytes: number;
+  /** Use X-Forwarded-For for the client IP. @defaultValue false */
+  trustProxy: boolean;
   /** Events kept per channel for recovery. @defaultValue 100 */
   historySize: number;
   /** How long a channel's log and state outlive its last event. @defaultValue 86400 */
@@ -88,6 +109,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): JobcastConf
     keyPrefix: e.JOBCAST_PREFIX,
     secret: e.JOBCAST_SECRET,
     gatewayUrl: e.JOBCAST_GATEWAY_URL,
+    previousSecrets: (e.JOBCAST_PREVIOUS_SECRETS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    allowedOrigins: e.JOBCAST_ALLOWED_ORIGINS,
+    maxConnectionsPerIp: e.JOBCAST_MAX_CONNECTIONS_PER_IP,
+    subscribesPerSecond: e.JOBCAST_SUBSCRIBES_PER_SECOND,
+    triggersPerSecond: e.JOBCAST_TRIGGERS_PER_SECOND,
+    maxPartialBytes: e.JOBCAST_MAX_PARTIAL_BYTES,
+    trustProxy: e.JOBCAST_TRUST_PROXY === '1',
     historySize: e.JOBCAST_HISTORY_SIZE,
     retentionSeconds: e.JOBCAST_RETENTION_SECONDS,
     tokenTtlSeconds: e.JOBCAST_TOKEN_TTL_SECONDS,

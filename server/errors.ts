@@ -66,6 +66,19 @@ export class PayloadTooLargeError extends JobcastError {
   }
 }
 
+/** Too many requests; `retryAfterMs` says when to try again (sent as Retry-After). */
+export class RateLimitedError extends JobcastError {
+  readonly retryAfterMs: number;
+  constructor(message: string, retryAfterMs: number) {
+    super(ErrorCode.rateLimited, message);
+    this.name = 'RateLimitedError';
+    this.retryAfterMs = retryAfterMs;
+  }
+  override toWire(): { code: string; message: string; retryAfterMs: number } {
+    return { ...super.toWire(), retryAfterMs: this.retryAfterMs };
+  }
+}
+
 export class UnavailableError extends JobcastError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorCode.unavailable, message, options);

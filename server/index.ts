@@ -45,6 +45,7 @@ export {
   ConflictError,
   PayloadTooLargeError,
   UnavailableError,
+  RateLimitedError,
 } from './errors.js';
 export { startEmbeddedRedis, resolveRedis, NoRedisError } from './redis/embedded-redis.js';
 export type { EmbeddedRedis } from './redis/embedded-redis.js';

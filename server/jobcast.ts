@@ -18,6 +18,7 @@ import { readJobStatus } from './jobs/job-status.js';
 import { createLogger, type Logger } from './logger.js';
 import { connectRedis, type RedisClient, type RedisTarget } from './redis/connect.js';
 import type { AppRegistry } from './apps/apps.js';
+import type { Origins } from './http/security.js';
 import { TokenSigner, type Right } from './tokens.js';
 
 /** Options of {@link createJobcast}. */
@@ -49,6 +50,12 @@ export interface JobcastOptions {
   concurrency?: number;
   /** Apps that may use the signed HTTP API (Pusher-compatible); none: the API is off. */
   apps?: AppRegistry;
+  /** Browser origins allowed on the API (CORS) and the gateway. @defaultValue any */
+  origins?: Origins;
+  /** Signed API writes one app key may make per second. @defaultValue 200 */
+  triggersPerSecond?: number;
+  /** Largest rendered partial; a bigger one fails the job. @defaultValue 1 MiB */
+  maxPartialBytes?: number;
   /** How often workers check for jobs whose worker died; they are run again. @defaultValue 30000 */
   stalledIntervalMs?: number;
   /** Unacknowledged outcomes of a dead relay are taken over after this long. @defaultValue 15000 */
@@ -98,6 +105,10 @@ export class Jobcast {
   readonly maxInputBytes: number;
   /** Apps of the signed HTTP API, if it is on. */
   readonly apps: AppRegistry | undefined;
+  /** Browser origins allowed on the API and the gateway. */
+  readonly origins: Origins;
+  /** Signed API writes one app key may make per second. */
+  readonly triggersPerSecond: number;
   readonly #options: JobcastOptions;
   readonly #target: RedisTarget;
   readonly #sharded: boolean;
@@ -113,6 +124,8 @@ export class Jobcast {
     this.basePath = options.basePath ?? '/jobcast';
     this.maxInputBytes = options.maxInputBytes ?? 65_536;
     this.apps = options.apps;
+    this.origins = options.origins ?? true;
+    this.triggersPerSecond = options.triggersPerSecond ?? 200;
     this.#target = options.clusterNodes?.length ? { clusterNodes: options.clusterNodes } : { url: options.redisUrl ?? 'redis://127.0.0.1:6379' };
     this.#sharded = Boolean(options.clusterNodes?.length);
     // Web requests should fail fast with a 503 while Redis is away, not hang.
@@ -236,9 +249,10 @@ export class Jobcast {
   }
 
   /** Attaches the socket.io gateway to `server`, with its own subscriber connection. */
-  attachGateway(server: HttpServer, options: Partial<Pick<GatewayOptions, 'path' | 'origins' | 'maxSubscriptionsPerConnection' | 'slowConsumers'>> = {}): Gateway {
+  attachGateway(server: HttpServer, options: Partial<Pick<GatewayOptions, 'path' | 'origins' | 'maxSubscriptionsPerConnection' | 'maxConnectionsPerIp' | 'subscribesPerSecond' | 'trustProxy' | 'slowConsumers'>> = {}): Gateway {
     const feed = new RedisChannelFeed(this.#connect({ maxRetriesPerRequest: null, sharded: this.#sharded }), { prefix: this.keyPrefix, sharded: this.#sharded });
     const gateway = attachGateway(server, {
+      origins: this.origins,
       ...options,
       store: this.store,
       feed,
@@ -273,6 +287,7 @@ export class Jobcast {
       concurrency: options.concurrency ?? this.#options.concurrency,
       stalledIntervalMs: this.#options.stalledIntervalMs,
       relayClaimMs: this.#options.relayClaimMs,
+      maxPartialBytes: this.#options.maxPartialBytes ?? 1024 * 1024,
     });
     this.#closers.unshift(async () => {
       await runner.close();

@@ -9,6 +9,7 @@ import { createJobcast, type Jobcast } from './jobcast.js';
 import type { Gateway } from './gateway/gateway.js';
 import { loadJobModules } from './jobs/load-jobs.js';
 import { AppRegistry } from './apps/apps.js';
+import { parseOrigins } from './http/security.js';
 import type { Logger } from './logger.js';
 import { connectRedis, type RedisTarget } from './redis/connect.js';
 
@@ -35,7 +36,10 @@ export async function startRole(role: Role, config: JobcastConfig, redisUrl: str
   const jobcast = createJobcast({
     redisUrl,
     clusterNodes: config.clusterNodes,
-    secret,
+    secret: [secret, ...config.previousSecrets],
+    origins: parseOrigins(config.allowedOrigins),
+    triggersPerSecond: config.triggersPerSecond,
+    maxPartialBytes: config.maxPartialBytes,
     jobs: [...(config.demo ? [analyseHistory] : []), ...(await loadJobModules(config.jobModules))],
     keyPrefix: config.keyPrefix,
     historySize: config.historySize,
@@ -61,7 +65,13 @@ export async function startRole(role: Role, config: JobcastConfig, redisUrl: str
     });
   }
   let gateway: Gateway | undefined;
-  if (server && (role === 'gateway' || role === 'all')) gateway = jobcast.attachGateway(server);
+  if (server && (role === 'gateway' || role === 'all')) {
+    gateway = jobcast.attachGateway(server, {
+      maxConnectionsPerIp: config.maxConnectionsPerIp,
+      subscribesPerSecond: config.subscribesPerSecond,
+      trustProxy: config.trustProxy,
+    });
+  }
   if (role === 'worker' || role === 'all') jobcast.runWorker();
 
   let url: string | null = null;

@@ -116,7 +116,12 @@ export type SubscribeRequest = z.infer<typeof SubscribeRequest>;
 export const UnsubscribeRequest = z.object({ channel: ChannelName });
 export type UnsubscribeRequest = z.infer<typeof UnsubscribeRequest>;
 
-export const WireError = z.object({ code: z.string(), message: z.string() });
+export const WireError = z.object({
+  code: z.string(),
+  message: z.string(),
+  /** With `jobcast:rate-limited`: when trying again makes sense. */
+  retryAfterMs: z.number().optional(),
+});
 export type WireError = z.infer<typeof WireError>;
 
 /**

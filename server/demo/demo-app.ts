@@ -6,6 +6,13 @@ import { renderJobElement } from '../http/job-element.js';
 import type { Jobcast } from '../jobcast.js';
 import { analyseHistory } from './analyse-history-job.js';
 import { formPage, jobPage } from './pages.js';
+import { DEMO_CSS } from './demo-css.js';
+import { pageHeaders } from '../http/security.js';
+
+/** A URL with the values of token-like query parameters replaced. */
+export function redactTokens(url: string): string {
+  return url.replace(/([?&](?:token|auth_signature)=)[^&]*/g, '$1[redacted]');
+}
 
 /** Options of {@link createDemoApp}. */
 export interface DemoAppOptions {
@@ -34,20 +41,25 @@ export function createDemoApp(jobcast: Jobcast, options: DemoAppOptions = {}): E
         return id;
       },
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url?.startsWith('/jobcast/client.js') === true },
+      // Tokens travel in query strings (?token=); they must never reach a log line.
+      serializers: { req: (req: { method?: string; url?: string; id?: unknown }) => ({ id: req.id, method: req.method, url: redactTokens(req.url ?? '') }) },
     }),
   );
   const defaultPath = options.defaultPath ?? process.cwd();
   const form = express.urlencoded({ extended: false, limit: '8kb' });
 
-  app.get('/', (_req, res) => {
+  const pages = pageHeaders(options.gatewayUrl ? { gatewayUrl: options.gatewayUrl } : {});
+  app.get('/demo.css', (_req, res) => void res.type('css').set('Cache-Control', 'public, max-age=300').send(DEMO_CSS));
+
+  app.get('/', ...pages, (_req, res) => {
     res.type('html').send(formPage({ path: defaultPath, pace: 'watchable' }));
   });
 
-  app.post('/analyses', form, async (req, res) => {
+  app.post('/analyses', ...pages, form, async (req, res) => {
     const values = { path: String(req.body?.path ?? ''), pace: String(req.body?.pace ?? 'watchable') };
     try {
       const started = await jobcast.start(analyseHistory, values, { owner: req.ip, requestId: String(req.id) });
-      res.type('html').send(jobPage(values.path, renderJobElement(started), options.gatewayUrl));
+      res.type('html').send(jobPage(values.path, renderJobElement(started), options.gatewayUrl, String(res.locals.cspNonce)));
     } catch (error) {
       if (!(error instanceof JobcastError)) throw error;
       const field = 'field' in error && typeof error.field === 'string' ? error.field : undefined;

@@ -1,25 +1,4 @@
-import { html, SafeHtml } from '../http/html.js';
-
-const STYLE = `
-  :root { color-scheme: light; }
-  body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328; background: #f6f8fa; }
-  header { background: #fff; border-bottom: 1px solid #d0d7de; padding: 14px 24px; display: flex; align-items: baseline; gap: 12px; }
-  header strong { font-size: 18px; }
-  header span { color: #59636e; font-size: 14px; }
-  main { max-width: 880px; margin: 24px auto; padding: 0 24px; }
-  .card { background: #fff; border: 1px solid #d0d7de; border-radius: 8px; padding: 20px 24px; margin-bottom: 20px; }
-  h1 { font-size: 22px; margin: 0 0 4px; }
-  p.lead { color: #59636e; margin: 0 0 16px; }
-  label { display: block; font-weight: 600; margin: 12px 0 4px; }
-  input[type=text], select { width: 100%; box-sizing: border-box; font: inherit; padding: 8px 10px; border: 1px solid #d0d7de; border-radius: 6px; }
-  input[aria-invalid=true] { border-color: #cf222e; }
-  .field-error { color: #cf222e; font-size: 14px; margin: 4px 0 0; }
-  .hint { color: #59636e; font-size: 13px; margin: 4px 0 0; }
-  button { margin-top: 16px; font: inherit; font-weight: 600; color: #fff; background: #1f883d; border: 1px solid #1a7f37; border-radius: 6px; padding: 8px 16px; cursor: pointer; }
-  button:focus-visible, a:focus-visible { outline: 2px solid #0969da; outline-offset: 2px; }
-  a { color: #0969da; }
-  .meta { color: #59636e; font-size: 14px; }
-`;
+import { html, type SafeHtml } from '../http/html.js';
 
 /** The page frame of the demo. */
 export function layout(title: string, body: SafeHtml, clientScript: SafeHtml | '' = ''): string {
@@ -30,7 +9,7 @@ export function layout(title: string, body: SafeHtml, clientScript: SafeHtml | '
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,">
 <title>${title} · jobcast</title>
-<style>${new SafeHtml(STYLE)}</style>
+<link rel="stylesheet" href="/demo.css">
 </head>
 <body>
 <header><strong>jobcast</strong><span>background jobs, live in the browser</span></header>
@@ -64,7 +43,7 @@ export function formPage(values: { path: string; pace: string }, error?: { field
 }
 
 /** The page returned at once after the job was queued: the element the client wires itself to. */
-export function jobPage(path: string, jobElement: SafeHtml, gatewayUrl: string | undefined): string {
+export function jobPage(path: string, jobElement: SafeHtml, gatewayUrl: string | undefined, nonce: string): string {
   return layout(
     'Analysing…',
     html`<section class="card">
@@ -72,6 +51,6 @@ export function jobPage(path: string, jobElement: SafeHtml, gatewayUrl: string |
   <p class="meta">This page came back at once; the analysis runs on a worker. <a href="/">Start another</a></p>
   ${jobElement}
 </section>`,
-    html`<script src="/jobcast/client.js" defer${gatewayUrl ? html` data-gateway="${gatewayUrl}"` : ''}></script>`,
+    html`<script src="/jobcast/client.js" defer nonce="${nonce}"${gatewayUrl ? html` data-gateway="${gatewayUrl}"` : ''}></script>`,
   );
 }

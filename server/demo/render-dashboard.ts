@@ -1,21 +1,5 @@
-import { html, SafeHtml } from '../http/html.js';
+import { html, type SafeHtml } from '../http/html.js';
 import type { HistoryReport } from './git-history.js';
-
-const STYLE = `
-.jc-dash { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328; }
-.jc-dash h2 { font-size: 18px; margin: 0 0 2px; }
-.jc-dash h3 { font-size: 15px; margin: 20px 0 8px; }
-.jc-dash .jc-dash-meta { color: #59636e; margin: 0 0 8px; }
-.jc-dash table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
-.jc-dash th, .jc-dash td { text-align: left; padding: 6px 8px; border-bottom: 1px solid #d8dee4; vertical-align: middle; }
-.jc-dash th { font-weight: 600; color: #59636e; font-size: 12px; text-transform: uppercase; letter-spacing: .03em; }
-.jc-dash td.jc-dash-num { text-align: right; white-space: nowrap; }
-.jc-dash .jc-dash-add { color: #1a7f37; } .jc-dash .jc-dash-del { color: #cf222e; }
-.jc-dash .jc-dash-share { display: inline-block; height: 8px; border-radius: 4px; background: #0969da; vertical-align: middle; }
-.jc-dash code { font-size: 13px; word-break: break-all; }
-.jc-dash svg { display: block; width: 100%; height: auto; }
-.jc-dash .jc-dash-grid { display: grid; gap: 0 24px; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); }
-`;
 
 const num = (n: number) => n.toLocaleString('en-US');
 const plural = (n: number, word: string) => `${num(n)} ${word}${n === 1 ? '' : 's'}`;
@@ -26,7 +10,6 @@ export function renderDashboard(report: HistoryReport): string {
   const totalCommits = Math.max(1, report.commitCount);
   const top = report.authors.slice(0, 10);
   return html`<section class="jc-dash" aria-label="Repository history dashboard">
-<style>${new SafeHtml(STYLE)}</style>
 <h2>${report.repo} <span class="jc-dash-meta">@ ${report.head}</span></h2>
 <p class="jc-dash-meta">${plural(report.commitCount, 'commit')} by ${plural(report.authors.length, 'author')}, ${day(report.firstCommitAt)} to ${day(report.lastCommitAt)}. Analysed in ${(report.durationMs / 1000).toFixed(1)} s.</p>
 <h3>Commits over time</h3>
@@ -35,7 +18,7 @@ ${activityChart(report.activity)}
 <table class="jc-dash-authors">
 <thead><tr><th>Author</th><th class="jc-dash-num">Commits</th><th class="jc-dash-num">Lines</th><th>Share</th></tr></thead>
 <tbody>${top.map(
-    (a) => html`<tr><td>${a.name}</td><td class="jc-dash-num">${num(a.commits)}</td><td class="jc-dash-num"><span class="jc-dash-add">+${num(a.added)}</span> <span class="jc-dash-del">−${num(a.deleted)}</span></td><td><span class="jc-dash-share" style="width:${Math.max(2, Math.round((a.commits / totalCommits) * 120))}px"></span> ${Math.round((a.commits / totalCommits) * 100)}%</td></tr>`,
+    (a) => html`<tr><td>${a.name}</td><td class="jc-dash-num">${num(a.commits)}</td><td class="jc-dash-num"><span class="jc-dash-add">+${num(a.added)}</span> <span class="jc-dash-del">−${num(a.deleted)}</span></td><td><svg class="jc-dash-share" width="120" height="8" aria-hidden="true"><rect width="${Math.max(2, Math.round((a.commits / totalCommits) * 120))}" height="8" rx="4"/></svg> ${Math.round((a.commits / totalCommits) * 100)}%</td></tr>`,
   )}</tbody>
 </table>
 <div class="jc-dash-grid">

@@ -1,5 +1,8 @@
 import type { Server as HttpServer } from 'node:http';
 import { randomInt } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { originAllowed } from '../http/security.js';
 import { Server } from 'socket.io';
 import { ErrorCode } from '../../shared/codes.js';
 import { DEFAULT_SOCKET_PATH, SubscribeRequest, UnsubscribeRequest, type Failure } from '../../shared/protocol.js';
@@ -25,6 +28,12 @@ export interface GatewayOptions {
   origins?: string[] | true;
   /** Channels one connection may hold at once. @defaultValue 100 */
   maxSubscriptionsPerConnection?: number;
+  /** Connections one client IP may hold at once. @defaultValue 1000 */
+  maxConnectionsPerIp?: number;
+  /** Subscribes one connection may send per second. @defaultValue 50 */
+  subscribesPerSecond?: number;
+  /** Take the client IP from X-Forwarded-For (behind a proxy you run). @defaultValue false */
+  trustProxy?: boolean;
   /** When a client counts as slow and gets conflated progress. */
   slowConsumers?: SlowConsumerOptions;
   /** Where to publish this gateway's subscription counts (channel info across gateways). */
@@ -58,6 +67,13 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
   const io: GatewayServer = new Server(httpServer, {
     path: options.path ?? DEFAULT_SOCKET_PATH,
     cors: { origin: options.origins ?? true },
+    // WebSocket upgrades are not covered by CORS: the Origin check happens here for both.
+    allowRequest: (req, callback) => {
+      if (!originAllowed(options.origins ?? true, req.headers.origin)) return callback('origin not allowed', false);
+      const ip = clientIp(req);
+      if ((perIp.get(ip) ?? 0) >= maxPerIp) return callback('too many connections from this address', false);
+      callback(null, true);
+    },
     // Delivery is ours (offsets + log); socket.io's own recovery would duplicate it.
     serveClient: false,
   });
@@ -68,9 +84,23 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
   // Pusher SDKs accept only ids shaped `<digits>.<digits>` as socket_id: one number for this
   // gateway process, one per connection.
   const gatewayNumber = randomInt(1, 2 ** 31);
+  const maxPerIp = options.maxConnectionsPerIp ?? 1000;
+  const perIp = new Map<string, number>();
+  const clientIp = (req: IncomingMessage) => {
+    const forwarded = options.trustProxy ? String(req.headers['x-forwarded-for'] ?? '').split(',')[0]?.trim() : '';
+    return forwarded || req.socket.remoteAddress || 'unknown';
+  };
+  const subscribeLimiter = new RateLimiterMemory({ points: options.subscribesPerSecond ?? 50, duration: 1 });
   let connections = 0;
 
   io.on('connection', (socket) => {
+    const ip = clientIp(socket.request);
+    perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
+    socket.on('disconnect', () => {
+      const left = (perIp.get(ip) ?? 1) - 1;
+      if (left > 0) perIp.set(ip, left);
+      else perIp.delete(ip);
+    });
     socket.data.channels = new Set();
     socket.data.pending = new Set();
     socket.data.socketId = `${gatewayNumber}.${++connections}`;
@@ -96,6 +126,13 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
       return;
     }
     const reply = ack as (response: unknown) => void;
+    try {
+      await subscribeLimiter.consume(socket.id);
+    } catch (limited) {
+      const retryAfterMs = limited instanceof RateLimiterRes ? limited.msBeforeNext : 1000;
+      reply({ ok: false, error: { code: ErrorCode.rateLimited, message: `too many subscribes; retry in ${retryAfterMs} ms`, retryAfterMs } });
+      return;
+    }
     const parsed = SubscribeRequest.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, Request } from 'express';
 import { ErrorCode } from '../../shared/codes.js';
-import { JobcastError } from '../errors.js';
+import { JobcastError, RateLimitedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 /** Maps body-parser's errors to jobcast's codes. */
@@ -19,6 +19,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (res.headersSent) return next(error);
     const known = error instanceof JobcastError ? error : fromBodyParser((error ?? {}) as { type?: unknown });
     if (known) {
+      if (known instanceof RateLimitedError) res.set('Retry-After', String(Math.max(1, Math.ceil(known.retryAfterMs / 1000))));
       res.status(known.status).json({ error: known.toWire() });
       return;
     }

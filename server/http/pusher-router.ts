@@ -2,11 +2,13 @@ import express, { type Request, type Router } from 'express';
 import { z } from 'zod';
 import { ChannelName, JobId } from '../../shared/channels.js';
 import type { AppRegistry } from '../apps/apps.js';
-import { ForbiddenError, InvalidInputError, NotFoundError, PayloadTooLargeError, invalidInputFrom } from '../errors.js';
+import { ForbiddenError, InvalidInputError, NotFoundError, PayloadTooLargeError, RateLimitedError, invalidInputFrom } from '../errors.js';
 import type { Jobcast } from '../jobcast.js';
 import { readPresence } from '../gateway/presence.js';
 import { errorHandler } from './error-handler.js';
 import { verifyPusherSignature } from './pusher-signature.js';
+import { apiHeaders } from './security.js';
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 
 /** Options of {@link createAppsRouter}. */
 export interface AppsRouterOptions {
@@ -46,6 +48,20 @@ export function createAppsRouter(jobcast: Jobcast, options: AppsRouterOptions): 
   const verify = (req: Request) =>
     verifyPusherSignature(req as Request & { rawBody?: Buffer }, String(req.params.appId), { apps, redis: jobcast.redis, keyPrefix: jobcast.keyPrefix });
 
+  // Per app key, across every process: a runaway publisher slows down, the others do not.
+  const writes = new RateLimiterRedis({ storeClient: jobcast.redis, keyPrefix: `${jobcast.keyPrefix}{rate}:apps`, points: jobcast.triggersPerSecond, duration: 1 });
+  const verifyWrite = async (req: Request) => {
+    const app = await verify(req);
+    try {
+      await writes.consume(app.key);
+    } catch (limited) {
+      if (!(limited instanceof RateLimiterRes)) throw limited;
+      throw new RateLimitedError(`more than ${jobcast.triggersPerSecond} requests per second for this app`, limited.msBeforeNext);
+    }
+    return app;
+  };
+
+  router.use('/apps/:appId', apiHeaders());
   router.use(
     '/apps/:appId',
     express.json({
@@ -82,7 +98,7 @@ export function createAppsRouter(jobcast: Jobcast, options: AppsRouterOptions): 
   }
 
   router.post('/apps/:appId/events', async (req, res) => {
-    const app = await verify(req);
+    const app = await verifyWrite(req);
     const event = parse(EventBody, req.body);
     const channels = event.channels ?? (event.channel ? [event.channel] : []);
     if (channels.length === 0) throw new InvalidInputError('body: channel or channels is required', 'channels');
@@ -93,7 +109,7 @@ export function createAppsRouter(jobcast: Jobcast, options: AppsRouterOptions): 
   });
 
   router.post('/apps/:appId/batch_events', async (req, res) => {
-    const app = await verify(req);
+    const app = await verifyWrite(req);
     const { batch } = parse(BatchBody, req.body);
     for (const event of batch) {
       channelOf(app.id, event.channel);
@@ -133,7 +149,7 @@ export function createAppsRouter(jobcast: Jobcast, options: AppsRouterOptions): 
   });
 
   router.post('/apps/:appId/jobs/:name', async (req, res) => {
-    const app = await verify(req);
+    const app = await verifyWrite(req);
     const started = await jobcast.start(String(req.params.name), req.body, { app: app.id });
     res.status(202).json(started);
   });

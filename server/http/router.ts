@@ -5,6 +5,7 @@ import type { Jobcast } from '../jobcast.js';
 import { clientBundle } from './client-bundle.js';
 import { errorHandler, tokenOf } from './error-handler.js';
 import { openApiDocument } from './openapi.js';
+import { apiCors, apiHeaders } from './security.js';
 import { createAppsRouter } from './pusher-router.js';
 
 /** Options of {@link Jobcast.router}. */
@@ -31,6 +32,7 @@ export interface RouterOptions {
 export function createRouter(jobcast: Jobcast, options: RouterOptions = {}): Router {
   const router = express.Router();
   const base = jobcast.basePath;
+  router.use(base, apiHeaders(), apiCors(jobcast.origins));
   const json = express.json({ limit: jobcast.maxInputBytes });
 
   router.get(`${base}/openapi.json`, (_req, res) => void res.json(openApiDocument(base)));

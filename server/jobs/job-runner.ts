@@ -24,6 +24,8 @@ export interface JobRunnerOptions {
   stalledIntervalMs?: number;
   /** See {@link OutcomeRelayOptions.claimAfterMs}. */
   relayClaimMs?: number;
+  /** Largest rendered partial in bytes; a bigger one fails the job. @defaultValue 1 MiB */
+  maxPartialBytes?: number;
   /** A connection for the outcome relay alone (it blocks on it); closed by `close()`. */
   relayConnection: RedisClient;
   /** A connection to listen for cancel requests on (subscriber mode); closed by `close()`. */
@@ -136,7 +138,13 @@ export function runJobs(definitions: readonly JobDefinition<any, any>[], options
       // A handler that ignores its signal still ends on timeout: the race decides.
       const result = await Promise.race([definition.handler(parsed.data, ctx), aborted]);
       await Promise.all(writes);
-      if (definition.render) await store.savePartial(channel, definition.render(result, parsed.data));
+      if (definition.render) {
+        const html = definition.render(result, parsed.data);
+        const max = options.maxPartialBytes ?? 1024 * 1024;
+        // A result page that large is a bug in render, not something to ship to every watcher.
+        if (Buffer.byteLength(html) > max) throw new UnrecoverableError(`the rendered result is over the ${max}-byte limit`);
+        await store.savePartial(channel, html);
+      }
       jobLog.info('job finished');
       return result;
     } catch (error) {
