@@ -3,12 +3,16 @@ import { ErrorCode } from '../../shared/codes.js';
 import { JobcastError, RateLimitedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
-/** Maps body-parser's errors to jobcast's codes. */
-function fromBodyParser(error: { type?: unknown; limit?: unknown }): JobcastError | null {
+/** Maps body-parser's and express's own client errors to jobcast's codes. */
+function fromBodyParser(error: { type?: unknown; limit?: unknown; status?: unknown }): JobcastError | null {
   if (error.type === 'entity.too.large') return new JobcastError(ErrorCode.payloadTooLarge, `request body is over the ${String(error.limit)}-byte limit`);
   if (error.type === 'entity.parse.failed') return new JobcastError(ErrorCode.invalidInput, 'request body is not valid JSON');
   if (typeof error.type === 'string' && error.type.startsWith('encoding.') || error.type === 'charset.unsupported') {
     return new JobcastError(ErrorCode.invalidInput, 'request body encoding is not supported');
+  }
+  // Express answers a malformed URL (a bad %-escape in a path parameter) with a 400 error.
+  if (typeof error.status === 'number' && error.status >= 400 && error.status < 500) {
+    return new JobcastError(error.status === 413 ? ErrorCode.payloadTooLarge : ErrorCode.invalidInput, 'the request is malformed');
   }
   return null;
 }

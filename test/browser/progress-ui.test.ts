@@ -11,7 +11,7 @@ import type { StartedJob } from '../../shared/protocol.js';
 import { ARTIFACTS, launchBrowser, watchErrors, type Page } from '../helpers/browser.js';
 import { ProcessCluster, portOf } from '../helpers/cluster.js';
 import type { RoleProcess } from '../helpers/processes.js';
-import { countJob, failFirstRunJob, flakyJob, patientRetryJob } from '../helpers/test-jobs.js';
+import { countJob, echoJob, failFirstRunJob, flakyJob, patientRetryJob } from '../helpers/test-jobs.js';
 
 /**
  * The progress UI in Chromium against a gateway and a worker in their own processes; the page
@@ -169,6 +169,34 @@ describe('the progress UI in a real browser', () => {
     await notice.waitFor({ timeout: 15_000 });
     assert.equal(await notice.textContent(), 'Cannot reach the progress service. Reconnecting…');
     assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  it('renders hostile job output as text: no script runs, no handler fires', async () => {
+    const payload = `<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"><svg onload="window.__pwned = 3">"'&`;
+    const started = await cluster.jobcast.start(echoJob, { text: payload });
+    const { page, errors } = await open([started]);
+    const el = job(page, started.jobId);
+    await el.locator('.echo').waitFor({ timeout: 15_000 });
+    assert.equal(await el.locator('.echo').textContent(), payload, 'the partial shows the text itself');
+    assert.equal(await el.locator('script, img, svg[onload]').count(), 0, 'no element was made from it');
+    assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  it('shows hostile stage text as text too', async () => {
+    const payload = '<img src=x onerror="window.__pwned = 4">';
+    const started = await cluster.jobcast.start(echoJob, { text: payload });
+    const { page } = await open([started]);
+    // The stage line is set before the result replaces it: watch it while it is there.
+    const stage = await page.waitForFunction(
+      (id) => document.querySelector(`[data-jobcast-job="${id}"] .jobcast-stage`)?.textContent?.includes('onerror') ? true : document.querySelector(`[data-jobcast-job="${id}"] .echo`) !== null,
+      started.jobId,
+    );
+    void stage;
+    assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
+    assert.equal(await page.locator('img').count(), 0);
     await page.close();
   });
 

@@ -1,6 +1,6 @@
 import { createJobcast, type Jobcast } from '../../server/index.js';
 import { createLogger } from '../../server/logger.js';
-import { countJob, failFirstRunJob, flakyJob, patientRetryJob } from './test-jobs.js';
+import { countJob, echoJob, failFirstRunJob, flakyJob, patientRetryJob } from './test-jobs.js';
 import { startRole, type RoleProcess } from './processes.js';
 import { deleteKeys, testRedisUrl, uniquePrefix } from './redis.js';
 
@@ -21,7 +21,7 @@ export function roleEnv(redisUrl: string, prefix: string, extra: Record<string, 
 
 /** A test process's own jobcast (no worker, no gateway) to start jobs and mint tokens. */
 export function controller(redisUrl: string, prefix: string, clusterNodes?: string[]): Jobcast {
-  return createJobcast({ redisUrl, ...(clusterNodes ? { clusterNodes } : {}), secret: CLUSTER_SECRET, keyPrefix: prefix, jobs: [countJob, flakyJob, patientRetryJob, failFirstRunJob], logger: createLogger('silent') });
+  return createJobcast({ redisUrl, ...(clusterNodes ? { clusterNodes } : {}), secret: CLUSTER_SECRET, keyPrefix: prefix, jobs: [countJob, flakyJob, patientRetryJob, failFirstRunJob, echoJob], logger: createLogger('silent') });
 }
 
 /** Gateways and workers as child processes on one Redis, with cleanup. */

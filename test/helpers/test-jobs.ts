@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineJob } from '../../server/index.js';
+import { defineJob, html } from '../../server/index.js';
 
 // Jobs for tests; child processes load this module with JOBCAST_JOBS.
 
@@ -65,4 +65,15 @@ export const failFirstRunJob = defineJob({
     return { ok: true };
   },
   render: () => '<p class="second-time">worked the second time</p>',
+});
+
+/** Renders whatever text it is given: for proving the partial escapes it. */
+export const echoJob = defineJob({
+  name: 'echo',
+  input: z.object({ text: z.string().max(2000) }),
+  async handler({ text }, ctx) {
+    await ctx.progress(50, { stage: text.slice(0, 200), message: text.slice(0, 500) });
+    return { text };
+  },
+  render: (result) => html`<p class="echo">${result.text}</p>`.value,
 });
