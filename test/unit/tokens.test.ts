@@ -42,6 +42,8 @@ describe('channel tokens', () => {
     const newToken = await rotating.sign({ channels: ['c'], ttlSeconds: 60 });
     await new TokenSigner('the-new-secret-0123456').authorize(newToken, 'c', 'subscribe');
     await assert.rejects(old.verify(newToken), UnauthorizedError);
+    // After the window, the old secret is dropped from the list: its tokens stop working.
+    await assert.rejects(new TokenSigner('the-new-secret-0123456').verify(oldToken), UnauthorizedError);
   });
 
   it('rejects short secrets at construction', () => {
