@@ -94,6 +94,17 @@ describe('the official pusher server SDK, pointed at jobcast', () => {
     }
   });
 
+  it('limits writes per app key: past the rate, 429 with Retry-After', async () => {
+    const statuses = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => pusher.trigger('busy', 'tick', { i }).then((r) => r.status, (e: { status?: number }) => e.status)),
+    );
+    const limited = statuses.filter((s) => s === 429).length;
+    console.log(`rate: 300 writes at once → ${statuses.filter((s) => s === 200).length} accepted, ${limited} got 429`);
+    assert.ok(limited >= 50, `${limited} limited`);
+    assert.ok(statuses.every((s) => s === 200 || s === 429));
+    await new Promise((r) => setTimeout(r, 1100)); // the next tests publish again
+  });
+
   it('refuses oversized events with 413 and publishes nothing', async () => {
     await assert.rejects(pusher.trigger('big', 'x', { blob: 'y'.repeat(11_000) }), (e: { status?: number }) => e.status === 413);
     assert.equal((await stack.jobcast.store.read('big')).offset, 0);
