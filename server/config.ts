@@ -17,6 +17,7 @@ const EnvConfig = z.object({
   JOBCAST_SUBSCRIBES_PER_SECOND: int(50),
   JOBCAST_TRIGGERS_PER_SECOND: int(200),
   JOBCAST_MAX_PARTIAL_BYTES: int(1024 * 1024),
+  JOBCAST_MAX_EVENT_BYTES: int(10_240),
   JOBCAST_TRUST_PROXY: z.enum(['0', '1']).default('0'),
   JOBCAST_HISTORY_SIZE: int(100),
   JOBCAST_RETENTION_SECONDS: int(86_400),
@@ -62,6 +63,8 @@ export interface JobcastConfig {
   triggersPerSecond: number;
   /** @defaultValue 1048576 */
   maxPartialBytes: number;
+  /** Largest event payload (JSON bytes), for every publisher. @defaultValue 10240 */
+  maxEventBytes: number;
   /** Use X-Forwarded-For for the client IP. @defaultValue false */
   trustProxy: boolean;
   /** Events kept per channel for recovery. @defaultValue 100 */
@@ -115,6 +118,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): JobcastConf
     subscribesPerSecond: e.JOBCAST_SUBSCRIBES_PER_SECOND,
     triggersPerSecond: e.JOBCAST_TRIGGERS_PER_SECOND,
     maxPartialBytes: e.JOBCAST_MAX_PARTIAL_BYTES,
+    maxEventBytes: e.JOBCAST_MAX_EVENT_BYTES,
     trustProxy: e.JOBCAST_TRUST_PROXY === '1',
     historySize: e.JOBCAST_HISTORY_SIZE,
     retentionSeconds: e.JOBCAST_RETENTION_SECONDS,

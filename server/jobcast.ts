@@ -56,6 +56,8 @@ export interface JobcastOptions {
   triggersPerSecond?: number;
   /** Largest rendered partial; a bigger one fails the job. @defaultValue 1 MiB */
   maxPartialBytes?: number;
+  /** Largest event payload in bytes of JSON, for every publisher. @defaultValue 10240 */
+  maxEventBytes?: number;
   /** How often workers check for jobs whose worker died; they are run again. @defaultValue 30000 */
   stalledIntervalMs?: number;
   /** Unacknowledged outcomes of a dead relay are taken over after this long. @defaultValue 15000 */
@@ -109,6 +111,8 @@ export class Jobcast {
   readonly origins: Origins;
   /** Signed API writes one app key may make per second. */
   readonly triggersPerSecond: number;
+  /** Largest event payload in bytes of JSON. */
+  readonly maxEventBytes: number;
   readonly #options: JobcastOptions;
   readonly #target: RedisTarget;
   readonly #sharded: boolean;
@@ -126,6 +130,7 @@ export class Jobcast {
     this.apps = options.apps;
     this.origins = options.origins ?? true;
     this.triggersPerSecond = options.triggersPerSecond ?? 200;
+    this.maxEventBytes = options.maxEventBytes ?? 10_240;
     this.#target = options.clusterNodes?.length ? { clusterNodes: options.clusterNodes } : { url: options.redisUrl ?? 'redis://127.0.0.1:6379' };
     this.#sharded = Boolean(options.clusterNodes?.length);
     // Web requests should fail fast with a 503 while Redis is away, not hang.
@@ -135,6 +140,7 @@ export class Jobcast {
       historySize: options.historySize,
       retentionSeconds: options.retentionSeconds,
       sharded: this.#sharded,
+      ...(options.maxEventBytes ? { maxEventBytes: options.maxEventBytes } : {}),
     });
     this.queues = new JobQueues(this.#redis, this.keyPrefix, options.jobs ?? []);
     this.#closers.push(() => this.queues.close(), () => this.#redis.quit().then(() => undefined));
@@ -273,6 +279,7 @@ export class Jobcast {
       historySize: this.#options.historySize,
       retentionSeconds: this.#options.retentionSeconds,
       sharded: this.#sharded,
+      ...(this.#options.maxEventBytes ? { maxEventBytes: this.#options.maxEventBytes } : {}),
     });
     const relayConnection = this.#connect({ maxRetriesPerRequest: null });
     const cancelConnection = this.#connect({ maxRetriesPerRequest: null });

@@ -40,6 +40,7 @@ export async function startRole(role: Role, config: JobcastConfig, redisUrl: str
     origins: parseOrigins(config.allowedOrigins),
     triggersPerSecond: config.triggersPerSecond,
     maxPartialBytes: config.maxPartialBytes,
+    maxEventBytes: config.maxEventBytes,
     jobs: [...(config.demo ? [analyseHistory] : []), ...(await loadJobModules(config.jobModules))],
     keyPrefix: config.keyPrefix,
     historySize: config.historySize,

@@ -36,7 +36,7 @@ export function createRouter(jobcast: Jobcast, options: RouterOptions = {}): Rou
   const json = express.json({ limit: jobcast.maxInputBytes });
 
   router.get(`${base}/openapi.json`, (_req, res) => void res.json(openApiDocument(base)));
-  if (jobcast.apps) router.use(createAppsRouter(jobcast, { apps: jobcast.apps }));
+  if (jobcast.apps) router.use(createAppsRouter(jobcast, { apps: jobcast.apps, maxEventBytes: jobcast.maxEventBytes }));
 
   router.get(`${base}/client.js`, async (_req, res) => {
     res.type('application/javascript').set('Cache-Control', 'public, max-age=300').send(await clientBundle());
