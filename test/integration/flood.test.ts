@@ -1,34 +1,22 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { io, type Socket } from 'socket.io-client';
-import { connect, type JobcastConnection } from '../../client/connection.js';
 import { DEFAULT_SOCKET_PATH } from '../../shared/constants.js';
 import { startStack, type TestStack } from '../helpers/stack.js';
+import { steadyClient } from '../helpers/steady-client.js';
 import { waitFor } from '../helpers/wait.js';
 
 const raw = (url: string) => io(url, { path: DEFAULT_SOCKET_PATH, transports: ['websocket'], reconnection: false, forceNew: true });
 
 describe('floods are limited, and a well-behaved client does not notice', () => {
   let stack: TestStack;
-  let steady: JobcastConnection;
-  const latencies: number[] = [];
-  const offsets: number[] = [];
-  let published = 0;
-  let publisher: ReturnType<typeof setInterval>;
+  let steady: Awaited<ReturnType<typeof steadyClient>>;
 
   before(async () => {
     stack = await startStack({ worker: false });
-    steady = connect({ url: stack.url });
-    const sub = steady.channel('steady', { token: await stack.jobcast.token(['steady']) });
-    sub.on('*', (e) => {
-      latencies.push(Date.now() - e.ts);
-      offsets.push(e.offset);
-    });
-    await sub.subscribe();
-    publisher = setInterval(() => void stack.jobcast.trigger('steady', 'tick', { n: ++published }), 20);
+    steady = await steadyClient(stack);
   });
   after(async () => {
-    clearInterval(publisher);
     steady.close();
     await stack.close();
   });
@@ -99,8 +87,8 @@ describe('floods are limited, and a well-behaved client does not notice', () => 
   });
 
   it('meanwhile the well-behaved client got every event, promptly', async () => {
-    clearInterval(publisher);
-    await waitFor(() => offsets.length >= published, 'the steady client to catch up');
+    await steady.settle();
+    const { offsets, latencies } = steady;
     assert.deepEqual(offsets, Array.from({ length: offsets.length }, (_, i) => i + 1));
     const sorted = [...latencies].sort((a, b) => a - b);
     const p99 = sorted[Math.floor(sorted.length * 0.99)] ?? 0;

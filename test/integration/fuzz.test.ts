@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { io, type Socket } from 'socket.io-client';
-import { connect, type JobcastConnection } from '../../client/connection.js';
 import { AppRegistry } from '../../server/apps/apps.js';
 import { ErrorCode } from '../../shared/codes.js';
 import { DEFAULT_SOCKET_PATH } from '../../shared/constants.js';
 import { startStack, type TestStack } from '../helpers/stack.js';
-import { waitFor } from '../helpers/wait.js';
+import { steadyClient } from '../helpers/steady-client.js';
 
 const DOCUMENTED_CODES = new Set<string>(Object.values(ErrorCode));
 const DOCUMENTED_STATUS = new Set([200, 202, 400, 401, 403, 404, 409, 413, 429]);
@@ -15,25 +14,16 @@ const APP = { id: 'fuzz', key: 'fuzz-key', secret: 'fuzz-secret-0123456789', ena
 
 describe('hostile input, generated: thousands of malformed frames and requests', () => {
   let stack: TestStack;
-  let steady: JobcastConnection;
-  const received: number[] = [];
-  let published = 0;
-  let publisher: ReturnType<typeof setInterval>;
+  let steady: Awaited<ReturnType<typeof steadyClient>>;
   const unhandled: unknown[] = [];
   const onUnhandled = (reason: unknown) => void unhandled.push(reason);
 
   before(async () => {
     process.on('unhandledRejection', onUnhandled);
     stack = await startStack({ apps: new AppRegistry(APP), gateway: { subscribesPerSecond: 100_000 } });
-    // A well-behaved client, receiving throughout.
-    steady = connect({ url: stack.url });
-    const sub = steady.channel('steady', { token: await stack.jobcast.token(['steady']) });
-    sub.on('*', (e) => received.push(e.offset));
-    await sub.subscribe();
-    publisher = setInterval(() => void stack.jobcast.trigger('steady', 'tick', { n: ++published }), 20);
+    steady = await steadyClient(stack);
   });
   after(async () => {
-    clearInterval(publisher);
     steady.close();
     await stack.close();
     process.off('unhandledRejection', onUnhandled);
@@ -118,9 +108,8 @@ describe('hostile input, generated: thousands of malformed frames and requests',
   });
 
   it('the well-behaved client got every event meanwhile, and nothing went unhandled', async () => {
-    clearInterval(publisher);
-    const last = published;
-    await waitFor(() => received.length >= last, 'the steady client to catch up');
+    await steady.settle();
+    const received = steady.offsets;
     assert.deepEqual(received, Array.from({ length: received.length }, (_, i) => i + 1), 'every offset, in order, once');
     assert.deepEqual(unhandled, [], 'no unhandled rejection');
     assert.equal(stack.gateway.stats().connections, 1, 'only the steady client is left');
