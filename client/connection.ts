@@ -86,6 +86,9 @@ export class JobcastConnection {
       subscribe: (request) => self.#request(request),
       unsubscribe: (channel) => void socket.emit('unsubscribe', { channel }, () => {}),
       start: (subscription) => self.#firstSync(subscription),
+      ack: (channel, offset) => {
+        if (socket.connected) socket.emit('ack', { channel, offset });
+      },
       forget: (subscription) => {
         if (self.#subscriptions.get(subscription.channel) === subscription) self.#subscriptions.delete(subscription.channel);
       },

@@ -1,5 +1,5 @@
 import type { ChannelEvent, StreamPosition, SubscribeAck, SubscribeRequest } from '../shared/protocol.js';
-import { SKIP_EVENT } from '../shared/constants.js';
+import { OUTCOME_EVENTS, SKIP_EVENT, type OutcomeEventName } from '../shared/constants.js';
 import { Emitter } from './emitter.js';
 import { JobcastClientError } from './errors.js';
 
@@ -33,6 +33,8 @@ export interface SubscriptionTransport {
   subscribe(request: SubscribeRequest): Promise<SubscribeAck>;
   unsubscribe(channel: string): void;
   start(subscription: Subscription): Promise<void>;
+  /** Tells the gateway the application received an outcome event. */
+  ack(channel: string, offset: number): void;
   forget(subscription: Subscription): void;
 }
 
@@ -214,6 +216,8 @@ export class Subscription {
     this.#latest.set(event.event, context);
     this.#events.emit(event.event, context);
     this.#events.emit('*', context);
+    // Outcomes are acknowledged, so operators can see that a person's page got the result.
+    if (OUTCOME_EVENTS.includes(event.event as OutcomeEventName) && event.channel.startsWith('job:')) this.#transport.ack(event.channel, event.offset);
   }
 
   #setState(state: SubscriptionState, recovered?: boolean): void {

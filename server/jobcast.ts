@@ -19,6 +19,7 @@ import { createLogger, type Logger } from './logger.js';
 import { connectRedis, type RedisClient, type RedisTarget } from './redis/connect.js';
 import type { AppRegistry } from './apps/apps.js';
 import type { Origins } from './http/security.js';
+import { Metrics, eventType } from './metrics.js';
 import { TokenSigner, type Right } from './tokens.js';
 
 /** Options of {@link createJobcast}. */
@@ -107,6 +108,9 @@ export class Jobcast {
   readonly maxInputBytes: number;
   /** Apps of the signed HTTP API, if it is on. */
   readonly apps: AppRegistry | undefined;
+  /** This process's Prometheus metrics (`GET /metrics`). */
+  readonly metrics = new Metrics();
+  readonly #gateways: Gateway[] = [];
   /** Browser origins allowed on the API and the gateway. */
   readonly origins: Origins;
   /** Signed API writes one app key may make per second. */
@@ -140,6 +144,7 @@ export class Jobcast {
       historySize: options.historySize,
       retentionSeconds: options.retentionSeconds,
       sharded: this.#sharded,
+      onPublished: this.#countPublished,
       ...(options.maxEventBytes ? { maxEventBytes: options.maxEventBytes } : {}),
     });
     this.queues = new JobQueues(this.#redis, this.keyPrefix, options.jobs ?? []);
@@ -265,7 +270,9 @@ export class Jobcast {
       signer: this.signer,
       logger: this.logger,
       presence: { redis: this.#redis, keyPrefix: this.keyPrefix },
+      metrics: this.metrics,
     });
+    this.#gateways.push(gateway);
     this.#closers.unshift(() => gateway.close());
     return gateway;
   }
@@ -279,6 +286,7 @@ export class Jobcast {
       historySize: this.#options.historySize,
       retentionSeconds: this.#options.retentionSeconds,
       sharded: this.#sharded,
+      onPublished: this.#countPublished,
       ...(this.#options.maxEventBytes ? { maxEventBytes: this.#options.maxEventBytes } : {}),
     });
     const relayConnection = this.#connect({ maxRetriesPerRequest: null });
@@ -295,7 +303,9 @@ export class Jobcast {
       stalledIntervalMs: this.#options.stalledIntervalMs,
       relayClaimMs: this.#options.relayClaimMs,
       maxPartialBytes: this.#options.maxPartialBytes ?? 1024 * 1024,
+      metrics: this.metrics,
     });
+    this.#workersStarted = true;
     this.#closers.unshift(async () => {
       await runner.close();
       await connection.quit().catch(() => connection.disconnect());
@@ -318,7 +328,55 @@ export class Jobcast {
   }
 
   #connect(options: { maxRetriesPerRequest: number | null; sharded?: boolean }): RedisClient {
-    return connectRedis(this.#target, { ...options, logger: this.logger });
+    return connectRedis(this.#target, { ...options, logger: this.logger, onReconnect: () => this.metrics.redisReconnects.inc() });
+  }
+
+  readonly #countPublished = (event: ChannelEvent) => this.metrics.published.inc({ type: eventType(event.event) });
+
+  /**
+   * Checks Redis answers within `timeoutMs`; for `/readyz`.
+   * @returns what was checked, and whether it passed.
+   */
+  async readiness(timeoutMs = 1000): Promise<{ ok: boolean; checks: Record<string, string> }> {
+    const checks: Record<string, string> = {};
+    try {
+      await Promise.race([this.#redis.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs))]);
+      checks.redis = 'ok';
+    } catch (error) {
+      checks.redis = `unreachable: ${(error as Error).message}`;
+    }
+    checks.gateway = this.#gateways.length ? 'started' : 'not in this process';
+    checks.workers = this.#workersStarted ? 'started' : 'not in this process';
+    return { ok: checks.redis === 'ok', checks };
+  }
+
+  #workersStarted = false;
+
+  /** Prometheus text of this process's metrics, with gauges read now. */
+  async metricsText(): Promise<string> {
+    const m = this.metrics;
+    let connections = 0;
+    let subscriptions = 0;
+    let channels = 0;
+    let unacknowledged = 0;
+    for (const gateway of this.#gateways) {
+      const s = gateway.stats();
+      connections += s.connections;
+      subscriptions += s.subscriptions;
+      channels += s.channels;
+      unacknowledged += s.unacknowledgedOutcomes;
+    }
+    m.connections.set(connections);
+    m.subscriptions.set(subscriptions);
+    m.channels.set(channels);
+    m.outcomesUnacknowledged.set(unacknowledged);
+    await Promise.all(
+      this.queues.definitions.map(async (d) => {
+        const counts = await this.queues.queue(d.name).getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed').catch(() => null);
+        for (const [state, n] of Object.entries(counts ?? {})) m.queueJobs.set({ job: d.name, state }, n);
+      }),
+    );
+    return m.registry.metrics();
   }
 }
 

@@ -59,11 +59,16 @@ export async function startRole(role: Role, config: JobcastConfig, redisUrl: str
   if (role === 'web' || role === 'all') {
     server = createServer(config.demo ? createDemoApp(jobcast, role === 'web' && config.gatewayUrl ? { gatewayUrl: config.gatewayUrl } : {}) : plainApp(jobcast));
   } else if (role === 'gateway') {
-    server = createServer((req, res) => {
-      const ok = req.url === '/healthz';
-      res.writeHead(ok ? 200 : 404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(ok ? { ok: true, role: 'gateway', ...gateway?.stats() } : { error: { code: 'jobcast:not-found', message: 'not found' } }));
+    const app = express();
+    app.disable('x-powered-by');
+    app.get('/healthz', (_req, res) => void res.json({ ok: true, role: 'gateway', ...gateway?.stats() }));
+    app.get('/readyz', async (_req, res) => {
+      const ready = await jobcast.readiness();
+      res.status(ready.ok ? 200 : 503).json(ready);
     });
+    app.get('/metrics', async (_req, res) => void res.type('text/plain; version=0.0.4').send(await jobcast.metricsText()));
+    app.use((_req, res) => void res.status(404).json({ error: { code: 'jobcast:not-found', message: 'not found' } }));
+    server = createServer(app);
   }
   let gateway: Gateway | undefined;
   if (server && (role === 'gateway' || role === 'all')) {

@@ -114,6 +114,10 @@ export const SubscribeRequest = z.object({
 export type SubscribeRequest = z.infer<typeof SubscribeRequest>;
 
 export const UnsubscribeRequest = z.object({ channel: ChannelName });
+
+/** Client → gateway: an outcome event reached the application. */
+export const OutcomeAck = z.object({ channel: ChannelName, offset: z.number().int().positive() });
+export type OutcomeAck = z.infer<typeof OutcomeAck>;
 export type UnsubscribeRequest = z.infer<typeof UnsubscribeRequest>;
 
 export const WireError = z.object({
@@ -165,6 +169,8 @@ export interface ServerToClientEvents {
 export interface ClientToServerEvents {
   subscribe: (request: SubscribeRequest, ack: (response: SubscribeAck) => void) => void;
   unsubscribe: (request: UnsubscribeRequest, ack: (response: UnsubscribeAck) => void) => void;
+  /** The application received this outcome event (for "did the user see it" metrics). */
+  ack: (ack: OutcomeAck) => void;
 }
 
 /** Gateways talk to each other through Redis only. */

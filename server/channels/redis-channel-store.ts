@@ -23,6 +23,8 @@ export interface RedisChannelStoreOptions {
   maxEventBytes?: number;
   /** Use SPUBLISH (Redis Cluster sharded pub/sub). @defaultValue false */
   sharded?: boolean;
+  /** Called with every event stored (metrics). */
+  onPublished?: (event: ChannelEvent) => void;
 }
 
 type AppendReply = [number, string, string];
@@ -44,6 +46,7 @@ export class RedisChannelStore implements ChannelStore {
   readonly #retention: number;
   readonly #maxEventBytes: number;
   readonly #publish: string;
+  readonly #onPublished: ((event: ChannelEvent) => void) | undefined;
 
   constructor(redis: RedisClient, options: RedisChannelStoreOptions = {}) {
     if (!('jobcastAppend' in redis)) {
@@ -56,6 +59,7 @@ export class RedisChannelStore implements ChannelStore {
     this.#retention = options.retentionSeconds ?? 86_400;
     this.#maxEventBytes = options.maxEventBytes ?? 10_240;
     this.#publish = options.sharded ? 'SPUBLISH' : 'PUBLISH';
+    this.#onPublished = options.onPublished;
   }
 
   async append(channel: string, event: string, data: unknown, options: AppendOptions = {}): Promise<ChannelEvent | null> {
@@ -81,7 +85,10 @@ export class RedisChannelStore implements ChannelStore {
       this.#publish,
       options.exclude ?? '',
     );
-    return offset === 0 ? null : ChannelEvent.parse(JSON.parse(envelope));
+    if (offset === 0) return null;
+    const stored = ChannelEvent.parse(JSON.parse(envelope));
+    this.#onPublished?.(stored);
+    return stored;
   }
 
   async read(channel: string, since?: StreamPosition): Promise<ReadResult> {

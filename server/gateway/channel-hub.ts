@@ -2,7 +2,8 @@ import type { ChannelEvent, StreamPosition, SubscribeOk } from '../../shared/pro
 import type { ChannelFeed, ChannelStore } from '../channels/channel-store.js';
 import type { Logger } from '../logger.js';
 import { SLOW_ROOM, type SlowConsumers } from './slow-consumers.js';
-import { SKIP_EVENT } from '../../shared/constants.js';
+import { OUTCOME_EVENTS, SKIP_EVENT } from '../../shared/constants.js';
+import { eventType, type Metrics } from '../metrics.js';
 import type { GatewayServer, GatewaySocket } from './types.js';
 
 interface Entry {
@@ -33,10 +34,14 @@ export class ChannelHub {
   readonly #log: Logger;
 
   readonly #slow: SlowConsumers;
+  readonly #metrics: Metrics | undefined;
+  /** Outcomes delivered by this gateway, by `channel#offset`: publish time, and whether acked. */
+  readonly #outcomes = new Map<string, { ts: number; acked: boolean }>();
 
-  constructor(io: GatewayServer, store: ChannelStore, feed: ChannelFeed, log: Logger, slow: SlowConsumers) {
+  constructor(io: GatewayServer, store: ChannelStore, feed: ChannelFeed, log: Logger, slow: SlowConsumers, metrics?: Metrics) {
     this.#io = io;
     this.#slow = slow;
+    this.#metrics = metrics;
     this.#store = store;
     this.#feed = feed;
     this.#log = log;
@@ -46,6 +51,30 @@ export class ChannelHub {
 
   /** Live messages this process received from Redis (for channels its clients hold). */
   received = 0;
+
+  /** A client says its application received an outcome: the first one counts. */
+  ack(channel: string, offset: number): void {
+    const outcome = this.#outcomes.get(`${channel}#${offset}`);
+    if (!outcome || outcome.acked) return;
+    outcome.acked = true;
+    this.#metrics?.outcomeAckLatency.observe(Math.max(0, Date.now() - outcome.ts) / 1000);
+  }
+
+  /** Outcomes delivered and not acknowledged by any subscriber yet. */
+  get unacknowledged(): number {
+    let n = 0;
+    for (const outcome of this.#outcomes.values()) if (!outcome.acked) n += 1;
+    return n;
+  }
+
+  #noteOutcome(event: ChannelEvent): void {
+    if (!(OUTCOME_EVENTS as readonly string[]).includes(event.event) || !event.channel.startsWith('job:')) return;
+    const key = `${event.channel}#${event.offset}`;
+    if (this.#outcomes.has(key)) return;
+    this.#outcomes.set(key, { ts: event.ts, acked: false });
+    // Bounded: the oldest records go first (a Map iterates in insertion order).
+    if (this.#outcomes.size > 20_000) this.#outcomes.delete(this.#outcomes.keys().next().value!);
+  }
 
   /** Subscriptions (joined or joining sockets) per channel in this process. */
   counts(): Map<string, number> {
@@ -91,6 +120,7 @@ export class ChannelHub {
     }
     // Synchronous from here to the join: no live event can slip between ack and room.
     socket.join(roomOf(channel));
+    for (const event of events) this.#noteOutcome(event);
     return { ok: true, channel, epoch: read.epoch, offset: top, recovered: read.recovered, events };
   }
 
@@ -152,6 +182,12 @@ export class ChannelHub {
     for (const buffer of entry.joining) buffer.push(event);
     entry.last = { epoch: event.epoch, offset: event.offset };
     const room = roomOf(event.channel);
+    if (this.#metrics) {
+      const type = eventType(event.event);
+      this.#metrics.delivered.inc({ type }, this.#io.sockets.adapter.rooms.get(room)?.size ?? 0);
+      this.#metrics.deliveryLatency.observe(Math.max(0, Date.now() - event.ts) / 1000);
+    }
+    this.#noteOutcome(event);
     const target = exclude ? this.#io.to(room).except(socketRoom(exclude)) : this.#io.to(room);
     // The excluded connection gets a marker instead, so it moves past the offset without
     // taking the hole for a loss and asking for the event again.

@@ -5,7 +5,8 @@ import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { originAllowed } from '../http/security.js';
 import { Server } from 'socket.io';
 import { ErrorCode } from '../../shared/codes.js';
-import { DEFAULT_SOCKET_PATH, SubscribeRequest, UnsubscribeRequest, type Failure } from '../../shared/protocol.js';
+import { DEFAULT_SOCKET_PATH, OutcomeAck, SubscribeRequest, UnsubscribeRequest, type Failure } from '../../shared/protocol.js';
+import type { Metrics } from '../metrics.js';
 import type { ChannelFeed, ChannelStore } from '../channels/channel-store.js';
 import { JobcastError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -38,6 +39,7 @@ export interface GatewayOptions {
   slowConsumers?: SlowConsumerOptions;
   /** Where to publish this gateway's subscription counts (channel info across gateways). */
   presence?: { redis: RedisClient; keyPrefix: string };
+  metrics?: Metrics;
 }
 
 /** A running gateway: the socket.io server and the hub of live channels. */
@@ -48,7 +50,7 @@ export interface Gateway {
   /** Progress events not sent to slow clients because a newer one replaced them. */
   readonly conflated: number;
   /** Connections, channels held, and live messages received from Redis so far. */
-  stats(): { connections: number; channels: number; received: number; slow: number };
+  stats(): { connections: number; channels: number; subscriptions: number; received: number; slow: number; unacknowledgedOutcomes: number };
   /** Tells clients to reconnect elsewhere, closes every connection; idempotent. */
   close(): Promise<void>;
 }
@@ -77,8 +79,8 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
     // Delivery is ours (offsets + log); socket.io's own recovery would duplicate it.
     serveClient: false,
   });
-  const slow = new SlowConsumers(io, options.slowConsumers);
-  const hub = new ChannelHub(io, options.store, options.feed, log, slow);
+  const slow = new SlowConsumers(io, { ...options.slowConsumers, ...(options.metrics ? { onConflated: () => options.metrics!.conflated.inc() } : {}) });
+  const hub = new ChannelHub(io, options.store, options.feed, log, slow, options.metrics);
   const presence = options.presence ? new PresenceWriter(options.presence.redis, options.presence.keyPrefix, () => hub.counts()) : null;
 
   // Pusher SDKs accept only ids shaped `<digits>.<digits>` as socket_id: one number for this
@@ -108,8 +110,12 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
     socket.emit('hello', { socketId: socket.data.socketId });
     socket.on('subscribe', (request: unknown, ack: unknown) => void subscribe(socket, request, ack));
     socket.on('unsubscribe', (request: unknown, ack: unknown) => unsubscribe(socket, request, ack));
+    socket.on('ack', (raw: unknown) => {
+      const parsed = OutcomeAck.safeParse(raw);
+      if (parsed.success && socket.data.channels.has(parsed.data.channel)) hub.ack(parsed.data.channel, parsed.data.offset);
+    });
     socket.onAny((event: unknown) => {
-      if (event !== 'subscribe' && event !== 'unsubscribe') {
+      if (event !== 'subscribe' && event !== 'unsubscribe' && event !== 'ack') {
         socket.emit('notice', { code: ErrorCode.invalidFrame, message: `unknown message ${JSON.stringify(String(event)).slice(0, 80)}` });
       }
     });
@@ -191,7 +197,9 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
       return slow.conflated;
     },
     stats() {
-      return { connections: io.engine.clientsCount, channels: hub.channelCount, received: hub.received, slow: slow.slowCount };
+      let subscriptions = 0;
+      for (const n of hub.counts().values()) subscriptions += n;
+      return { connections: io.engine.clientsCount, channels: hub.channelCount, subscriptions, received: hub.received, slow: slow.slowCount, unacknowledgedOutcomes: hub.unacknowledged };
     },
     close() {
       closing ??= (async () => {

@@ -12,6 +12,8 @@ export interface SlowConsumerOptions {
   lowWaterBytes?: number;
   /** How often sockets are checked. @defaultValue 100 */
   intervalMs?: number;
+  /** Called for each progress event replaced by a newer one (metrics). */
+  onConflated?: () => void;
 }
 
 /** Bytes a socket has queued but not yet handed to the kernel. */
@@ -33,6 +35,7 @@ export class SlowConsumers {
   readonly #high: number;
   readonly #low: number;
   readonly #timer: ReturnType<typeof setInterval>;
+  readonly #onConflated: (() => void) | undefined;
   /** Per slow socket: the newest progress not yet sent, per channel room. */
   readonly #held = new Map<GatewaySocket, Map<string, ChannelEvent>>();
   /** Progress events not sent because a newer one replaced them. */
@@ -42,6 +45,7 @@ export class SlowConsumers {
     this.#io = io;
     this.#high = options.highWaterBytes ?? 1024 * 1024;
     this.#low = options.lowWaterBytes ?? Math.floor(this.#high / 4);
+    this.#onConflated = options.onConflated;
     this.#timer = setInterval(() => this.#sweep(), options.intervalMs ?? 100);
     this.#timer.unref();
   }
@@ -55,7 +59,10 @@ export class SlowConsumers {
     for (const [socket, held] of this.#held) {
       if (!socket.rooms.has(room)) continue;
       if (event.event === 'progress') {
-        if (held.has(room)) this.conflated += 1;
+        if (held.has(room)) {
+          this.conflated += 1;
+          this.#onConflated?.();
+        }
         held.set(room, { ...event, conflated: true });
       } else {
         this.#flush(socket, held, room);

@@ -35,6 +35,15 @@ export function createRouter(jobcast: Jobcast, options: RouterOptions = {}): Rou
   router.use(base, apiHeaders(), apiCors(jobcast.origins));
   const json = express.json({ limit: jobcast.maxInputBytes });
 
+  router.get('/metrics', async (_req, res) => {
+    res.type('text/plain; version=0.0.4').send(await jobcast.metricsText());
+  });
+  router.get('/healthz', (_req, res) => void res.json({ ok: true, checks: { process: 'alive' } }));
+  router.get('/readyz', async (_req, res) => {
+    const ready = await jobcast.readiness();
+    res.status(ready.ok ? 200 : 503).json(ready);
+  });
+
   router.get(`${base}/openapi.json`, (_req, res) => void res.json(openApiDocument(base)));
   if (jobcast.apps) router.use(createAppsRouter(jobcast, { apps: jobcast.apps, maxEventBytes: jobcast.maxEventBytes }));
 

@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { startOutcomeRelay } from './outcome-relay.js';
+import type { Metrics } from '../metrics.js';
 import { JobCancelledError, cancelKeys } from './cancellation.js';
 import { queuePrefix, type JobContext, type JobDefinition, type ProgressInfo } from './define-job.js';
 
@@ -26,6 +27,7 @@ export interface JobRunnerOptions {
   relayClaimMs?: number;
   /** Largest rendered partial in bytes; a bigger one fails the job. @defaultValue 1 MiB */
   maxPartialBytes?: number;
+  metrics?: Metrics;
   /** A connection for the outcome relay alone (it blocks on it); closed by `close()`. */
   relayConnection: RedisClient;
   /** A connection to listen for cancel requests on (subscriber mode); closed by `close()`. */
@@ -80,7 +82,13 @@ export function runJobs(definitions: readonly JobDefinition<any, any>[], options
       autorun: false,
       ...(options.stalledIntervalMs ? { stalledInterval: options.stalledIntervalMs, lockDuration: options.stalledIntervalMs } : {}),
     });
-    worker.on('stalled', (jobId) => log.warn({ jobId }, 'job stalled: its worker stopped renewing the lock'));
+    worker.on('stalled', (jobId) => {
+      options.metrics?.stalls.inc({ job: definition.name });
+      log.warn({ jobId }, 'job stalled: its worker stopped renewing the lock');
+    });
+    worker.on('completed', (job) => {
+      if (job.processedOn && job.finishedOn) options.metrics?.jobDuration.observe({ job: definition.name, outcome: 'completed' }, (job.finishedOn - job.processedOn) / 1000);
+    });
     // Outcomes are published by the relay from BullMQ's event stream; the worker only tells
     // watchers about a retry, which BullMQ does not record as an outcome.
     worker.on('failed', (job, error) => {
@@ -172,6 +180,7 @@ export function runJobs(definitions: readonly JobDefinition<any, any>[], options
       // BullMQ has already decided: a job that will run again is delayed or waiting.
       const state = await job.getState();
       if (state === 'delayed' || state === 'waiting' || state === 'prioritized') {
+        options.metrics?.retries.inc({ job: job.name });
         const delay = typeof job.delay === 'number' ? job.delay : 0;
         await store.append(channel, 'retrying', {
           attempt: job.attemptsMade + 1,

@@ -29,7 +29,7 @@ export function parseClusterNodes(list: string): { host: string; port: number }[
  * a number fails fast (web requests answer 503). On a cluster, `sharded` gives the client a
  * subscriber per shard for SSUBSCRIBE.
  */
-export function connectRedis(target: RedisTarget, options: { maxRetriesPerRequest: number | null; sharded?: boolean; logger?: Logger }): RedisClient {
+export function connectRedis(target: RedisTarget, options: { maxRetriesPerRequest: number | null; sharded?: boolean; logger?: Logger; onReconnect?: () => void }): RedisClient {
   const retryStrategy = (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000);
   const client: RedisClient = target.clusterNodes?.length
     ? new Cluster(parseClusterNodes(target.clusterNodes.join(',')), {
@@ -39,5 +39,6 @@ export function connectRedis(target: RedisTarget, options: { maxRetriesPerReques
       })
     : new Redis(target.url ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: options.maxRetriesPerRequest, retryStrategy });
   client.on('error', (error) => options.logger?.debug({ err: error }, 'redis connection error'));
+  if (options.onReconnect) client.on('reconnecting', options.onReconnect);
   return client;
 }
