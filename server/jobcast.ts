@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import type { Router } from 'express';
 import { ChannelName, JobId, jobChannel, jobIdOfChannel } from '../shared/channels.js';
@@ -10,7 +10,7 @@ import { RedisChannelStore } from './channels/redis-channel-store.js';
 import { ConflictError, InvalidInputError, PayloadTooLargeError, UnavailableError, invalidInputFrom } from './errors.js';
 import { attachGateway, type Gateway, type GatewayOptions } from './gateway/gateway.js';
 import { createRouter, type RouterOptions } from './http/router.js';
-import type { JobDefinition } from './jobs/define-job.js';
+import { queuePrefix, type JobDefinition } from './jobs/define-job.js';
 import { JobQueues } from './jobs/job-queues.js';
 import { cancelJob, retryJob, type CancelResult } from './jobs/cancellation.js';
 import { runJobs, type JobRunner } from './jobs/job-runner.js';
@@ -169,6 +169,8 @@ export class Jobcast {
     const parsed = await definition.input.safeParseAsync(input);
     if (!parsed.success) throw invalidInputFrom(parsed.error.issues);
 
+    const joined = await this.#uniqueJob(definition, parsed.data, options);
+    if (joined) return joined;
     const jobId = options.jobId === undefined ? randomBytes(12).toString('base64url') : parseJobId(options.jobId);
     if (options.jobId !== undefined && (await this.queues.queue(definition.name).getJob(jobId))) {
       throw new ConflictError(`a job with id ${jobId} already exists`);
@@ -176,6 +178,16 @@ export class Jobcast {
     const channel = jobChannel(jobId);
     const attempts = definition.attempts ?? 1;
     const retention = this.#options.retentionSeconds ?? 86_400;
+    if (definition.unique) {
+      // Claim the key for this job; a racing start that lost the claim joins the winner.
+      const key = uniqueKey(this.keyPrefix, definition.name, definition.unique.key(parsed.data));
+      const claimed = await this.#redis.set(key, jobId, 'EX', retention, 'NX');
+      if (claimed === null) {
+        const again = await this.#uniqueJob(definition, parsed.data, options);
+        if (again) return again;
+        await this.#redis.set(key, jobId, 'EX', retention);
+      }
+    }
     try {
       await this.store.append(channel, 'queued', { job: definition.name, attempts }, { reset: true });
       if (options.app) await this.#redis.set(`${this.keyPrefix}{${channel}}:app`, options.app, 'EX', retention);
@@ -192,6 +204,27 @@ export class Jobcast {
     const token = await this.token([channel], { owner: options.owner, rights: options.rights ?? ['subscribe', 'cancel', 'retry'] });
     this.logger.info({ jobId, channel, job: definition.name, owner: options.owner, reqId: options.requestId }, 'job queued');
     return { jobId, channel, token };
+  }
+
+  /**
+   * For a job type with `unique`: the job already waiting or running for this input's key,
+   * joined (a fresh token for it) or refused; `null` when there is none (start a new one).
+   */
+  async #uniqueJob(definition: JobDefinition<unknown, unknown>, input: unknown, options: StartOptions): Promise<StartedJob | null> {
+    if (!definition.unique) return null;
+    const key = uniqueKey(this.keyPrefix, definition.name, definition.unique.key(input));
+    const existing = await this.#redis.get(key);
+    if (!existing) return null;
+    const job = await this.queues.queue(definition.name).getJob(existing);
+    const state = job ? await job.getState() : 'unknown';
+    // Finished, cancelled or gone: the key is free again.
+    if (!job || !['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'].includes(state)) return null;
+    if ((await this.store.read(jobChannel(existing))).events.some((e) => e.event === 'cancelled')) return null;
+    if (definition.unique.onDuplicate === 'reject') throw new ConflictError(`a ${definition.name} job for this input is already ${state === 'active' ? 'running' : 'queued'}: ${existing}`);
+    const channel = jobChannel(existing);
+    const token = await this.token([channel], { owner: options.owner, rights: options.rights ?? ['subscribe', 'cancel', 'retry'] });
+    this.logger.info({ jobId: existing, channel, job: definition.name, reqId: options.requestId }, 'joined the running job with the same uniqueness key');
+    return { jobId: existing, channel, token };
   }
 
   /** Publishes a custom event on any channel, from any process; resolves to the stored event. */
@@ -378,6 +411,11 @@ export class Jobcast {
     );
     return m.registry.metrics();
   }
+}
+
+/** The Redis key holding the job id of a unique job type's key (in the queue's hash slot). */
+function uniqueKey(keyPrefix: string, jobName: string, key: string): string {
+  return `${queuePrefix(keyPrefix, jobName)}:unique:${createHash('sha256').update(key).digest('base64url')}`;
 }
 
 function parseJobId(raw: string): string {

@@ -49,6 +49,12 @@ export interface JobDefinition<Input = unknown, Result = unknown> {
    * token that grants `retry`. @defaultValue false
    */
   retryFromPage?: boolean;
+  /**
+   * At most one job of this type per key at a time, the key made from the input. Starting a
+   * duplicate while one is waiting or running joins it (the same job id, channel and progress),
+   * or with `onDuplicate: 'reject'` is refused with 409.
+   */
+  unique?: { key: (input: Input) => string; onDuplicate?: 'join' | 'reject' };
 }
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;

@@ -77,3 +77,40 @@ export const echoJob = defineJob({
   },
   render: (result) => html`<p class="echo">${result.text}</p>`.value,
 });
+
+/** One report per account at a time: a second start joins the running one. */
+export const reportJob = defineJob({
+  name: 'report',
+  input: z.object({ account: z.string().max(50), stepMs: z.number().int().max(1000).default(50) }),
+  unique: { key: (input) => input.account },
+  async handler({ stepMs }, ctx) {
+    for (let i = 1; i <= 10; i++) {
+      await new Promise((r) => setTimeout(r, stepMs));
+      await ctx.progress(i * 10);
+    }
+    return { ok: true };
+  },
+});
+
+/** Like report, but a duplicate is refused. */
+export const exportJob = defineJob({
+  name: 'export',
+  input: z.object({ account: z.string().max(50) }),
+  unique: { key: (input) => input.account, onDuplicate: 'reject' },
+  async handler(_input, ctx) {
+    await new Promise((r) => setTimeout(r, 500));
+    await ctx.progress(100);
+    return { ok: true };
+  },
+});
+
+/** Ignores its signal and runs past its time limit. */
+export const slowpokeJob = defineJob({
+  name: 'slowpoke',
+  input: z.object({}),
+  timeoutMs: 300,
+  async handler() {
+    await new Promise((r) => setTimeout(r, 3000));
+    return { late: true };
+  },
+});
