@@ -53,7 +53,7 @@ export interface JobcastConfig {
   gatewayUrl: string | undefined;
   /** Secrets of before a rotation: still accepted for tokens, never used to sign. */
   previousSecrets: string[];
-  /** Browser origins allowed (`JOBCAST_ALLOWED_ORIGINS`, comma-separated); empty: any. */
+  /** Browser origins allowed (`JOBCAST_ALLOWED_ORIGINS`, comma-separated); unset allows every origin. */
   allowedOrigins: string | undefined;
   /** @defaultValue 1000 */
   maxConnectionsPerIp: number;
