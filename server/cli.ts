@@ -9,6 +9,7 @@ import { ROLES, startRole, type Role, type RunningRole } from './roles.js';
 const USAGE = `Usage:
   jobcast [all|web|worker|gateway]        run a process role (default: all, every role on one port)
   jobcast status <jobId>                  print a job's status as JSON
+  jobcast cancel <jobId>                  cancel a job (removed if waiting, aborted if running)
   jobcast trigger <channel> <event> <json>  publish a custom event
 
 Environment: PORT, REDIS_URL, JOBCAST_SECRET, JOBCAST_GATEWAY_URL, LOG_LEVEL (see README).`;
@@ -49,6 +50,10 @@ async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'status' && rest.length === 1) {
       console.log(JSON.stringify(await running.jobcast.status(rest[0]!), null, 2));
+      return 0;
+    }
+    if (command === 'cancel' && rest.length === 1) {
+      console.log(JSON.stringify(await running.jobcast.cancel(rest[0]!, 'cancelled from the command line')));
       return 0;
     }
     if (command === 'trigger' && rest.length === 3) {

@@ -194,7 +194,7 @@ export class Jobcast {
       await this.queues.queue(definition.name).add(definition.name, parsed.data, {
         jobId,
         attempts,
-        backoff: definition.backoff ? { type: definition.backoff.type, delay: definition.backoff.delayMs } : { type: 'exponential', delay: 1000 },
+        backoff: backoffOf(definition),
         removeOnComplete: { age: retention },
         removeOnFail: { age: retention },
       });
@@ -411,6 +411,14 @@ export class Jobcast {
     );
     return m.registry.metrics();
   }
+}
+
+/** BullMQ backoff options of a job type (a function runs in the worker as the `custom` strategy). */
+function backoffOf(definition: JobDefinition<unknown, unknown>) {
+  const backoff = definition.backoff;
+  if (typeof backoff === 'function') return { type: 'custom' };
+  if (!backoff) return { type: 'exponential', delay: 1000, jitter: 0.5 };
+  return { type: backoff.type, delay: backoff.delayMs, ...(backoff.jitter !== undefined ? { jitter: backoff.jitter } : {}) };
 }
 
 /** The Redis key holding the job id of a unique job type's key (in the queue's hash slot). */

@@ -38,8 +38,17 @@ export interface JobDefinition<Input = unknown, Result = unknown> {
   render?: (result: Result, input: Input) => string;
   /** Runs in total, first included. @defaultValue 1 */
   attempts?: number;
-  /** Delay before a retry: fixed milliseconds, or exponential from a base. @defaultValue exponential, 1000 ms */
-  backoff?: { type: 'fixed' | 'exponential'; delayMs: number };
+  /**
+   * Delay before a retry: fixed, or exponential from a base (`jitter` 0–1 spreads retries so a
+   * failing dependency is not hit by every job at once), or a function of the attempt number
+   * and the error. @defaultValue exponential from 1000 ms, jitter 0.5
+   */
+  backoff?: { type: 'fixed' | 'exponential'; delayMs: number; jitter?: number } | ((attempt: number, error: Error) => number);
+  /**
+   * Which errors are worth another attempt. @defaultValue every error, except an
+   * `UnrecoverableError` (from bullmq) and input that no longer validates
+   */
+  retryIf?: (error: Error) => boolean;
   /** Time limit of one run in milliseconds; past it `ctx.signal` aborts and the run fails. */
   timeoutMs?: number;
   /** Runs of this job one worker process runs at once. @defaultValue the process setting (4) */

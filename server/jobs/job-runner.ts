@@ -80,6 +80,9 @@ export function runJobs(definitions: readonly JobDefinition<any, any>[], options
       prefix: queuePrefix(options.keyPrefix, definition.name),
       concurrency: definition.concurrency ?? options.concurrency ?? 4,
       autorun: false,
+      ...(typeof definition.backoff === 'function'
+        ? { settings: { backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) => (definition.backoff as (a: number, e: Error) => number)(attemptsMade, error ?? new Error('failed')) } }
+        : {}),
       ...(options.stalledIntervalMs ? { stalledInterval: options.stalledIntervalMs, lockDuration: options.stalledIntervalMs } : {}),
     });
     worker.on('stalled', (jobId) => {
@@ -157,6 +160,10 @@ export function runJobs(definitions: readonly JobDefinition<any, any>[], options
       return result;
     } catch (error) {
       const reason = controller.signal.reason;
+      if (!(reason instanceof JobCancelledError) && definition.retryIf && error instanceof Error && !(error instanceof UnrecoverableError) && !definition.retryIf(error)) {
+        // Not worth another attempt: BullMQ ends the job now instead of retrying it.
+        throw new UnrecoverableError(error.message);
+      }
       if (reason instanceof JobCancelledError) {
         await Promise.all(writes);
         // The outcome is `cancelled`; BullMQ records a failure the relay then cannot publish.

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { createJobcast, type Gateway, type Jobcast, type JobDefinition } from '../../server/index.js';
-import { countJob, exportJob, flakyJob, reportJob, slowpokeJob } from './test-jobs.js';
+import { countJob, exportJob, flakyJob, pickyJob, reportJob, slowpokeJob } from './test-jobs.js';
 import type { AppRegistry } from '../../server/apps/apps.js';
 
 export { countJob, flakyJob };
@@ -29,7 +29,7 @@ export async function startStack(options: { jobs?: JobDefinition<any, any>[]; wo
     redisUrl,
     secret: TEST_SECRET,
     keyPrefix: prefix,
-    jobs: options.jobs ?? [countJob, flakyJob, reportJob, exportJob, slowpokeJob],
+    jobs: options.jobs ?? [countJob, flakyJob, reportJob, exportJob, slowpokeJob, pickyJob],
     ...(options.apps ? { apps: options.apps } : {}),
     logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
   });

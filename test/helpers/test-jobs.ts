@@ -114,3 +114,16 @@ export const slowpokeJob = defineJob({
     return { late: true };
   },
 });
+
+/** Fails with a client error that is not worth retrying, unless told the error is transient. */
+export const pickyJob = defineJob({
+  name: 'picky',
+  input: z.object({ transient: z.boolean() }),
+  attempts: 3,
+  backoff: (attempt) => attempt * 150,
+  retryIf: (error) => !/status 400/.test(error.message),
+  async handler({ transient }, ctx): Promise<{ never: true }> {
+    if (transient) throw new Error(`upstream timed out (attempt ${ctx.attempt})`);
+    throw new Error('upstream answered status 400: bad request');
+  },
+});

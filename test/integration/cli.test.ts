@@ -23,6 +23,12 @@ describe('the jobcast command line', () => {
       assert.equal((bad as { code: number }).code, 2);
       assert.match((bad as { stderr: string }).stderr, /not valid JSON/);
       assert.equal((await jobcast.store.read('deploys')).offset, 1);
+
+      // jobcast cancel: a waiting job (no worker runs here) is removed and watchers are told.
+      const started = await jobcast.start('count', { steps: 3 });
+      const { stdout: cancelled } = await run(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'cancel', started.jobId], { env: { ...env, JOBCAST_DEMO: '0', JOBCAST_JOBS: 'test/helpers/test-jobs.ts' } });
+      assert.deepEqual(JSON.parse(cancelled), { jobId: started.jobId, state: 'cancelled' });
+      assert.equal((await jobcast.store.read(started.channel)).events.at(-1)?.event, 'cancelled');
     } finally {
       await jobcast.close();
       await deleteKeys(redisUrl, prefix);

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ConflictError } from '../../server/errors.js';
-import { exportJob, reportJob, slowpokeJob } from '../helpers/test-jobs.js';
+import { exportJob, pickyJob, reportJob, slowpokeJob } from '../helpers/test-jobs.js';
+import { jobChannel } from '../../shared/constants.js';
 import { startStack, type TestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -36,6 +37,30 @@ describe('jobs that behave: uniqueness and time limits', () => {
     const response = await fetch(`${stack.url}/jobcast/jobs/export`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ account }) });
     assert.equal(response.status, 409);
     await finished(first.jobId);
+  });
+
+  /** Every event of a job, read from its log once it finished. */
+  async function history(jobId: string) {
+    await finished(jobId);
+    const first = await stack.jobcast.store.read(jobChannel(jobId));
+    return (await stack.jobcast.store.read(jobChannel(jobId), { epoch: first.epoch, offset: 0 })).events;
+  }
+
+  it('retryIf: an error not worth retrying ends the job at once, with one failed and no retrying', async () => {
+    const started = await stack.jobcast.start(pickyJob, { transient: false });
+    const events = await history(started.jobId);
+    assert.deepEqual(events.map((e) => e.event), ['queued', 'active', 'failed']);
+    assert.equal((await stack.jobcast.status(started.jobId)).attemptsMade, 1);
+  });
+
+  it('a backoff function sets when the next attempt starts, and each retry says so', async () => {
+    const started = await stack.jobcast.start(pickyJob, { transient: true });
+    const events = await history(started.jobId);
+    assert.deepEqual(events.map((e) => e.event), ['queued', 'active', 'retrying', 'active', 'retrying', 'active', 'failed']);
+    const waits = events.filter((e) => e.event === 'retrying').map((e) => (e.data as { retryAt: number }).retryAt - e.ts);
+    assert.ok(waits[0]! >= 100 && waits[0]! <= 1000, `first retry after ~150 ms (${waits[0]})`);
+    assert.ok(waits[1]! >= 250 && waits[1]! <= 1500, `second retry after ~300 ms (${waits[1]})`);
+    assert.match((events.at(-1)!.data as { error: string }).error, /attempt 3/);
   });
 
   it('a job past its time limit fails with a timeout, even if its handler ignores the signal', async () => {
