@@ -21,6 +21,7 @@ const EnvConfig = z.object({
   JOBCAST_TRUST_PROXY: z.enum(['0', '1']).default('0'),
   JOBCAST_HISTORY_SIZE: int(100),
   JOBCAST_RETENTION_SECONDS: int(86_400),
+  JOBCAST_RETENTION_COUNT: int(1000),
   JOBCAST_TOKEN_TTL_SECONDS: int(3_600),
   JOBCAST_MAX_INPUT_BYTES: int(64 * 1024),
   JOBCAST_CONCURRENCY: int(4),
@@ -71,6 +72,8 @@ export interface JobcastConfig {
   historySize: number;
   /** How long a channel's log and state outlive its last event. @defaultValue 86400 */
   retentionSeconds: number;
+  /** Finished jobs kept per job type. @defaultValue 1000 */
+  retentionCount: number;
   /** Lifetime of minted channel tokens. @defaultValue 3600 */
   tokenTtlSeconds: number;
   /** Largest accepted job input (JSON bytes). @defaultValue 65536 */
@@ -122,6 +125,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): JobcastConf
     trustProxy: e.JOBCAST_TRUST_PROXY === '1',
     historySize: e.JOBCAST_HISTORY_SIZE,
     retentionSeconds: e.JOBCAST_RETENTION_SECONDS,
+    retentionCount: e.JOBCAST_RETENTION_COUNT,
     tokenTtlSeconds: e.JOBCAST_TOKEN_TTL_SECONDS,
     maxInputBytes: e.JOBCAST_MAX_INPUT_BYTES,
     concurrency: e.JOBCAST_CONCURRENCY,

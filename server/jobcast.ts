@@ -43,6 +43,8 @@ export interface JobcastOptions {
   historySize?: number;
   /** Seconds a channel's state and log outlive its last event. @defaultValue 86400 */
   retentionSeconds?: number;
+  /** Finished jobs BullMQ keeps per job type (on top of the age limit). @defaultValue 1000 */
+  retentionCount?: number;
   /** Lifetime of minted channel tokens in seconds. @defaultValue 3600 */
   tokenTtlSeconds?: number;
   /** Largest job input, in bytes of JSON. @defaultValue 65536 */
@@ -195,8 +197,8 @@ export class Jobcast {
         jobId,
         attempts,
         backoff: backoffOf(definition),
-        removeOnComplete: { age: retention },
-        removeOnFail: { age: retention },
+        removeOnComplete: { age: retention, count: this.#options.retentionCount ?? 1000 },
+        removeOnFail: { age: retention, count: this.#options.retentionCount ?? 1000 },
       });
     } catch (error) {
       throw new UnavailableError('the job could not be queued: Redis is unreachable', { cause: error });

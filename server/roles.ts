@@ -45,6 +45,7 @@ export async function startRole(role: Role, config: JobcastConfig, redisUrl: str
     keyPrefix: config.keyPrefix,
     historySize: config.historySize,
     retentionSeconds: config.retentionSeconds,
+    retentionCount: config.retentionCount,
     tokenTtlSeconds: config.tokenTtlSeconds,
     maxInputBytes: config.maxInputBytes,
     concurrency: config.concurrency,
