@@ -86,6 +86,13 @@ async function main(argv: string[]): Promise<number> {
 function waitForSignals(running: RunningRole, embedded: EmbeddedRedis | null, logger: ReturnType<typeof createLogger>): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false;
+    // A recycling worker exits 0 once its jobs are done, for its supervisor to start a fresh one.
+    running.onRecycle((reason) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ reason }, 'recycled: exiting so a fresh process takes over');
+      void running.close().then(() => embedded?.stop()).then(() => resolve(0), () => resolve(1));
+    });
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) {
         logger.warn({ signal }, 'second signal: exiting now');

@@ -25,6 +25,8 @@ const EnvConfig = z.object({
   JOBCAST_TOKEN_TTL_SECONDS: int(3_600),
   JOBCAST_MAX_INPUT_BYTES: int(64 * 1024),
   JOBCAST_CONCURRENCY: int(4),
+  JOBCAST_WORKER_MAX_JOBS: z.coerce.number().int().positive().optional(),
+  JOBCAST_WORKER_MAX_RSS_MB: z.coerce.number().int().positive().optional(),
   JOBCAST_JOBS: z.string().optional(),
   JOBCAST_APP_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('jobcast'),
   JOBCAST_APP_KEY: z.string().min(1).default('jobcast-key'),
@@ -80,6 +82,10 @@ export interface JobcastConfig {
   maxInputBytes: number;
   /** Jobs one worker process runs at once, per job type, unless the job says otherwise. @defaultValue 4 */
   concurrency: number;
+  /** Recycle a worker process after this many jobs. */
+  workerMaxJobs: number | undefined;
+  /** Recycle a worker process past this resident memory (MB). */
+  workerMaxRssMb: number | undefined;
   logLevel: string;
   /** Modules whose `defineJob` exports this process knows (`JOBCAST_JOBS`, comma-separated). */
   jobModules: string[];
@@ -129,6 +135,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): JobcastConf
     tokenTtlSeconds: e.JOBCAST_TOKEN_TTL_SECONDS,
     maxInputBytes: e.JOBCAST_MAX_INPUT_BYTES,
     concurrency: e.JOBCAST_CONCURRENCY,
+    workerMaxJobs: e.JOBCAST_WORKER_MAX_JOBS,
+    workerMaxRssMb: e.JOBCAST_WORKER_MAX_RSS_MB,
     logLevel: e.LOG_LEVEL,
     jobModules: e.JOBCAST_JOBS ? e.JOBCAST_JOBS.split(',').map((s) => s.trim()).filter(Boolean) : [],
     demo: e.JOBCAST_DEMO === '1',

@@ -13,7 +13,7 @@ import { createRouter, type RouterOptions } from './http/router.js';
 import { queuePrefix, type JobDefinition } from './jobs/define-job.js';
 import { JobQueues } from './jobs/job-queues.js';
 import { cancelJob, retryJob, type CancelResult } from './jobs/cancellation.js';
-import { runJobs, type JobRunner } from './jobs/job-runner.js';
+import { runJobs, type JobRunner, type JobRunnerOptions } from './jobs/job-runner.js';
 import { readJobStatus } from './jobs/job-status.js';
 import { createLogger, type Logger } from './logger.js';
 import { connectRedis, type RedisClient, type RedisTarget } from './redis/connect.js';
@@ -313,7 +313,7 @@ export class Jobcast {
   }
 
   /** Runs workers for every job type this instance knows. */
-  runWorker(options: { concurrency?: number } = {}): JobRunner {
+  runWorker(options: { concurrency?: number; recycle?: JobRunnerOptions['recycle'] } = {}): JobRunner {
     // Workers wait out Redis outages instead of failing jobs: no retry limit per command.
     const connection = this.#connect({ maxRetriesPerRequest: null });
     const store = new RedisChannelStore(connection, {
@@ -339,6 +339,7 @@ export class Jobcast {
       relayClaimMs: this.#options.relayClaimMs,
       maxPartialBytes: this.#options.maxPartialBytes ?? 1024 * 1024,
       metrics: this.metrics,
+      ...(options.recycle ? { recycle: options.recycle } : {}),
     });
     this.#workersStarted = true;
     this.#closers.unshift(async () => {

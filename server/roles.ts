@@ -24,6 +24,8 @@ export interface RunningRole {
   server: Server | null;
   /** `http://host:port` of the HTTP server, once listening. */
   url: string | null;
+  /** Called when the worker decided to recycle itself (JOBCAST_WORKER_MAX_JOBS / _MAX_RSS_MB). */
+  onRecycle(handler: (reason: string) => void): void;
   close(): Promise<void>;
 }
 
@@ -79,7 +81,11 @@ export async function startRole(role: Role, config: JobcastConfig, redisUrl: str
       trustProxy: config.trustProxy,
     });
   }
-  if (role === 'worker' || role === 'all') jobcast.runWorker();
+  let recycled: ((reason: string) => void) | undefined;
+  const recycle = config.workerMaxJobs || config.workerMaxRssMb
+    ? { ...(config.workerMaxJobs ? { maxJobs: config.workerMaxJobs } : {}), ...(config.workerMaxRssMb ? { maxRssMb: config.workerMaxRssMb } : {}), onRecycle: (reason: string) => recycled?.(reason) }
+    : undefined;
+  if (role === 'worker' || role === 'all') jobcast.runWorker(recycle ? { recycle } : {});
 
   let url: string | null = null;
   if (server) {
@@ -97,6 +103,9 @@ export async function startRole(role: Role, config: JobcastConfig, redisUrl: str
     jobcast,
     server,
     url,
+    onRecycle(handler: (reason: string) => void) {
+      recycled = handler;
+    },
     close() {
       closing ??= (async () => {
         const stopped = server ? new Promise<void>((resolve) => server!.close(() => resolve())) : Promise.resolve();

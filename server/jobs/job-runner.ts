@@ -28,6 +28,11 @@ export interface JobRunnerOptions {
   /** Largest rendered partial in bytes; a bigger one fails the job. @defaultValue 1 MiB */
   maxPartialBytes?: number;
   metrics?: Metrics;
+  /**
+   * Recycle: after this many jobs, or past this resident memory, stop taking jobs, finish the
+   * running ones, then call `onRecycle` (the CLI exits 0 so a supervisor starts a fresh process).
+   */
+  recycle?: { maxJobs?: number; maxRssMb?: number; onRecycle: (reason: string) => void };
   /** A connection for the outcome relay alone (it blocks on it); closed by `close()`. */
   relayConnection: RedisClient;
   /** A connection to listen for cancel requests on (subscriber mode); closed by `close()`. */
@@ -37,6 +42,8 @@ export interface JobRunnerOptions {
 /** Running workers; `close()` lets running jobs finish, then stops. Idempotent. */
 export interface JobRunner {
   workers: Worker[];
+  /** Jobs this runner finished (completed or failed), for recycling. */
+  readonly finished: number;
   close(): Promise<void>;
 }
 
@@ -91,7 +98,9 @@ export function runJobs(definitions: readonly JobDefinition<any, any>[], options
     });
     worker.on('completed', (job) => {
       if (job.processedOn && job.finishedOn) options.metrics?.jobDuration.observe({ job: definition.name, outcome: 'completed' }, (job.finishedOn - job.processedOn) / 1000);
+      countFinished();
     });
+    worker.on('failed', () => countFinished());
     // Outcomes are published by the relay from BullMQ's event stream; the worker only tells
     // watchers about a retry, which BullMQ does not record as an outcome.
     worker.on('failed', (job, error) => {
@@ -216,9 +225,32 @@ export function runJobs(definitions: readonly JobDefinition<any, any>[], options
     }
   });
 
+  let finished = 0;
+  let recycling = false;
+  function countFinished(): void {
+    finished += 1;
+    const limits = options.recycle;
+    if (!limits || recycling) return;
+    const rssMb = process.memoryUsage().rss / 1024 / 1024;
+    const reason =
+      limits.maxJobs !== undefined && finished >= limits.maxJobs
+        ? `finished ${finished} jobs (limit ${limits.maxJobs})`
+        : limits.maxRssMb !== undefined && rssMb > limits.maxRssMb
+          ? `resident memory ${rssMb.toFixed(0)} MB is past ${limits.maxRssMb} MB`
+          : null;
+    if (!reason) return;
+    recycling = true;
+    options.logger.info({ reason }, 'recycling this worker: finishing running jobs, taking no new ones');
+    // Stop fetching now; running jobs finish; then the owner replaces the process.
+    void Promise.allSettled(workers.map((w) => w.close())).then(() => limits.onRecycle(reason));
+  }
+
   let closing: Promise<void> | undefined;
   return {
     workers,
+    get finished() {
+      return finished;
+    },
     close() {
       // Workers first: their last outcomes land in the stream, where any relay finds them.
       closing ??= Promise.allSettled(workers.map((w) => w.close()))
