@@ -29,6 +29,7 @@ export { defineJob } from './jobs/define-job.js';
 export type { JobDefinition, JobContext, ProgressInfo } from './jobs/define-job.js';
 export type { JobRunner } from './jobs/job-runner.js';
 export type { CancelResult } from './jobs/cancellation.js';
+export { AfterCommit } from './jobs/after-commit.js';
 export type { Gateway } from './gateway/gateway.js';
 export type { RouterOptions } from './http/router.js';
 export { renderJobElement } from './http/job-element.js';

@@ -13,6 +13,7 @@ import { createRouter, type RouterOptions } from './http/router.js';
 import { queuePrefix, type JobDefinition } from './jobs/define-job.js';
 import { JobQueues } from './jobs/job-queues.js';
 import { cancelJob, retryJob, type CancelResult } from './jobs/cancellation.js';
+import { AfterCommit } from './jobs/after-commit.js';
 import { runJobs, type JobRunner, type JobRunnerOptions } from './jobs/job-runner.js';
 import { readJobStatus } from './jobs/job-status.js';
 import { createLogger, type Logger } from './logger.js';
@@ -257,6 +258,13 @@ export class Jobcast {
       jobId,
       reason.slice(0, 200),
     );
+  }
+
+  /**
+   * A collector that starts jobs only after your database transaction commits. See {@link AfterCommit}.
+   */
+  afterCommit(): AfterCommit {
+    return new AfterCommit(this);
   }
 
   /** Runs a failed job again (job types with `retryFromPage`); 403 otherwise, 409 unless failed. */
