@@ -25,6 +25,7 @@ const EnvConfig = z.object({
   JOBCAST_TOKEN_TTL_SECONDS: int(3_600),
   JOBCAST_MAX_INPUT_BYTES: int(64 * 1024),
   JOBCAST_CONCURRENCY: int(4),
+  JOBCAST_INLINE: z.enum(['0', '1']).default('0'),
   JOBCAST_WORKER_MAX_JOBS: z.coerce.number().int().positive().optional(),
   JOBCAST_WORKER_MAX_RSS_MB: z.coerce.number().int().positive().optional(),
   JOBCAST_JOBS: z.string().optional(),
@@ -82,6 +83,8 @@ export interface JobcastConfig {
   maxInputBytes: number;
   /** Jobs one worker process runs at once, per job type, unless the job says otherwise. @defaultValue 4 */
   concurrency: number;
+  /** Run jobs inline at start (tests). @defaultValue false */
+  inline: boolean;
   /** Recycle a worker process after this many jobs. */
   workerMaxJobs: number | undefined;
   /** Recycle a worker process past this resident memory (MB). */
@@ -135,6 +138,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): JobcastConf
     tokenTtlSeconds: e.JOBCAST_TOKEN_TTL_SECONDS,
     maxInputBytes: e.JOBCAST_MAX_INPUT_BYTES,
     concurrency: e.JOBCAST_CONCURRENCY,
+    inline: e.JOBCAST_INLINE === '1',
     workerMaxJobs: e.JOBCAST_WORKER_MAX_JOBS,
     workerMaxRssMb: e.JOBCAST_WORKER_MAX_RSS_MB,
     logLevel: e.LOG_LEVEL,

@@ -14,6 +14,7 @@ import { queuePrefix, type JobDefinition } from './jobs/define-job.js';
 import { JobQueues } from './jobs/job-queues.js';
 import { cancelJob, retryJob, type CancelResult } from './jobs/cancellation.js';
 import { AfterCommit } from './jobs/after-commit.js';
+import { inlineStatus, runInline } from './jobs/inline-runner.js';
 import { runJobs, type JobRunner, type JobRunnerOptions } from './jobs/job-runner.js';
 import { readJobStatus } from './jobs/job-status.js';
 import { createLogger, type Logger } from './logger.js';
@@ -62,6 +63,12 @@ export interface JobcastOptions {
   maxPartialBytes?: number;
   /** Largest event payload in bytes of JSON, for every publisher. @defaultValue 10240 */
   maxEventBytes?: number;
+  /**
+   * Inline mode for your tests: `start()` runs the job in this process at once (and resolves
+   * when it finished), with the same events and partial, so tests need no worker.
+   * @defaultValue false (`JOBCAST_INLINE=1` for the CLI)
+   */
+  inline?: boolean;
   /** How often workers check for jobs whose worker died; they are run again. @defaultValue 30000 */
   stalledIntervalMs?: number;
   /** Unacknowledged outcomes of a dead relay are taken over after this long. @defaultValue 15000 */
@@ -114,6 +121,7 @@ export class Jobcast {
   /** This process's Prometheus metrics (`GET /metrics`). */
   readonly metrics = new Metrics();
   readonly #gateways: Gateway[] = [];
+  readonly #inline: boolean;
   /** Browser origins allowed on the API and the gateway. */
   readonly origins: Origins;
   /** Signed API writes one app key may make per second. */
@@ -135,6 +143,7 @@ export class Jobcast {
     this.basePath = options.basePath ?? '/jobcast';
     this.maxInputBytes = options.maxInputBytes ?? 65_536;
     this.apps = options.apps;
+    this.#inline = options.inline ?? process.env.JOBCAST_INLINE === '1';
     this.origins = options.origins ?? true;
     this.triggersPerSecond = options.triggersPerSecond ?? 200;
     this.maxEventBytes = options.maxEventBytes ?? 10_240;
@@ -172,7 +181,7 @@ export class Jobcast {
     const parsed = await definition.input.safeParseAsync(input);
     if (!parsed.success) throw invalidInputFrom(parsed.error.issues);
 
-    const joined = await this.#uniqueJob(definition, parsed.data, options);
+    const joined = this.#inline ? null : await this.#uniqueJob(definition, parsed.data, options);
     if (joined) return joined;
     const jobId = options.jobId === undefined ? randomBytes(12).toString('base64url') : parseJobId(options.jobId);
     if (options.jobId !== undefined && (await this.queues.queue(definition.name).getJob(jobId))) {
@@ -190,6 +199,20 @@ export class Jobcast {
         if (again) return again;
         await this.#redis.set(key, jobId, 'EX', retention);
       }
+    }
+    if (this.#inline) {
+      await this.store.append(channel, 'queued', { job: definition.name, attempts }, { reset: true });
+      await runInline(definition, jobId, parsed.data, {
+        store: this.store,
+        redis: this.#redis,
+        keyPrefix: this.keyPrefix,
+        basePath: this.basePath,
+        logger: this.logger,
+        retentionSeconds: retention,
+        maxPartialBytes: this.#options.maxPartialBytes ?? 1024 * 1024,
+      });
+      const token = await this.token([channel], { owner: options.owner, rights: options.rights ?? ['subscribe', 'cancel', 'retry'] });
+      return { jobId, channel, token };
     }
     try {
       await this.store.append(channel, 'queued', { job: definition.name, attempts }, { reset: true });
@@ -293,8 +316,9 @@ export class Jobcast {
   }
 
   /** State, progress, attempts and result of a job; throws 404 for an unknown job. */
-  status(jobId: string): Promise<JobStatus> {
-    return readJobStatus(this, jobId);
+  async status(jobId: string): Promise<JobStatus> {
+    const inline = await inlineStatus(this.#redis, this.keyPrefix, this.basePath, jobId, (name) => Boolean(this.queues.definition(name).render));
+    return inline ?? readJobStatus(this, jobId);
   }
 
   /** The express router: client script, job status and partials, job start. */

@@ -48,6 +48,7 @@ export async function startRole(role: Role, config: JobcastConfig, redisUrl: str
     historySize: config.historySize,
     retentionSeconds: config.retentionSeconds,
     retentionCount: config.retentionCount,
+    inline: config.inline,
     tokenTtlSeconds: config.tokenTtlSeconds,
     maxInputBytes: config.maxInputBytes,
     concurrency: config.concurrency,

@@ -6,9 +6,10 @@ import type { Logger } from '../logger.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { startOutcomeRelay } from './outcome-relay.js';
+import { executeAttempt } from './execute-attempt.js';
 import type { Metrics } from '../metrics.js';
 import { JobCancelledError, cancelKeys } from './cancellation.js';
-import { queuePrefix, type JobContext, type JobDefinition, type ProgressInfo } from './define-job.js';
+import { queuePrefix, type JobDefinition } from './define-job.js';
 
 /** Options of {@link runJobs}. */
 export interface JobRunnerOptions {
@@ -47,12 +48,6 @@ export interface JobRunner {
   close(): Promise<void>;
 }
 
-class JobTimeoutError extends Error {
-  constructor(ms: number) {
-    super(`timed out after ${ms} ms`);
-    this.name = 'JobTimeoutError';
-  }
-}
 
 /**
  * Runs BullMQ workers for `definitions`, publishing each job's lifecycle to its channel:
@@ -122,68 +117,27 @@ export function runJobs(definitions: readonly JobDefinition<any, any>[], options
       await store.append(channel, 'cancelled', { reason: cancelledWith });
       throw new UnrecoverableError(`cancelled: ${cancelledWith}`);
     }
-    await store.append(channel, 'active', { attempt, attempts });
-
-    const parsed = await definition.input.safeParseAsync(job.data);
-    if (!parsed.success) throw new UnrecoverableError(`input no longer valid: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-
     const controller = new AbortController();
     running.set(jobId, controller);
-    const timer = definition.timeoutMs
-      ? setTimeout(() => controller.abort(new JobTimeoutError(definition.timeoutMs!)), definition.timeoutMs)
-      : undefined;
-    // Progress calls need not be awaited by the handler; their writes queue in order on one
-    // connection, and the outcome waits for all of them.
-    const writes: Promise<unknown>[] = [];
-    const ctx: JobContext = {
-      jobId,
-      channel,
-      attempt,
-      attempts,
-      signal: controller.signal,
-      log: jobLog,
-      progress(pct, info?: ProgressInfo | string) {
-        const detail = typeof info === 'string' ? { stage: info } : (info ?? {});
-        const value = pct === null ? null : Math.max(0, Math.min(100, Number(pct)));
-        if (value !== null && !Number.isFinite(value)) return Promise.reject(new TypeError('progress pct must be a number or null'));
-        const write = store.append(channel, 'progress', { pct: value, ...detail }).then(() => undefined);
-        writes.push(write.catch(() => undefined));
-        return write;
-      },
-    };
     try {
-      const aborted = new Promise<never>((_, reject) => {
-        controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
-      });
-      // A handler that ignores its signal still ends on timeout: the race decides.
-      const result = await Promise.race([definition.handler(parsed.data, ctx), aborted]);
-      await Promise.all(writes);
-      if (definition.render) {
-        const html = definition.render(result, parsed.data);
-        const max = options.maxPartialBytes ?? 1024 * 1024;
-        // A result page that large is a bug in render, not something to ship to every watcher.
-        if (Buffer.byteLength(html) > max) throw new UnrecoverableError(`the rendered result is over the ${max}-byte limit`);
-        await store.savePartial(channel, html);
-      }
+      const result = await executeAttempt(definition, { jobId, attempt, attempts, data: job.data, log: jobLog, controller }, { store, maxPartialBytes: options.maxPartialBytes ?? 1024 * 1024 });
       jobLog.info('job finished');
       return result;
     } catch (error) {
       const reason = controller.signal.reason;
-      if (!(reason instanceof JobCancelledError) && definition.retryIf && error instanceof Error && !(error instanceof UnrecoverableError) && !definition.retryIf(error)) {
-        // Not worth another attempt: BullMQ ends the job now instead of retrying it.
-        throw new UnrecoverableError(error.message);
-      }
       if (reason instanceof JobCancelledError) {
-        await Promise.all(writes);
         // The outcome is `cancelled`; BullMQ records a failure the relay then cannot publish.
         await store.append(channel, 'cancelled', { reason: reason.reason });
         jobLog.info({ reason: reason.reason }, 'job cancelled');
         throw new UnrecoverableError(reason.message);
       }
+      if (definition.retryIf && error instanceof Error && !(error instanceof UnrecoverableError) && !definition.retryIf(error)) {
+        // Not worth another attempt: BullMQ ends the job now instead of retrying it.
+        throw new UnrecoverableError(error.message);
+      }
       throw error;
     } finally {
       running.delete(jobId);
-      clearTimeout(timer);
       controller.abort();
     }
   }

@@ -1,0 +1,83 @@
+import { UnrecoverableError } from 'bullmq';
+import { jobChannel } from '../../shared/channels.js';
+import type { ChannelStore } from '../channels/channel-store.js';
+import type { Logger } from '../logger.js';
+import type { JobContext, JobDefinition, ProgressInfo } from './define-job.js';
+
+export class JobTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`timed out after ${ms} ms`);
+    this.name = 'JobTimeoutError';
+  }
+}
+
+/** One run of a job, as the worker (or inline mode) hands it over. */
+export interface Attempt {
+  jobId: string;
+  attempt: number;
+  attempts: number;
+  data: unknown;
+  log: Logger;
+  /** Aborts `ctx.signal`: cancellation, shutdown; the time limit aborts it too. */
+  controller: AbortController;
+}
+
+/**
+ * Runs one attempt of a job, the same way in a BullMQ worker and in inline mode: publishes
+ * `active`, validates the input again, runs the handler with its context (ordered progress,
+ * signal, time limit), waits for every progress write, then renders and stores the partial.
+ * Throws what the handler threw, or the abort reason.
+ */
+export async function executeAttempt(
+  definition: JobDefinition<any, any>, // any: jobs of every input/result type
+  run: Attempt,
+  deps: { store: ChannelStore; maxPartialBytes: number },
+): Promise<unknown> {
+  const { store } = deps;
+  const channel = jobChannel(run.jobId);
+  await store.append(channel, 'active', { attempt: run.attempt, attempts: run.attempts });
+  const parsed = await definition.input.safeParseAsync(run.data);
+  if (!parsed.success) throw new UnrecoverableError(`input no longer valid: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+
+  const { controller } = run;
+  const timer = definition.timeoutMs ? setTimeout(() => controller.abort(new JobTimeoutError(definition.timeoutMs!)), definition.timeoutMs) : undefined;
+  // Progress calls need not be awaited by the handler; their writes queue in order on one
+  // connection, and the outcome waits for all of them.
+  const writes: Promise<unknown>[] = [];
+  const ctx: JobContext = {
+    jobId: run.jobId,
+    channel,
+    attempt: run.attempt,
+    attempts: run.attempts,
+    signal: controller.signal,
+    log: run.log,
+    progress(pct, info?: ProgressInfo | string) {
+      const detail = typeof info === 'string' ? { stage: info } : (info ?? {});
+      const value = pct === null ? null : Math.max(0, Math.min(100, Number(pct)));
+      if (value !== null && !Number.isFinite(value)) return Promise.reject(new TypeError('progress pct must be a number or null'));
+      const write = store.append(channel, 'progress', { pct: value, ...detail }).then(() => undefined);
+      writes.push(write.catch(() => undefined));
+      return write;
+    },
+  };
+  try {
+    const aborted = new Promise<never>((_, reject) => {
+      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+    });
+    // A handler that ignores its signal still ends on timeout: the race decides.
+    const result = await Promise.race([definition.handler(parsed.data, ctx), aborted]);
+    await Promise.all(writes);
+    if (definition.render) {
+      const html = definition.render(result, parsed.data);
+      // A result page that large is a bug in render, not something to ship to every watcher.
+      if (Buffer.byteLength(html) > deps.maxPartialBytes) throw new UnrecoverableError(`the rendered result is over the ${deps.maxPartialBytes}-byte limit`);
+      await store.savePartial(channel, html);
+    }
+    return result;
+  } catch (error) {
+    await Promise.all(writes);
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
