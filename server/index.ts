@@ -30,6 +30,8 @@ export type { JobDefinition, JobContext, ProgressInfo } from './jobs/define-job.
 export type { JobRunner } from './jobs/job-runner.js';
 export type { CancelResult } from './jobs/cancellation.js';
 export { AfterCommit } from './jobs/after-commit.js';
+export { createResourcePool } from './jobs/resource-pool.js';
+export type { ResourcePool, ResourcePoolOptions } from './jobs/resource-pool.js';
 export type { Gateway } from './gateway/gateway.js';
 export type { RouterOptions } from './http/router.js';
 export { renderJobElement } from './http/job-element.js';
