@@ -20,7 +20,8 @@ describe('late subscriber: the job finished a second before anyone subscribed', 
 
   it('gets the snapshot with the outcome before any live event', async () => {
     const started = await cluster.jobcast.start(countJob, { steps: 10 });
-    await waitFor(async () => (await cluster.jobcast.status(started.jobId)).state === 'completed', 'the job to complete');
+    // Wait for the published outcome, not only BullMQ's record of it: the relay publishes it a moment later.
+    await waitFor(async () => (await cluster.jobcast.store.read(started.channel)).events.some((e) => e.event === 'completed'), 'the job to complete');
     await new Promise((r) => setTimeout(r, 1000));
 
     const jc = connect({ url: gateway.url! });

@@ -73,7 +73,8 @@ describe('the whole path: start → worker → Redis → gateway → client → 
 
   it('shows a job that finished before anyone subscribed as finished (snapshot)', async () => {
     const started = await stack.jobcast.start(countJob, { steps: 5 });
-    await waitFor(async () => (await stack.jobcast.status(started.jobId)).state === 'completed', 'the job to complete');
+    // Wait for the published outcome, not only BullMQ's record of it: the relay publishes it a moment later.
+    await waitFor(async () => (await stack.jobcast.store.read(started.channel)).events.some((e) => e.event === 'completed'), 'the job to complete');
     const seen: EventContext[] = [];
     const sub = jc.channel(started.channel, { token: started.token });
     sub.on('*', (e) => seen.push(e));

@@ -39,9 +39,11 @@ describe('jobs that behave: uniqueness and time limits', () => {
     await finished(first.jobId);
   });
 
-  /** Every event of a job, read from its log once it finished. */
+  /** Every event of a job, read from its log once its outcome was published. */
   async function history(jobId: string) {
     await finished(jobId);
+    // BullMQ records the outcome first; the relay publishes it a moment later.
+    await waitFor(async () => (await stack.jobcast.store.read(jobChannel(jobId))).events.some((e) => ['completed', 'failed', 'cancelled'].includes(e.event)), 'the outcome event');
     const first = await stack.jobcast.store.read(jobChannel(jobId));
     return (await stack.jobcast.store.read(jobChannel(jobId), { epoch: first.epoch, offset: 0 })).events;
   }

@@ -24,7 +24,7 @@ describe('healthy workers: a worker recycles itself after N jobs', () => {
     assert.ok(done >= 5 && done <= 6, `it finished what it had taken (${done}), and no more`);
     assert.ok(states.every((s) => s === 'completed' || s === 'queued'), `nothing was left half-done: ${states.join(',')}`);
     await cluster.startRole('worker');
-    await waitFor(async () => (await Promise.all(jobs.map((j) => cluster.jobcast.status(j.jobId)))).every((s) => s.state === 'completed'), 'the fresh worker to run the rest');
+    await waitFor(async () => (await Promise.all(jobs.map((j) => cluster.jobcast.store.read(j.channel)))).every((r) => r.events.some((e) => e.event === 'completed')), 'the fresh worker to run the rest');
     for (const j of jobs) {
       const read = await cluster.jobcast.store.read(j.channel);
       assert.equal(read.events.filter((e) => e.event === 'completed').length, 1);
