@@ -45,10 +45,11 @@ export interface JobDefinition<Input = unknown, Result = unknown> {
    */
   backoff?: { type: 'fixed' | 'exponential'; delayMs: number; jitter?: number } | ((attempt: number, error: Error) => number);
   /**
-   * Which errors are worth another attempt. @defaultValue every error, except an
+   * Which errors are worth another attempt: a predicate, or a list of error classes and codes
+   * (`error.code` or `error.name`) that are. @defaultValue every error, except an
    * `UnrecoverableError` (from bullmq) and input that no longer validates
    */
-  retryIf?: (error: Error) => boolean;
+  retryIf?: RetryIf;
   /** Time limit of one run in milliseconds; past it `ctx.signal` aborts and the run fails. */
   timeoutMs?: number;
   /** Runs of this job one worker process runs at once. @defaultValue the process setting (4) */
@@ -64,6 +65,18 @@ export interface JobDefinition<Input = unknown, Result = unknown> {
    * or with `onDuplicate: 'reject'` is refused with 409.
    */
   unique?: { key: (input: Input) => string; onDuplicate?: 'join' | 'reject' };
+}
+
+/** Which errors are worth another attempt. */
+export type RetryIf = ((error: Error) => boolean) | ReadonlyArray<string | (abstract new (...args: never[]) => Error)>;
+
+/** Whether `error` is worth another attempt under `retryIf` (no rule: every error is). */
+export function retryable(retryIf: RetryIf | undefined, error: unknown): boolean {
+  if (retryIf === undefined) return true;
+  if (!(error instanceof Error)) return false;
+  if (typeof retryIf === 'function') return retryIf(error);
+  const code = (error as Error & { code?: unknown }).code;
+  return retryIf.some((rule) => (typeof rule === 'string' ? rule === code || rule === error.name : error instanceof rule));
 }
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;

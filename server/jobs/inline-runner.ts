@@ -4,7 +4,7 @@ import type { JobStatus } from '../../shared/protocol.js';
 import type { ChannelStore } from '../channels/channel-store.js';
 import type { Logger } from '../logger.js';
 import type { RedisClient } from '../redis/connect.js';
-import type { JobDefinition } from './define-job.js';
+import { retryable, type JobDefinition } from './define-job.js';
 import { executeAttempt } from './execute-attempt.js';
 
 /** What inline runs need. */
@@ -47,7 +47,7 @@ export async function runInline(definition: JobDefinition<any, any>, jobId: stri
       return;
     } catch (error) {
       const message = String((error as Error)?.message ?? error).slice(0, 500);
-      const retry = attempt < attempts && !(error instanceof UnrecoverableError) && (definition.retryIf?.(error as Error) ?? true);
+      const retry = attempt < attempts && !(error instanceof UnrecoverableError) && retryable(definition.retryIf, error);
       if (retry) {
         await deps.store.append(channel, 'retrying', { attempt: attempt + 1, attempts, error: message, retryAt: Date.now() });
         continue;

@@ -9,7 +9,7 @@ import { startOutcomeRelay } from './outcome-relay.js';
 import { executeAttempt } from './execute-attempt.js';
 import type { Metrics } from '../metrics.js';
 import { JobCancelledError, cancelKeys } from './cancellation.js';
-import { queuePrefix, type JobDefinition } from './define-job.js';
+import { queuePrefix, retryable, type JobDefinition } from './define-job.js';
 
 /** Options of {@link runJobs}. */
 export interface JobRunnerOptions {
@@ -131,7 +131,7 @@ export function runJobs(definitions: readonly JobDefinition<any, any>[], options
         jobLog.info({ reason: reason.reason }, 'job cancelled');
         throw new UnrecoverableError(reason.message);
       }
-      if (definition.retryIf && error instanceof Error && !(error instanceof UnrecoverableError) && !definition.retryIf(error)) {
+      if (definition.retryIf && error instanceof Error && !(error instanceof UnrecoverableError) && !retryable(definition.retryIf, error)) {
         // Not worth another attempt: BullMQ ends the job now instead of retrying it.
         throw new UnrecoverableError(error.message);
       }
