@@ -49,7 +49,12 @@ async function main(argv: string[]): Promise<number> {
   const running = await startRole('web', { ...config, port: 0, host: '127.0.0.1' }, redisUrl, createLogger('warn'));
   try {
     if (command === 'status' && rest.length === 1) {
-      console.log(JSON.stringify(await running.jobcast.status(rest[0]!), null, 2));
+      const status = await running.jobcast.status(rest[0]!);
+      const timeline = await running.jobcast.timeline.read(rest[0]!, running.jobcast.store);
+      console.log(`${status.name} ${status.jobId}: ${status.state}${status.progress?.pct != null ? ` (${status.progress.pct}%)` : ''}, attempt ${status.attemptsMade} of ${status.attempts}${status.error ? `, error: ${status.error}` : ''}`);
+      for (const entry of timeline) {
+        console.log(`${new Date(entry.at).toISOString()}  ${entry.what.padEnd(16)} ${describeEntry(entry.detail)}`);
+      }
       return 0;
     }
     if (command === 'cancel' && rest.length === 1) {
@@ -80,6 +85,14 @@ async function main(argv: string[]): Promise<number> {
     await running.close();
     await embedded?.stop();
   }
+}
+
+/** One line of a timeline entry's detail, for people. */
+function describeEntry(detail: Record<string, unknown>): string {
+  return Object.entries(detail)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(' ')
+    .slice(0, 200);
 }
 
 /** First SIGTERM/SIGINT: close gracefully, exit 0. A second one: exit at once. */

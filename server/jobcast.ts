@@ -15,6 +15,7 @@ import { JobQueues } from './jobs/job-queues.js';
 import { cancelJob, retryJob, type CancelResult } from './jobs/cancellation.js';
 import { AfterCommit } from './jobs/after-commit.js';
 import { inlineStatus, runInline } from './jobs/inline-runner.js';
+import { Timeline } from './jobs/timeline.js';
 import { runJobs, type JobRunner, type JobRunnerOptions } from './jobs/job-runner.js';
 import { readJobStatus } from './jobs/job-status.js';
 import { createLogger, type Logger } from './logger.js';
@@ -120,6 +121,8 @@ export class Jobcast {
   readonly apps: AppRegistry | undefined;
   /** This process's Prometheus metrics (`GET /metrics`). */
   readonly metrics = new Metrics();
+  /** Per-job story across processes, for operators. */
+  readonly timeline: Timeline;
   readonly #gateways: Gateway[] = [];
   readonly #inline: boolean;
   /** Browser origins allowed on the API and the gateway. */
@@ -160,6 +163,7 @@ export class Jobcast {
       ...(options.maxEventBytes ? { maxEventBytes: options.maxEventBytes } : {}),
     });
     this.queues = new JobQueues(this.#redis, this.keyPrefix, options.jobs ?? []);
+    this.timeline = new Timeline(this.#redis, this.keyPrefix, options.retentionSeconds ?? 86_400);
     this.#closers.push(() => this.queues.close(), () => this.#redis.quit().then(() => undefined));
   }
 
@@ -200,6 +204,7 @@ export class Jobcast {
         await this.#redis.set(key, jobId, 'EX', retention);
       }
     }
+    this.timeline.record(jobId, 'enqueued', { job: definition.name, ...(options.requestId ? { reqId: options.requestId } : {}), ...(options.owner ? { owner: options.owner } : {}), ...(options.app ? { app: options.app } : {}) });
     if (this.#inline) {
       await this.store.append(channel, 'queued', { job: definition.name, attempts }, { reset: true });
       await runInline(definition, jobId, parsed.data, {
@@ -338,6 +343,7 @@ export class Jobcast {
       logger: this.logger,
       presence: { redis: this.#redis, keyPrefix: this.keyPrefix },
       metrics: this.metrics,
+      timeline: this.timeline,
     });
     this.#gateways.push(gateway);
     this.#closers.unshift(() => gateway.close());
@@ -371,6 +377,7 @@ export class Jobcast {
       relayClaimMs: this.#options.relayClaimMs,
       maxPartialBytes: this.#options.maxPartialBytes ?? 1024 * 1024,
       metrics: this.metrics,
+      timeline: new Timeline(connection, this.keyPrefix, this.#options.retentionSeconds ?? 86_400),
       ...(options.recycle ? { recycle: options.recycle } : {}),
     });
     this.#workersStarted = true;

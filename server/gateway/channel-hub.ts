@@ -4,6 +4,7 @@ import type { Logger } from '../logger.js';
 import { SLOW_ROOM, type SlowConsumers } from './slow-consumers.js';
 import { OUTCOME_EVENTS, SKIP_EVENT } from '../../shared/constants.js';
 import { eventType, type Metrics } from '../metrics.js';
+import type { Timeline } from '../jobs/timeline.js';
 import type { GatewayServer, GatewaySocket } from './types.js';
 
 interface Entry {
@@ -38,7 +39,10 @@ export class ChannelHub {
   /** Outcomes delivered by this gateway, by `channel#offset`: publish time, and whether acked. */
   readonly #outcomes = new Map<string, { ts: number; acked: boolean }>();
 
-  constructor(io: GatewayServer, store: ChannelStore, feed: ChannelFeed, log: Logger, slow: SlowConsumers, metrics?: Metrics) {
+  readonly #timeline: Timeline | undefined;
+
+  constructor(io: GatewayServer, store: ChannelStore, feed: ChannelFeed, log: Logger, slow: SlowConsumers, metrics?: Metrics, timeline?: Timeline) {
+    this.#timeline = timeline;
     this.#io = io;
     this.#slow = slow;
     this.#metrics = metrics;
@@ -53,7 +57,8 @@ export class ChannelHub {
   received = 0;
 
   /** A client says its application received an outcome: the first one counts. */
-  ack(channel: string, offset: number): void {
+  ack(channel: string, offset: number, connection?: string): void {
+    this.#timeline?.record(channel, 'acknowledged', { offset, ...(connection ? { connection } : {}) });
     const outcome = this.#outcomes.get(`${channel}#${offset}`);
     if (!outcome || outcome.acked) return;
     outcome.acked = true;
@@ -121,6 +126,10 @@ export class ChannelHub {
     // Synchronous from here to the join: no live event can slip between ack and room.
     socket.join(roomOf(channel));
     for (const event of events) this.#noteOutcome(event);
+    const lastLifecycle = events.filter((e) => e.event !== 'progress').at(-1);
+    if (lastLifecycle && channel.startsWith('job:')) {
+      this.#timeline?.record(channel, 'delivered', { event: lastLifecycle.event, offset: lastLifecycle.offset, connections: [socket.data.socketId], replayed: true });
+    }
     return { ok: true, channel, epoch: read.epoch, offset: top, recovered: read.recovered, events };
   }
 
@@ -188,6 +197,15 @@ export class ChannelHub {
       this.#metrics.deliveryLatency.observe(Math.max(0, Date.now() - event.ts) / 1000);
     }
     this.#noteOutcome(event);
+    // Deliveries of every lifecycle event and outcome are recorded; progress would be too many.
+    if (this.#timeline && event.event !== 'progress' && event.channel.startsWith('job:')) {
+      const connections: string[] = [];
+      for (const id of this.#io.sockets.adapter.rooms.get(room) ?? []) {
+        const sid = this.#io.sockets.sockets.get(id)?.data.socketId;
+        if (sid && connections.length < 20) connections.push(sid);
+      }
+      this.#timeline.record(event.channel, 'delivered', { event: event.event, offset: event.offset, connections });
+    }
     const target = exclude ? this.#io.to(room).except(socketRoom(exclude)) : this.#io.to(room);
     // The excluded connection gets a marker instead, so it moves past the offset without
     // taking the hole for a loss and asking for the event again.

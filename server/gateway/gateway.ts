@@ -7,6 +7,7 @@ import { Server } from 'socket.io';
 import { ErrorCode } from '../../shared/codes.js';
 import { DEFAULT_SOCKET_PATH, OutcomeAck, SubscribeRequest, UnsubscribeRequest, type Failure } from '../../shared/protocol.js';
 import type { Metrics } from '../metrics.js';
+import type { Timeline } from '../jobs/timeline.js';
 import type { ChannelFeed, ChannelStore } from '../channels/channel-store.js';
 import { JobcastError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -40,6 +41,8 @@ export interface GatewayOptions {
   /** Where to publish this gateway's subscription counts (channel info across gateways). */
   presence?: { redis: RedisClient; keyPrefix: string };
   metrics?: Metrics;
+  /** Where deliveries and acknowledgements of job events are recorded. */
+  timeline?: Timeline;
 }
 
 /** A running gateway: the socket.io server and the hub of live channels. */
@@ -80,7 +83,7 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
     serveClient: false,
   });
   const slow = new SlowConsumers(io, { ...options.slowConsumers, ...(options.metrics ? { onConflated: () => options.metrics!.conflated.inc() } : {}) });
-  const hub = new ChannelHub(io, options.store, options.feed, log, slow, options.metrics);
+  const hub = new ChannelHub(io, options.store, options.feed, log, slow, options.metrics, options.timeline);
   const presence = options.presence ? new PresenceWriter(options.presence.redis, options.presence.keyPrefix, () => hub.counts()) : null;
 
   // Pusher SDKs accept only ids shaped `<digits>.<digits>` as socket_id: one number for this
@@ -112,7 +115,7 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
     socket.on('unsubscribe', (request: unknown, ack: unknown) => unsubscribe(socket, request, ack));
     socket.on('ack', (raw: unknown) => {
       const parsed = OutcomeAck.safeParse(raw);
-      if (parsed.success && socket.data.channels.has(parsed.data.channel)) hub.ack(parsed.data.channel, parsed.data.offset);
+      if (parsed.success && socket.data.channels.has(parsed.data.channel)) hub.ack(parsed.data.channel, parsed.data.offset, socket.data.socketId);
     });
     socket.onAny((event: unknown) => {
       if (event !== 'subscribe' && event !== 'unsubscribe' && event !== 'ack') {

@@ -89,6 +89,7 @@ export function createRouter(jobcast: Jobcast, options: RouterOptions = {}): Rou
       if (status.state === 'completed') throw new NotFoundError(`job ${jobId} has no rendered result`);
       throw new ConflictError(`job ${jobId} is ${status.state}; its result is not ready`);
     }
+    jobcast.timeline.record(jobId, 'partial fetched', { ...(req.get('x-request-id') ? { reqId: req.get('x-request-id') } : {}), bytes: Buffer.byteLength(html) });
     res.type('html').set('Cache-Control', 'private, max-age=3600').send(html);
   });
 

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { startOutcomeRelay } from './outcome-relay.js';
 import { executeAttempt } from './execute-attempt.js';
 import type { Metrics } from '../metrics.js';
+import type { Timeline } from './timeline.js';
 import { JobCancelledError, cancelKeys } from './cancellation.js';
 import { queuePrefix, retryable, type JobDefinition } from './define-job.js';
 
@@ -29,6 +30,7 @@ export interface JobRunnerOptions {
   /** Largest rendered partial in bytes; a bigger one fails the job. @defaultValue 1 MiB */
   maxPartialBytes?: number;
   metrics?: Metrics;
+  timeline?: Timeline;
   /**
    * Recycle: after this many jobs, or past this resident memory, stop taking jobs, finish the
    * running ones, then call `onRecycle` (the CLI exits 0 so a supervisor starts a fresh process).
@@ -119,6 +121,7 @@ export function runJobs(definitions: readonly JobDefinition<any, any>[], options
     }
     const controller = new AbortController();
     running.set(jobId, controller);
+    options.timeline?.record(jobId, 'started', { attempt, attempts, worker: `${hostname()}:${process.pid}` });
     try {
       const result = await executeAttempt(definition, { jobId, attempt, attempts, data: job.data, log: jobLog, controller }, { store, maxPartialBytes: options.maxPartialBytes ?? 1024 * 1024 });
       jobLog.info('job finished');
