@@ -214,10 +214,11 @@ export class Subscription {
     if (event.event === SKIP_EVENT) return; // excluded by its publisher (socket_id)
     const context: EventContext = { ...event, replayed };
     this.#latest.set(event.event, context);
+    // Outcomes are acknowledged, so operators can see that a person's page got the result;
+    // before the listeners run, since a listener may unsubscribe on the outcome.
+    if (OUTCOME_EVENTS.includes(event.event as OutcomeEventName) && event.channel.startsWith('job:')) this.#transport.ack(event.channel, event.offset);
     this.#events.emit(event.event, context);
     this.#events.emit('*', context);
-    // Outcomes are acknowledged, so operators can see that a person's page got the result.
-    if (OUTCOME_EVENTS.includes(event.event as OutcomeEventName) && event.channel.startsWith('job:')) this.#transport.ack(event.channel, event.offset);
   }
 
   #setState(state: SubscriptionState, recovered?: boolean): void {

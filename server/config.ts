@@ -12,6 +12,7 @@ const EnvConfig = z.object({
   JOBCAST_SECRET: z.string().min(16, 'JOBCAST_SECRET must be at least 16 characters').optional(),
   JOBCAST_GATEWAY_URL: z.string().url().optional(),
   JOBCAST_PREVIOUS_SECRETS: z.string().optional(),
+  JOBCAST_ADMIN_TOKEN: z.string().min(16, 'JOBCAST_ADMIN_TOKEN must be at least 16 characters').optional(),
   JOBCAST_ALLOWED_ORIGINS: z.string().optional(),
   JOBCAST_MAX_CONNECTIONS_PER_IP: int(1000),
   JOBCAST_SUBSCRIBES_PER_SECOND: int(50),
@@ -55,6 +56,8 @@ export interface JobcastConfig {
   secret: string | undefined;
   /** Where browsers reach the gateway; `undefined` means the page's own origin. */
   gatewayUrl: string | undefined;
+  /** Token of the admin pages; unset: they are off. */
+  adminToken: string | undefined;
   /** Secrets of before a rotation: still accepted for tokens, never used to sign. */
   previousSecrets: string[];
   /** Browser origins allowed (`JOBCAST_ALLOWED_ORIGINS`, comma-separated); unset allows every origin. */
@@ -124,6 +127,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): JobcastConf
     keyPrefix: e.JOBCAST_PREFIX,
     secret: e.JOBCAST_SECRET,
     gatewayUrl: e.JOBCAST_GATEWAY_URL,
+    adminToken: e.JOBCAST_ADMIN_TOKEN,
     previousSecrets: (e.JOBCAST_PREVIOUS_SECRETS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     allowedOrigins: e.JOBCAST_ALLOWED_ORIGINS,
     maxConnectionsPerIp: e.JOBCAST_MAX_CONNECTIONS_PER_IP,

@@ -16,6 +16,8 @@ import { cancelJob, retryJob, type CancelResult } from './jobs/cancellation.js';
 import { AfterCommit } from './jobs/after-commit.js';
 import { inlineStatus, runInline } from './jobs/inline-runner.js';
 import { Timeline } from './jobs/timeline.js';
+import { Firehose } from './admin/firehose.js';
+import { createAdminRouter } from './admin/admin-router.js';
 import { runJobs, type JobRunner, type JobRunnerOptions } from './jobs/job-runner.js';
 import { readJobStatus } from './jobs/job-status.js';
 import { createLogger, type Logger } from './logger.js';
@@ -64,6 +66,8 @@ export interface JobcastOptions {
   maxPartialBytes?: number;
   /** Largest event payload in bytes of JSON, for every publisher. @defaultValue 10240 */
   maxEventBytes?: number;
+  /** Token for the admin pages (`/admin/`: console, Bull Board); unset: they answer 401. */
+  adminToken?: string;
   /**
    * Inline mode for your tests: `start()` runs the job in this process at once (and resolves
    * when it finished), with the same events and partial, so tests need no worker.
@@ -123,6 +127,8 @@ export class Jobcast {
   readonly metrics = new Metrics();
   /** Per-job story across processes, for operators. */
   readonly timeline: Timeline;
+  /** Recent events of every channel, for the console's live stream (written when admin is on). */
+  readonly firehose: Firehose;
   readonly #gateways: Gateway[] = [];
   readonly #inline: boolean;
   /** Browser origins allowed on the API and the gateway. */
@@ -164,6 +170,7 @@ export class Jobcast {
     });
     this.queues = new JobQueues(this.#redis, this.keyPrefix, options.jobs ?? []);
     this.timeline = new Timeline(this.#redis, this.keyPrefix, options.retentionSeconds ?? 86_400);
+    this.firehose = new Firehose(this.#redis, this.keyPrefix);
     this.#closers.push(() => this.queues.close(), () => this.#redis.quit().then(() => undefined));
   }
 
@@ -326,9 +333,11 @@ export class Jobcast {
     return inline ?? readJobStatus(this, jobId);
   }
 
-  /** The express router: client script, job status and partials, job start. */
+  /** The express router: client script, job status and partials, job start, admin pages. */
   router(options: RouterOptions = {}): Router {
-    return createRouter(this, options);
+    const router = createRouter(this, options);
+    router.use(createAdminRouter(this, { adminToken: this.#options.adminToken }));
+    return router;
   }
 
   /** Attaches the socket.io gateway to `server`, with its own subscriber connection. */
@@ -406,7 +415,10 @@ export class Jobcast {
     return connectRedis(this.#target, { ...options, logger: this.logger, onReconnect: () => this.metrics.redisReconnects.inc() });
   }
 
-  readonly #countPublished = (event: ChannelEvent) => this.metrics.published.inc({ type: eventType(event.event) });
+  readonly #countPublished = (event: ChannelEvent) => {
+    this.metrics.published.inc({ type: eventType(event.event) });
+    if (this.#options.adminToken) this.firehose.add(event);
+  };
 
   /**
    * Checks Redis answers within `timeoutMs`; for `/readyz`.

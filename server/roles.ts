@@ -49,6 +49,7 @@ export async function startRole(role: Role, config: JobcastConfig, redisUrl: str
     retentionSeconds: config.retentionSeconds,
     retentionCount: config.retentionCount,
     inline: config.inline,
+    ...(config.adminToken ? { adminToken: config.adminToken } : {}),
     tokenTtlSeconds: config.tokenTtlSeconds,
     maxInputBytes: config.maxInputBytes,
     concurrency: config.concurrency,

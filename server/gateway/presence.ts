@@ -23,6 +23,8 @@ export class PresenceWriter {
     this.#counts = counts;
     this.#timer = setInterval(() => void this.write().catch(() => {}), intervalMs);
     this.#timer.unref();
+    // At once too, so a gateway is counted from its first second.
+    void this.write().catch(() => {});
   }
 
   async write(): Promise<void> {
