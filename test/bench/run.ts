@@ -4,8 +4,9 @@
  *
  * Measured now: scenario 1 at the fixed rate (delivered events/s, latency p50/p99/max from the
  * publish call to the client's handler, lost and duplicated events, gateway CPU per delivered
- * event from the gateway process's own accounting) and scenario 3 (gateway RSS per subscribed
- * connection). Not yet: the ramp, the jobs scenario, the reconnect storm, 10,000 connections.
+ * event from the gateway process's own accounting), scenario 2 (jobs/s, bare BullMQ against
+ * jobcast's runner) and scenario 3 (gateway RSS per subscribed connection). Not yet: the ramp,
+ * the reconnect storm, 10,000 connections.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -109,7 +110,17 @@ async function scenario(kind: 'baseline' | 'jobcast', redisUrl: string): Promise
   };
 }
 
+async function jobsScenario(kind: 'bare' | 'jobcast', redisUrl: string): Promise<number> {
+  const child = spawn(process.execPath, ['--import', 'tsx', here('./jobs.ts'), kind, redisUrl, String(quick ? 2000 : 5000)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString())));
+  return (JSON.parse(line) as { jobsPerSec: number }).jobsPerSec;
+}
+
 const redisUrl = await testRedisUrl();
+const jobRates: Record<string, number[]> = { bare: [], jobcast: [] };
+for (const kind of quick ? (['bare', 'jobcast'] as const) : (['bare', 'jobcast', 'bare', 'jobcast'] as const)) {
+  jobRates[kind]!.push(await jobsScenario(kind, redisUrl));
+}
 const results: Result[] = [];
 // Alternate, so drift on a shared machine hits both alike.
 for (const kind of quick ? (['baseline', 'jobcast'] as const) : (['baseline', 'jobcast', 'baseline', 'jobcast'] as const)) {
@@ -128,8 +139,18 @@ const table = [
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ...results.map((r) => `| ${r.kind} | ${r.deliveredPerSec} | ${r.p50} | ${r.p99} | ${r.max} | ${r.lost} | ${r.duplicated} | ${r.cpuUsPerEvent} | ${r.kbPerConn} |`),
 ].join('\n');
-console.log(table);
-writeFileSync('bench-results.md', table + '\n');
+const bestRate = (kind: string) => Math.max(...jobRates[kind]!);
+const jobsTable = [
+  '',
+  `Jobs: ${quick ? 2000 : 5000} BullMQ jobs with 10 progress updates each, worker concurrency 50`,
+  '',
+  '| runner | jobs/s |',
+  '| --- | --- |',
+  `| bare BullMQ (job.updateProgress) | ${jobRates.bare!.join(' / ')} |`,
+  `| jobcast (ctx.progress, published to subscribers) | ${jobRates.jobcast!.join(' / ')} |`,
+].join('\n');
+console.log(table + '\n' + jobsTable);
+writeFileSync('bench-results.md', table + '\n' + jobsTable + '\n');
 console.log(
   JSON.stringify({
     ratio: Number((base.cpuUsPerEvent / jc.cpuUsPerEvent).toFixed(2)),
@@ -137,8 +158,8 @@ console.log(
     lost: results.filter((r) => r.kind === 'jobcast').reduce((a, r) => a + r.lost, 0),
     p99Ms: jc.p99,
     kbPerConn: jc.kbPerConn,
-    jobsRatio: null,
-    notMeasured: ['ramp to the highest rate (deliveredRatio)', 'jobs (jobsRatio)', 'reconnect storm', '10,000 connections'],
+    jobsRatio: Number((bestRate('jobcast') / bestRate('bare')).toFixed(2)),
+    notMeasured: ['ramp to the highest rate (deliveredRatio)', 'reconnect storm', '10,000 connections'],
   }),
 );
 process.exit(0);
