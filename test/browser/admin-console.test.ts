@@ -1,31 +1,22 @@
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ARTIFACTS, launchBrowser, watchErrors } from '../helpers/browser.js';
-import { startRole, type RoleProcess } from '../helpers/processes.js';
-import { deleteKeys, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { ARTIFACTS, demoWithBrowser, type launchBrowser, watchErrors } from '../helpers/browser.js';
+import type { RoleProcess } from '../helpers/processes.js';
 
 const ADMIN = 'admin-token-0123456789abcdef';
 
 describe('the debug console under /admin/, in a real browser', () => {
-  const prefix = uniquePrefix('admin');
-  let redisUrl: string;
   let app: RoleProcess;
   let browser: Awaited<ReturnType<typeof launchBrowser>>;
+  let demo: Awaited<ReturnType<typeof demoWithBrowser>>;
 
   before(async () => {
-    redisUrl = await testRedisUrl();
-    [app, browser] = await Promise.all([
-      startRole('all', { REDIS_URL: redisUrl, JOBCAST_PREFIX: prefix, JOBCAST_SECRET: 'admin-test-secret-0123456789', JOBCAST_ADMIN_TOKEN: ADMIN }),
-      launchBrowser(),
-    ]);
-    await mkdir(ARTIFACTS, { recursive: true });
+    demo = await demoWithBrowser('admin', { JOBCAST_ADMIN_TOKEN: ADMIN });
+    ({ app, browser } = demo);
   });
   after(async () => {
-    await browser?.close();
-    await app?.stop();
-    await deleteKeys(redisUrl, prefix);
+    assert.equal(await demo?.close(), 0);
   });
 
   it('refuses every admin page without the token', async () => {

@@ -1,29 +1,20 @@
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ARTIFACTS, launchBrowser, watchErrors } from '../helpers/browser.js';
-import { startRole, type RoleProcess } from '../helpers/processes.js';
-import { deleteKeys, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { ARTIFACTS, demoWithBrowser, type launchBrowser, watchErrors } from '../helpers/browser.js';
+import type { RoleProcess } from '../helpers/processes.js';
 
 describe('the demo in a real browser: submit, watch the bar move, get the dashboard', () => {
-  const prefix = uniquePrefix('browser');
-  let redisUrl: string;
   let app: RoleProcess;
   let browser: Awaited<ReturnType<typeof launchBrowser>>;
+  let demo: Awaited<ReturnType<typeof demoWithBrowser>>;
 
   before(async () => {
-    redisUrl = await testRedisUrl();
-    [app, browser] = await Promise.all([
-      startRole('all', { REDIS_URL: redisUrl, JOBCAST_PREFIX: prefix, JOBCAST_SECRET: 'browser-test-secret-0123456789' }),
-      launchBrowser(),
-    ]);
-    await mkdir(ARTIFACTS, { recursive: true });
+    demo = await demoWithBrowser('browser');
+    ({ app, browser } = demo);
   });
   after(async () => {
-    await browser?.close();
-    assert.equal(await app?.stop(), 0);
-    await deleteKeys(redisUrl, prefix);
+    assert.equal(await demo?.close(), 0);
   });
 
   it('shows live progress, then swaps in the dashboard partial', async () => {

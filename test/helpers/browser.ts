@@ -1,7 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { startRole } from './processes.js';
+import { deleteKeys, testRedisUrl, uniquePrefix } from './redis.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -37,3 +39,36 @@ export function watchErrors(page: Page): string[] {
 export const ARTIFACTS = join(process.cwd(), 'test-artifacts');
 
 export type { Browser, Page };
+
+/**
+ * The demo (`jobcast all`) in its own process with its own key prefix, and a browser, for the
+ * browser suites; `close()` asserts nothing, it returns the app's exit code.
+ */
+export async function demoWithBrowser(tag: string, env: Record<string, string> = {}) {
+  const prefix = uniquePrefix(tag);
+  const redisUrl = await testRedisUrl();
+  const [started, launched] = await Promise.allSettled([
+    startRole('all', { REDIS_URL: redisUrl, JOBCAST_PREFIX: prefix, JOBCAST_SECRET: `${tag}-test-secret-0123456789`, ...env }),
+    launchBrowser(),
+  ]);
+  if (started.status === 'rejected' || launched.status === 'rejected') {
+    // Whichever half did start must not outlive the failure (a live child keeps the run open).
+    if (started.status === 'fulfilled') await started.value.stop();
+    if (launched.status === 'fulfilled') await launched.value.close();
+    await deleteKeys(redisUrl, prefix);
+    throw started.status === 'rejected' ? started.reason : (launched as PromiseRejectedResult).reason;
+  }
+  const app = started.value;
+  const browser = launched.value;
+  await mkdir(ARTIFACTS, { recursive: true });
+  return {
+    app,
+    browser,
+    async close(): Promise<number | null> {
+      await browser.close();
+      const code = await app.stop();
+      await deleteKeys(redisUrl, prefix);
+      return code;
+    },
+  };
+}

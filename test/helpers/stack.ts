@@ -22,7 +22,7 @@ export interface TestStack {
 }
 
 /** jobcast with web router, gateway and worker on one HTTP server on port 0, own key prefix. */
-export async function startStack(options: { jobs?: JobDefinition<any, any>[]; worker?: boolean; gateway?: Parameters<Jobcast['attachGateway']>[1]; apps?: AppRegistry; retentionSeconds?: number; retentionCount?: number; concurrency?: number; inline?: boolean } = {}): Promise<TestStack> { // any: jobs of every type
+export async function startStack(options: { jobs?: JobDefinition<any, any>[]; worker?: boolean; gateway?: Parameters<Jobcast['attachGateway']>[1]; apps?: AppRegistry; retentionSeconds?: number; retentionCount?: number; concurrency?: number; inline?: boolean; triggersPerSecond?: number } = {}): Promise<TestStack> { // any: jobs of every type
   const redisUrl = await testRedisUrl();
   const prefix = uniquePrefix();
   const jobcast = createJobcast({
@@ -35,6 +35,7 @@ export async function startStack(options: { jobs?: JobDefinition<any, any>[]; wo
     ...(options.retentionCount ? { retentionCount: options.retentionCount } : {}),
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
     ...(options.inline ? { inline: true } : {}),
+    ...(options.triggersPerSecond ? { triggersPerSecond: options.triggersPerSecond } : {}),
     logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
   });
   const app = express();

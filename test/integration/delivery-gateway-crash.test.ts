@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { jobChannel } from '../../shared/constants.js';
 import { countJob } from '../helpers/test-jobs.js';
 import { ProcessCluster, portOf } from '../helpers/cluster.js';
 import type { RoleProcess } from '../helpers/processes.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { closeAll, report, watch, type Watcher } from '../helpers/watchers.js';
+import { plannedJobs } from '../helpers/planned-jobs.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('delivery through a gateway crash: SIGKILL mid-job, clients move to the other gateway', () => {
@@ -26,12 +26,7 @@ describe('delivery through a gateway crash: SIGKILL mid-job, clients move to the
   });
 
   it('clients on the killed gateway reconnect to the other and miss nothing', async () => {
-    const jobs = await Promise.all(
-      Array.from({ length: 10 }, async (_, i) => {
-        const jobId = `crash-${i}-${Math.random().toString(36).slice(2, 8)}`;
-        return { jobId, channel: jobChannel(jobId), token: await cluster.jobcast.token([jobChannel(jobId)]) };
-      }),
-    );
+    const jobs = await plannedJobs(cluster.jobcast, 10, 'crash');
     watchers = await watch(proxy.url, jobs.flatMap((j) => [j, j, j, j, j]));
     const [killed, survivor] = gateways as [RoleProcess, RoleProcess];
     const onKilled = proxy.accepted.get(portOf(killed.url!)) ?? 0;

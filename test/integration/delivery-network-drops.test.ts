@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { jobChannel } from '../../shared/constants.js';
 import { countJob } from '../helpers/test-jobs.js';
 import { ProcessCluster, portOf } from '../helpers/cluster.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { closeAll, report, watch, type Watcher } from '../helpers/watchers.js';
+import { plannedJobs } from '../helpers/planned-jobs.js';
 import { waitFor } from '../helpers/wait.js';
 
 const JOBS = 20;
@@ -27,12 +27,7 @@ describe('delivery through network drops: 200 clients, 20 jobs × 100 steps, con
   });
 
   it('every client ends with the ordered sequence of its channel, nothing twice', async () => {
-    const jobs = await Promise.all(
-      Array.from({ length: JOBS }, async (_, i) => {
-        const jobId = `drops-${i}-${Math.random().toString(36).slice(2, 8)}`;
-        return { jobId, channel: jobChannel(jobId), token: await cluster.jobcast.token([jobChannel(jobId)]) };
-      }),
-    );
+    const jobs = await plannedJobs(cluster.jobcast, JOBS, 'drops');
     watchers = await watch(proxy.url, jobs.flatMap((j) => Array.from({ length: CLIENTS_PER_JOB }, () => j)));
     for (const j of jobs) await cluster.jobcast.start(countJob, { steps: STEPS, stepMs: 30 }, { jobId: j.jobId });
 

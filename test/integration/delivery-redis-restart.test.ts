@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { jobChannel } from '../../shared/constants.js';
 import { countJob } from '../helpers/test-jobs.js';
 import { ProcessCluster } from '../helpers/cluster.js';
 import type { RoleProcess } from '../helpers/processes.js';
 import { OwnRedis } from '../helpers/redis-server.js';
 import { closeAll, report, watch, type Watcher } from '../helpers/watchers.js';
+import { plannedJobs } from '../helpers/planned-jobs.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('delivery through a Redis restart: no jobcast process is restarted', () => {
@@ -26,12 +26,7 @@ describe('delivery through a Redis restart: no jobcast process is restarted', ()
   });
 
   it('workers, gateway and clients recover by themselves; every subscriber ends on the outcome', async () => {
-    const jobs = await Promise.all(
-      Array.from({ length: 5 }, async (_, i) => {
-        const jobId = `restart-${i}-${Math.random().toString(36).slice(2, 8)}`;
-        return { jobId, channel: jobChannel(jobId), token: await cluster.jobcast.token([jobChannel(jobId)]) };
-      }),
-    );
+    const jobs = await plannedJobs(cluster.jobcast, 5, 'restart');
     watchers = await watch(gateway.url!, jobs.flatMap((j) => [j, j, j, j]));
     for (const j of jobs) await cluster.jobcast.start(countJob, { steps: 60, stepMs: 40 }, { jobId: j.jobId });
     await waitFor(() => watchers.every((w) => w.offsets.length >= 8), 'the jobs to be under way');

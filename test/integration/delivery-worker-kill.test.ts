@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { jobChannel } from '../../shared/constants.js';
 import { countJob } from '../helpers/test-jobs.js';
 import { ProcessCluster } from '../helpers/cluster.js';
 import type { RoleProcess } from '../helpers/processes.js';
 import { closeAll, watch, type Watcher } from '../helpers/watchers.js';
+import { plannedJobs } from '../helpers/planned-jobs.js';
 import { waitFor } from '../helpers/wait.js';
 
 const OUTCOMES = ['completed', 'failed', 'cancelled'];
@@ -25,12 +25,7 @@ describe('worker SIGKILL at random moments: exactly one outcome per job and subs
   });
 
   it('survives eight killed workers', async () => {
-    const jobs = await Promise.all(
-      Array.from({ length: 12 }, async (_, i) => {
-        const jobId = `kill-${i}-${Math.random().toString(36).slice(2, 8)}`;
-        return { jobId, channel: jobChannel(jobId), token: await cluster.jobcast.token([jobChannel(jobId)]) };
-      }),
-    );
+    const jobs = await plannedJobs(cluster.jobcast, 12, 'kill');
     watchers = await watch(gateway.url!, jobs.flatMap((j) => [j, j, j]));
     // Short jobs in waves, so kills land before, during and right after completions.
     for (const [i, j] of jobs.entries()) await cluster.jobcast.start(countJob, { steps: 20, stepMs: 10 + (i % 4) * 15 }, { jobId: j.jobId });

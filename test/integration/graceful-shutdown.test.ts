@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { jobChannel } from '../../shared/constants.js';
 import { countJob } from '../helpers/test-jobs.js';
 import { ProcessCluster } from '../helpers/cluster.js';
 import type { RoleProcess } from '../helpers/processes.js';
 import { closeAll, watch, type Watcher } from '../helpers/watchers.js';
+import { plannedJobs } from '../helpers/planned-jobs.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('graceful shutdown: SIGTERM to a worker in the middle of ten running jobs', () => {
@@ -24,12 +24,7 @@ describe('graceful shutdown: SIGTERM to a worker in the middle of ten running jo
   });
 
   it('finishes every running job, publishes each outcome once, and exits 0', async () => {
-    const jobs = await Promise.all(
-      Array.from({ length: 10 }, async (_, i) => {
-        const jobId = `term-${i}-${Math.random().toString(36).slice(2, 8)}`;
-        return { jobId, channel: jobChannel(jobId), token: await cluster.jobcast.token([jobChannel(jobId)]) };
-      }),
-    );
+    const jobs = await plannedJobs(cluster.jobcast, 10, 'term');
     watchers = await watch(gateway.url!, jobs);
     for (const j of jobs) await cluster.jobcast.start(countJob, { steps: 30, stepMs: 50 }, { jobId: j.jobId });
     await waitFor(async () => (await cluster.jobcast.queues.queue('count').getActiveCount()) === 10, 'all ten jobs to be running');

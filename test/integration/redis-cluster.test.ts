@@ -9,6 +9,7 @@ import type { RoleProcess } from '../helpers/processes.js';
 import { OwnRedisCluster } from '../helpers/redis-cluster.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { closeAll, report, watch, type Watcher } from '../helpers/watchers.js';
+import { plannedJobs } from '../helpers/planned-jobs.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('on a three-master Redis Cluster: sharded pub/sub, hash-tagged keys', () => {
@@ -68,12 +69,7 @@ describe('on a three-master Redis Cluster: sharded pub/sub, hash-tagged keys', (
   });
 
   it('clients cut mid-job reconnect to another gateway and miss nothing', async () => {
-    const jobs = await Promise.all(
-      Array.from({ length: 6 }, async (_, i) => {
-        const jobId = `clr-${i}-${Math.random().toString(36).slice(2, 8)}`;
-        return { jobId, channel: jobChannel(jobId), token: await cluster.jobcast.token([jobChannel(jobId)]) };
-      }),
-    );
+    const jobs = await plannedJobs(cluster.jobcast, 6, 'clr');
     watchers = await watch(proxy.url, jobs.flatMap((j) => [j, j, j, j]));
     for (const j of jobs) await cluster.jobcast.start(countJob, { steps: 60, stepMs: 25 }, { jobId: j.jobId });
     await waitFor(() => watchers.every((w) => w.offsets.length >= 5), 'the jobs to be under way');
