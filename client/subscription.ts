@@ -14,6 +14,8 @@ export interface EventContext<Data = unknown> {
   ts: number;
   /** True when this event comes from the channel's history or snapshot, not live. */
   replayed: boolean;
+  /** Set on progress sent to a connection that fell behind: older progress was skipped for it. */
+  conflated?: true;
 }
 
 export type SubscriptionState = 'subscribing' | 'subscribed' | 'unsubscribed';

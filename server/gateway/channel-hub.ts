@@ -1,7 +1,8 @@
 import type { ChannelEvent, StreamPosition, SubscribeOk } from '../../shared/protocol.js';
 import type { ChannelFeed, ChannelStore } from '../channels/channel-store.js';
 import type { Logger } from '../logger.js';
-import { SLOW_ROOM, type SlowConsumers } from './slow-consumers.js';
+import type { SlowConsumers } from './slow-consumers.js';
+import { eventFrame, writeFrame } from './event-frames.js';
 import { OUTCOME_EVENTS, SKIP_EVENT } from '../../shared/constants.js';
 import { eventType, type Metrics } from '../metrics.js';
 import type { Timeline } from '../jobs/timeline.js';
@@ -19,8 +20,6 @@ interface Entry {
 
 /** The socket.io room of a channel; prefixed so it can never equal a socket id. */
 export const roomOf = (channel: string) => `#${channel}`;
-/** The room of one connection by its Pusher-style socket id. */
-export const socketRoom = (socketId: string) => `sid:${socketId}`;
 
 /**
  * One live Redis subscription per channel however many sockets hold it, and the join that
@@ -206,15 +205,18 @@ export class ChannelHub {
       }
       this.#timeline.record(event.channel, 'delivered', { event: event.event, offset: event.offset, connections });
     }
-    const target = exclude ? this.#io.to(room).except(socketRoom(exclude)) : this.#io.to(room);
-    // The excluded connection gets a marker instead, so it moves past the offset without
-    // taking the hole for a loss and asking for the event again.
-    if (exclude) this.#io.to(socketRoom(exclude)).emit('event', { ...event, event: SKIP_EVENT, data: null });
-    // One encoding for every fast socket; slow ones get conflated delivery of their own.
-    if (this.#slow.slowCount === 0) target.emit('event', event);
-    else {
-      target.except(SLOW_ROOM).emit('event', event);
-      this.#slow.deliver(room, event);
+    const ids = this.#io.sockets.adapter.rooms.get(room);
+    if (!ids) return;
+    // One frame for every fast socket; slow ones get conflated delivery of their own, and the
+    // excluded connection gets a marker instead, so it moves past the offset without taking
+    // the hole for a loss and asking for the event again.
+    const frame = eventFrame(event);
+    const sockets = this.#io.sockets.sockets;
+    for (const id of ids) {
+      const socket = sockets.get(id);
+      if (!socket) continue;
+      if (exclude !== undefined && socket.data.socketId === exclude) socket.emit('event', { ...event, event: SKIP_EVENT, data: null });
+      else if (!this.#slow.deliverTo(socket, room, event) && !writeFrame(socket, frame)) socket.emit('event', event);
     }
   }
 

@@ -12,7 +12,7 @@ import type { ChannelFeed, ChannelStore } from '../channels/channel-store.js';
 import { JobcastError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { TokenSigner } from '../tokens.js';
-import { ChannelHub, socketRoom } from './channel-hub.js';
+import { ChannelHub } from './channel-hub.js';
 import { SlowConsumers, type SlowConsumerOptions } from './slow-consumers.js';
 import { PresenceWriter } from './presence.js';
 import type { RedisClient } from '../redis/connect.js';
@@ -101,15 +101,10 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
   io.on('connection', (socket) => {
     const ip = clientIp(socket.request);
     perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
-    socket.on('disconnect', () => {
-      const left = (perIp.get(ip) ?? 1) - 1;
-      if (left > 0) perIp.set(ip, left);
-      else perIp.delete(ip);
-    });
+    releaseHandshake(socket);
     socket.data.channels = new Set();
     socket.data.pending = new Set();
     socket.data.socketId = `${gatewayNumber}.${++connections}`;
-    socket.join(socketRoom(socket.data.socketId));
     socket.emit('hello', { socketId: socket.data.socketId });
     socket.on('subscribe', (request: unknown, ack: unknown) => void subscribe(socket, request, ack));
     socket.on('unsubscribe', (request: unknown, ack: unknown) => unsubscribe(socket, request, ack));
@@ -123,6 +118,9 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
       }
     });
     socket.on('disconnect', () => {
+      const left = (perIp.get(ip) ?? 1) - 1;
+      if (left > 0) perIp.set(ip, left);
+      else perIp.delete(ip);
       slow.forget(socket);
       for (const channel of socket.data.channels) hub.leave(socket, channel);
       socket.data.channels.clear();
@@ -221,4 +219,14 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
 
 function failure(code: string, message: string): Failure {
   return { ok: false, error: { code, message } };
+}
+
+/**
+ * Memory per idle connection is what decides how many one gateway holds. engine.io keeps the
+ * upgrade request (its headers, its parser state) and socket.io a copy of its headers for the
+ * life of the connection; the gateway needs neither once the connection is accepted.
+ */
+function releaseHandshake(socket: GatewaySocket): void {
+  (socket.conn as unknown as { request: unknown }).request = null;
+  socket.handshake.headers = {};
 }

@@ -1,9 +1,6 @@
 import type { ChannelEvent } from '../../shared/protocol.js';
 import type { GatewayServer, GatewaySocket } from './types.js';
 
-/** Room of the sockets that get per-socket, conflated delivery instead of the broadcast. */
-export const SLOW_ROOM = 'jobcast:slow';
-
 /** Options of {@link SlowConsumers}. */
 export interface SlowConsumerOptions {
   /** A socket with more than this many bytes waiting to be written is slow. @defaultValue 1 MiB */
@@ -54,21 +51,25 @@ export class SlowConsumers {
     return this.#held.size;
   }
 
-  /** Delivers `event` to the slow sockets in `room` (the broadcast skipped them). */
-  deliver(room: string, event: ChannelEvent): void {
-    for (const [socket, held] of this.#held) {
-      if (!socket.rooms.has(room)) continue;
-      if (event.event === 'progress') {
-        if (held.has(room)) {
-          this.conflated += 1;
-          this.#onConflated?.();
-        }
-        held.set(room, { ...event, conflated: true });
-      } else {
-        this.#flush(socket, held, room);
-        socket.emit('event', event);
+  /**
+   * Takes `event` for `socket` if that socket is slow (the caller then sends it nothing):
+   * progress waits, replacing older progress of the same room; anything else goes at once,
+   * after the progress it held, so order is kept. Returns false for a socket that keeps up.
+   */
+  deliverTo(socket: GatewaySocket, room: string, event: ChannelEvent): boolean {
+    const held = this.#held.get(socket);
+    if (!held) return false;
+    if (event.event === 'progress') {
+      if (held.has(room)) {
+        this.conflated += 1;
+        this.#onConflated?.();
       }
+      held.set(room, { ...event, conflated: true });
+    } else {
+      this.#flush(socket, held, room);
+      socket.emit('event', event);
     }
+    return true;
   }
 
   /** Forgets a socket that disconnected. */
@@ -87,11 +88,9 @@ export class SlowConsumers {
       const bytes = bufferedBytes(socket);
       if (!held && bytes > this.#high) {
         this.#held.set(socket, new Map());
-        socket.join(SLOW_ROOM);
       } else if (held && bytes < this.#low) {
         for (const room of [...held.keys()]) this.#flush(socket, held, room);
         this.#held.delete(socket);
-        socket.leave(SLOW_ROOM);
       }
     }
   }
