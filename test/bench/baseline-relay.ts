@@ -25,3 +25,4 @@ sub.on('pmessage', (_pattern, channel, message) => {
 http.listen(0, '127.0.0.1', () => {
   process.stdout.write(JSON.stringify({ url: `http://127.0.0.1:${(http.address() as AddressInfo).port}` }) + '\n');
 });
+process.on('SIGTERM', () => process.exit(0));

@@ -1,55 +1,93 @@
 /**
  * A process of benchmark clients: N connections, each subscribed to one channel, recording the
- * latency (publish call → handler) and the offsets/sequence numbers received. Controlled over IPC.
+ * latency (publish call → handler) and the sequence numbers received. Controlled over IPC by
+ * {@link ClientGroup}: `reset` (start a measured window), `arm` (note when each client first
+ * sees an event published after a moment: the reconnect storm's catch-up), `stats`, `close`.
  */
-import { io as ioClient, type Socket } from 'socket.io-client';
-import { connect, type JobcastConnection } from '../../client/connection.js';
+import { io as ioClient } from 'socket.io-client';
+import { connect } from '../../client/connection.js';
 
-const [kind, url, countArg, channelsArg, tokensJson] = process.argv.slice(2);
+const [kind, url, countArg, firstArg, channelsArg, tokensJson] = process.argv.slice(2);
 const count = Number(countArg);
+const first = Number(firstArg);
 const channels = Number(channelsArg);
 const tokens = JSON.parse(tokensJson ?? '[]') as string[];
+
+interface Client {
+  channel: number;
+  seqs: number[];
+  /** Events progress conflation skipped (jobcast marks the newer event `conflated`). */
+  conflated: number;
+  caughtUpAt?: number;
+}
+
 let latencies: number[] = [];
-const received = new Map<number, number[]>(); // client index → sequence numbers seen
+/** Sequence numbers at or below this belong to an earlier window. */
+let base = 0;
+let armedAt = Infinity;
+const clients: Client[] = [];
 const closers: (() => void)[] = [];
+
+function record(client: Client, seq: number, ts: number, conflated: boolean): void {
+  if (seq <= base) return;
+  const now = Date.now();
+  latencies.push(now - ts);
+  const previous = client.seqs.at(-1);
+  if (conflated && previous !== undefined && seq > previous + 1) client.conflated += seq - previous - 1;
+  client.seqs.push(seq);
+  if (ts > armedAt && client.caughtUpAt === undefined) client.caughtUpAt = now;
+}
+
+async function open(client: Client): Promise<void> {
+  const name = `job:bench-${client.channel}`;
+  if (kind === 'baseline') {
+    const socket = ioClient(url!, { path: '/relay/socket.io', transports: ['websocket'] });
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.on('progress', (data: { seq: number; ts: number }) => record(client, data.seq, data.ts, false));
+    await socket.emitWithAck('join', name);
+    // The hand-written client rejoins its room after a reconnect; what was sent meanwhile is gone.
+    socket.io.on('reconnect', () => void socket.emit('join', name));
+    closers.push(() => socket.disconnect());
+  } else {
+    const jc = connect({ url: url! });
+    const sub = jc.channel(name, { token: tokens[client.channel]! });
+    sub.on('progress', (e) => record(client, (e.data as { seq: number }).seq, e.ts, e.conflated === true));
+    await sub.subscribe();
+    closers.push(() => jc.close());
+  }
+}
 
 async function start(): Promise<void> {
   const batch = 100;
   for (let i = 0; i < count; i += batch) {
-    await Promise.all(
-      Array.from({ length: Math.min(batch, count - i) }, async (_, k) => {
-        const index = i + k;
-        const channel = index % channels;
-        received.set(index, []);
-        const record = (seq: number, ts: number) => {
-          latencies.push(Date.now() - ts);
-          received.get(index)!.push(seq);
-        };
-        if (kind === 'baseline') {
-          const socket: Socket = ioClient(url!, { path: '/relay/socket.io', transports: ['websocket'] });
-          await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-          socket.on('progress', (data: { seq: number; ts: number }) => record(data.seq, data.ts));
-          await socket.emitWithAck('join', `job:bench-${channel}`);
-          closers.push(() => socket.disconnect());
-        } else {
-          const jc: JobcastConnection = connect({ url: url! });
-          const sub = jc.channel(`job:bench-${channel}`, { token: tokens[channel]! });
-          sub.on('progress', (e) => record((e.data as { seq: number }).seq, e.ts));
-          await sub.subscribe();
-          closers.push(() => jc.close());
-        }
-      }),
-    );
+    const opened: Promise<void>[] = [];
+    for (let k = i; k < Math.min(count, i + batch); k++) {
+      const client: Client = { channel: (first + k) % channels, seqs: [], conflated: 0 };
+      clients.push(client);
+      opened.push(open(client));
+    }
+    await Promise.all(opened);
   }
 }
 
-process.on('message', (message: { cmd: string }) => {
+type Command = { cmd: 'reset'; base: number } | { cmd: 'arm'; at: number } | { cmd: 'stats' } | { cmd: 'close' };
+
+process.on('message', (message: Command) => {
   if (message.cmd === 'reset') {
     latencies = [];
-    for (const list of received.values()) list.length = 0;
+    base = message.base;
+    armedAt = Infinity;
+    for (const client of clients) {
+      client.seqs = [];
+      client.conflated = 0;
+      delete client.caughtUpAt;
+    }
+    process.send!({ ok: true });
+  } else if (message.cmd === 'arm') {
+    armedAt = message.at;
     process.send!({ ok: true });
   } else if (message.cmd === 'stats') {
-    const perClient = [...received.values()].map((list) => ({ n: list.length, unique: new Set(list).size }));
+    const perClient = clients.map((c) => ({ channel: c.channel, n: c.seqs.length, unique: new Set(c.seqs).size, conflated: c.conflated, caughtUpAt: c.caughtUpAt ?? null }));
     process.send!({ latencies, perClient });
   } else if (message.cmd === 'close') {
     for (const close of closers) close();
@@ -57,7 +95,10 @@ process.on('message', (message: { cmd: string }) => {
   }
 });
 
-start().then(() => process.send!({ ready: true }), (error: unknown) => {
-  process.send!({ error: String(error) });
-  process.exit(1);
-});
+start().then(
+  () => process.send!({ ready: true }),
+  (error: unknown) => {
+    process.send!({ error: String(error) });
+    process.exit(1);
+  },
+);

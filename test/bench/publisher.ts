@@ -1,35 +1,65 @@
-/** Publishes `rate` progress events per second for `durationMs`, round-robin over channels. */
+/**
+ * Publishes `rate` progress events per second for `durationMs`, round-robin over channels, as
+ * workers would: a Redis PUBLISH of JSON (baseline) or jobcast's channel append. Sequence
+ * numbers start after `seqBase`, so a window's events are told apart from a previous one's.
+ * A long-lived process driven over IPC: `{ rate, durationMs, seqBase }` → `{ sent, perChannel }`
+ * once every publish was acknowledged.
+ */
 import { Redis } from 'ioredis';
 import { RedisChannelStore } from '../../server/channels/redis-channel-store.js';
 
-const [kind, redisUrl, prefix, channelsArg, rateArg, durationArg] = process.argv.slice(2);
+const [kind, redisUrl, prefix, channelsArg] = process.argv.slice(2);
 const channels = Number(channelsArg);
-const rate = Number(rateArg);
-const durationMs = Number(durationArg);
-const redis = new Redis(redisUrl!);
-const store = new RedisChannelStore(redis, { prefix: prefix!, historySize: 100, retentionSeconds: 600 });
-const seq = new Array<number>(channels).fill(0);
-let sent = 0;
-let next = 0;
-const started = Date.now();
-const pending: Promise<unknown>[] = [];
+const redis = new Redis(redisUrl!, { enableAutoPipelining: true });
+const store = new RedisChannelStore(redis, { prefix: prefix! });
 
-function publishOne(): void {
-  const c = next++ % channels;
-  const n = ++seq[c]!;
-  if (kind === 'baseline') pending.push(redis.publish(`${prefix}job:bench-${c}`, JSON.stringify({ seq: n, pct: n % 100, ts: Date.now() })));
-  else pending.push(store.append(`job:bench-${c}`, 'progress', { pct: n % 100, seq: n }));
-  sent += 1;
+/** The window being published: a call with the same `seqBase` continues it. */
+let current = { seqBase: -1, perChannel: [] as number[], cursor: 0 };
+
+/** Publishes for a while; resolves with the window's events per channel once Redis acknowledged every one. */
+function run(rate: number, durationMs: number, seqBase: number): Promise<{ sent: number; perChannel: number[] }> {
+  if (current.seqBase !== seqBase) current = { seqBase, perChannel: new Array<number>(channels).fill(0), cursor: 0 };
+  const { perChannel } = current;
+  let sent = 0;
+  let outstanding = 0;
+  let finished = false;
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const done = () => {
+      outstanding -= 1;
+      if (finished && outstanding === 0) resolve({ sent, perChannel });
+    };
+    const publishOne = () => {
+      const c = current.cursor++ % channels;
+      const seq = seqBase + ++perChannel[c]!;
+      outstanding += 1;
+      sent += 1;
+      const published =
+        kind === 'baseline'
+          ? redis.publish(`${prefix}job:bench-${c}`, JSON.stringify({ seq, pct: seq % 100, ts: Date.now() }))
+          : store.append(`job:bench-${c}`, 'progress', { pct: seq % 100, seq });
+      published.then(done, (error: unknown) => {
+        process.stderr.write(`publish failed: ${String(error)}\n`);
+        process.exit(1);
+      });
+    };
+    const timer = setInterval(() => {
+      const elapsed = Date.now() - started;
+      const due = Math.floor((Math.min(elapsed, durationMs) / 1000) * rate);
+      while (sent < due) publishOne();
+      if (elapsed < durationMs) return;
+      clearInterval(timer);
+      finished = true;
+      if (outstanding === 0) resolve({ sent, perChannel });
+    }, 5);
+  });
 }
 
-const timer = setInterval(() => {
-  const due = Math.floor(((Date.now() - started) / 1000) * rate);
-  while (sent < due) publishOne();
-  if (Date.now() - started >= durationMs) {
-    clearInterval(timer);
-    void Promise.all(pending).then(() => {
-      process.stdout.write(JSON.stringify({ sent, perChannel: seq }) + '\n');
-      redis.disconnect();
-    });
+process.on('message', (m: { rate: number; durationMs: number; seqBase: number } | { cmd: 'close' }) => {
+  if ('cmd' in m) {
+    redis.disconnect();
+    process.exit(0);
   }
-}, 5);
+  void run(m.rate, m.durationMs, m.seqBase).then((result) => process.send!(result));
+});
+process.send!({ ready: true });

@@ -15,9 +15,9 @@ export interface RoleProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `jobcast <role>` with `env`; resolves once it logged that it is up. */
-export async function startRole(role: string, env: Record<string, string>, timeoutMs = 30_000): Promise<RoleProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', role], {
+/** Starts `jobcast <role>` with `env` (and extra `node` flags); resolves once it logged that it is up. */
+export async function startRole(role: string, env: Record<string, string>, timeoutMs = 30_000, nodeFlags: string[] = []): Promise<RoleProcess> {
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', 'server/cli.ts', role], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', NODE_ENV: 'test', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
