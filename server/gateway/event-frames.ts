@@ -1,4 +1,3 @@
-import type { Socket as NetSocket } from 'node:net';
 import WebSocket from 'ws';
 import type { ChannelEvent } from '../../shared/protocol.js';
 import type { GatewaySocket } from './types.js';
@@ -29,7 +28,7 @@ interface EngineConnection {
   transport?: {
     name?: string;
     perMessageDeflate?: unknown;
-    socket?: { readyState?: number; _socket?: NetSocket; _sender?: { sendFrame?: (list: Buffer[], cb?: () => void) => void } };
+    socket?: { readyState?: number; _sender?: { sendFrame?: (list: Buffer[], cb?: () => void) => void } };
   };
 }
 

@@ -27,18 +27,17 @@ export async function reconnectStorm(url: string, clients: ClientGroup, publishe
     const seqBase = nextSeqBase();
     await clients.reset(seqBase);
     const started = Date.now();
-    let published = publisher.run(shape.rate, shape.dropAtMs, seqBase);
+    const firstRun = publisher.run(shape.rate, shape.dropAtMs, seqBase);
     await sleep(shape.dropAtMs);
     const droppedAt = Date.now();
     const dropped = proxy.cut();
     await clients.arm(droppedAt);
     // Events keep flowing (in half-second runs of the same window) until every client has
     // seen one published after the drop, or 30 s.
-    let { perChannel } = await published;
+    let { perChannel } = await firstRun;
     let stats = await clients.stats();
     while ((Date.now() - started < shape.durationMs || stats.perClient.some((c) => c.caughtUpAt === null)) && Date.now() < droppedAt + 30_000) {
-      published = publisher.run(shape.rate, 500, seqBase);
-      ({ perChannel } = await published);
+      ({ perChannel } = await publisher.run(shape.rate, 500, seqBase));
       stats = await clients.stats();
     }
     await sleep(700);
