@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { waitFor } from '../helpers/wait.js';
 import { ARTIFACTS, demoWithBrowser, type launchBrowser, watchErrors } from '../helpers/browser.js';
 import type { RoleProcess } from '../helpers/processes.js';
 
@@ -76,11 +77,8 @@ describe('the demo in a real browser: submit, watch the bar move, get the dashbo
     await job.waitFor({ state: 'attached' });
     const jobId = await job.getAttribute('data-jobcast-job');
     const token = await job.getAttribute('data-jobcast-token');
-    for (let i = 0; i < 100; i++) {
-      const status = await fetch(`${app.url}/jobcast/jobs/${jobId}?token=${token}`).then((r) => r.json());
-      if (status.state === 'completed') break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    // The job ends while the page cannot listen yet: the page must still show the result.
+    await waitFor(async () => (await fetch(`${app.url}/jobcast/jobs/${jobId}?token=${token}`).then((r) => r.json())).state === 'completed', 'the job to complete', 30_000);
     release();
     await page.waitForSelector('[data-jobcast-state="completed"] .jc-dash', { timeout: 15_000 });
     assert.deepEqual(errors, []);

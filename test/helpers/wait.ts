@@ -19,3 +19,21 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
   });
   return { promise, resolve, reject };
 }
+
+/** The name of the marker event {@link flushChannel} publishes; tests leave it out of what they compare. */
+export const FLUSH_EVENT = 'test-flush';
+
+/**
+ * Publishes a marker event on `channel` and resolves once `seen()` holds it. A channel is
+ * ordered, so every event published before the marker has then reached this subscriber: a test
+ * can assert that nothing else arrived (a second outcome, progress after it) without sleeping.
+ */
+export async function flushChannel(
+  publisher: { trigger(channel: string, event: string, data: unknown): Promise<{ offset: number }> },
+  channel: string,
+  seen: () => readonly { event: string; offset?: number }[],
+  timeoutMs = 10_000,
+): Promise<void> {
+  const marker = await publisher.trigger(channel, FLUSH_EVENT, {});
+  await waitFor(() => seen().some((e) => e.event === FLUSH_EVENT && (e.offset === undefined || e.offset === marker.offset)), `the flush marker on ${channel}`, timeoutMs);
+}

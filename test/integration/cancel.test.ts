@@ -4,7 +4,7 @@ import { connect, type JobcastConnection } from '../../client/connection.js';
 import type { EventContext } from '../../client/subscription.js';
 import { jobChannel } from '../../shared/constants.js';
 import { countJob, startStack, type TestStack } from '../helpers/stack.js';
-import { waitFor } from '../helpers/wait.js';
+import { flushChannel, waitFor } from '../helpers/wait.js';
 
 describe('cancellation: from the HTTP API with a token that grants it', () => {
   let stack: TestStack;
@@ -36,7 +36,7 @@ describe('cancellation: from the HTTP API with a token that grants it', () => {
     assert.equal(response.status, 202);
     assert.deepEqual(await response.json(), { jobId, state: 'cancelling' });
     await waitFor(() => events.some((e) => e.event === 'cancelled'), 'the cancelled event');
-    await new Promise((r) => setTimeout(r, 300));
+    await flushChannel(stack.jobcast, jobChannel(jobId), () => events);
     const outcomes = events.filter((e) => ['completed', 'failed', 'cancelled'].includes(e.event));
     assert.deepEqual(outcomes.map((e) => e.event), ['cancelled']);
     assert.deepEqual(outcomes[0]!.data, { reason: 'cancelled by the user' });

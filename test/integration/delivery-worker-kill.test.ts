@@ -5,7 +5,8 @@ import { ProcessCluster } from '../helpers/cluster.js';
 import type { RoleProcess } from '../helpers/processes.js';
 import { closeAll, watch, type Watcher } from '../helpers/watchers.js';
 import { plannedJobs } from '../helpers/planned-jobs.js';
-import { waitFor } from '../helpers/wait.js';
+import { queuePrefix } from '../../server/jobs/define-job.js';
+import { FLUSH_EVENT, flushChannel, waitFor } from '../helpers/wait.js';
 
 const OUTCOMES = ['completed', 'failed', 'cancelled'];
 // Fast stall detection and relay take-over, so killed work is picked up within seconds.
@@ -39,8 +40,10 @@ describe('worker SIGKILL at random moments: exactly one outcome per job and subs
     }
     await cluster.startRole('worker', FAST);
     await waitFor(() => watchers.every((w) => w.done), 'every subscriber to see an outcome', 60_000);
-    // Give a second, wrong outcome the time to show up if the design allowed one.
-    await new Promise((r) => setTimeout(r, 2500));
+    // A second, wrong outcome could only come from an outcome relay: wait until the relays have
+    // read and acknowledged every BullMQ event, then until everything published reached each client.
+    await waitFor(() => relaysIdle(cluster, 'count'), 'the outcome relays to have nothing left to publish', 30_000);
+    await Promise.all(watchers.map((w) => flushChannel(cluster.jobcast, w.channel, () => w.events.map((event) => ({ event })))));
 
     const finals: Record<string, number> = {};
     for (const j of jobs) {
@@ -48,6 +51,7 @@ describe('worker SIGKILL at random moments: exactly one outcome per job and subs
       finals[state] = (finals[state] ?? 0) + 1;
       for (const w of watchers.filter((x) => x.channel === j.channel)) {
         const outcomes = w.events.filter((e) => OUTCOMES.includes(e));
+        assert.equal(w.events.at(-1), FLUSH_EVENT, `${j.jobId}: nothing after the flush marker`);
         assert.equal(outcomes.length, 1, `${j.jobId}: exactly one outcome, got ${outcomes.join(',')}`);
         assert.equal(outcomes[0], state, `${j.jobId}: the outcome subscribers saw is the one BullMQ recorded`);
         assert.equal(new Set(w.offsets).size, w.offsets.length, 'no duplicates');
@@ -57,3 +61,14 @@ describe('worker SIGKILL at random moments: exactly one outcome per job and subs
     console.log(`worker kills: ${kills} workers SIGKILLed; final states ${JSON.stringify(finals)}; ${stalls} stalled events per subscriber set`);
   });
 });
+
+/** True when the outcome relays' consumer group has read and acknowledged every event of the queue. */
+async function relaysIdle(cluster: ProcessCluster, jobName: string): Promise<boolean> {
+  const stream = `${queuePrefix(cluster.prefix, jobName)}:${jobName}:events`;
+  const groups = (await cluster.jobcast.redis.xinfo('GROUPS', stream)) as (string | number | null)[][];
+  return groups.every((flat) => {
+    const info = new Map<unknown, unknown>();
+    for (let i = 0; i + 1 < flat.length; i += 2) info.set(flat[i], flat[i + 1]);
+    return Number(info.get('pending')) === 0 && Number(info.get('lag')) === 0;
+  });
+}

@@ -5,7 +5,7 @@ import type { EventContext } from '../../client/subscription.js';
 import { trackJob, type JobOutcome } from '../../client/track-job.js';
 import { jobChannel } from '../../shared/channels.js';
 import { countJob, flakyJob, startStack, type TestStack } from '../helpers/stack.js';
-import { deferred, waitFor } from '../helpers/wait.js';
+import { deferred, FLUSH_EVENT, flushChannel, waitFor } from '../helpers/wait.js';
 
 describe('the whole path: start → worker → Redis → gateway → client → partial', () => {
   let stack: TestStack;
@@ -104,10 +104,10 @@ describe('the whole path: start → worker → Redis → gateway → client → 
     await sub.subscribe();
     await stack.jobcast.start(flakyJob, input, { jobId });
     await waitFor(() => events.some((e) => e.event === 'completed' || e.event === 'failed'), 'the outcome');
-    // Anything after the outcome would be a bug: give it a moment to show up.
-    await new Promise((r) => setTimeout(r, 200));
+    // Anything after the outcome would be a bug: everything published before the marker has arrived.
+    await flushChannel(stack.jobcast, jobChannel(jobId), () => events);
     sub.unsubscribe();
-    return events;
+    return events.filter((e) => e.event !== FLUSH_EVENT);
   }
 
   it('shows each retry with attempt, total and error, then the outcome', async () => {

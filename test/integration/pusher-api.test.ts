@@ -6,7 +6,7 @@ import { connect, type JobcastConnection } from '../../client/connection.js';
 import type { EventContext } from '../../client/subscription.js';
 import { AppRegistry } from '../../server/apps/apps.js';
 import { startStack, type TestStack } from '../helpers/stack.js';
-import { waitFor } from '../helpers/wait.js';
+import { FLUSH_EVENT, flushChannel, waitFor } from '../helpers/wait.js';
 
 const APP = { id: '4242', key: 'app-key-1', secret: 'app-secret-0123456789', enabled: true };
 const OTHER = { id: 'other', key: 'other-key', secret: 'other-secret-0123456789', enabled: true };
@@ -107,8 +107,9 @@ describe('the official pusher server SDK, pointed at jobcast', () => {
     const { channels } = (await res.json()) as { channels: string[] };
     assert.deepEqual(channels, ['app:other:shared-name'], "the other app's channel is its own");
     assert.equal((await stack.jobcast.store.read('app:other:shared-name')).offset, 1);
-    await new Promise((r) => setTimeout(r, 200));
-    assert.equal(mine.length, 0, "this app's subscribers saw nothing");
+    // Had the other app's event landed on this channel, it would come before the marker.
+    await flushChannel(stack.jobcast, 'shared-name', () => mine);
+    assert.deepEqual(mine.map((e) => e.event), [FLUSH_EVENT], "this app's subscribers saw nothing");
     const cross = new Pusher({ appId: APP.id, key: OTHER.key, secret: OTHER.secret, host: url().hostname, port: url().port, useTLS: false });
     await assert.rejects(cross.trigger('shared-name', 'x', {}), (e: { status?: number }) => e.status === 401, "another app's key cannot sign for this app");
   });

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { countJob } from '../helpers/test-jobs.js';
 import { startStack, type TestStack } from '../helpers/stack.js';
+import { channelKeys } from '../../server/channels/keys.js';
 import { waitFor } from '../helpers/wait.js';
 
 const JOBS = 10_000;
@@ -42,7 +43,10 @@ describe('retention: 10,000 jobs and Redis comes back to a bounded size', () => 
     }, 'every job to run', 120_000);
     const peak = await keys();
     // Channel state expires after the retention; BullMQ trims finished jobs to the count.
-    await new Promise((r) => setTimeout(r, 3000));
+    // A job that ends after every other: once its channel expired, all of them are past the retention.
+    const last = await stack.jobcast.start(countJob, { steps: 1 });
+    await waitFor(async () => (await stack.jobcast.status(last.jobId)).state === 'completed', 'the last job to complete');
+    await waitFor(async () => (await redis.exists(channelKeys(stack.prefix, last.channel).meta)) === 0, 'the last channel to expire', 30_000);
     await stack.jobcast.start(countJob, { steps: 1 }); // a completion makes BullMQ apply the limits
     await waitFor(async () => (await keys()) < 1000, 'Redis to come back to a bounded key count', 30_000);
     const settled = await keys();
