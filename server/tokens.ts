@@ -1,10 +1,9 @@
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
-import { z } from 'zod';
 import { ErrorCode } from '../shared/codes.js';
+import { type Right, TokenPayload } from '../shared/token-claims.js';
 import { ForbiddenError, UnauthorizedError } from './errors.js';
 
-/** What a channel token may allow on its channels. */
-export type Right = 'subscribe' | 'cancel' | 'retry';
+export type { Right };
 
 /** The verified content of a channel token. */
 export interface TokenClaims {
@@ -14,13 +13,6 @@ export interface TokenClaims {
   /** Seconds since the epoch. */
   expiresAt: number;
 }
-
-const Claims = z.object({
-  ch: z.array(z.string()).min(1),
-  r: z.array(z.enum(['subscribe', 'cancel', 'retry'])).min(1),
-  sub: z.string().optional(),
-  exp: z.number(),
-});
 
 const encoder = new TextEncoder();
 
@@ -57,7 +49,7 @@ export class TokenSigner {
     for (const key of this.#keys) {
       try {
         const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'] });
-        const claims = Claims.safeParse(payload);
+        const claims = TokenPayload.safeParse(payload);
         if (!claims.success) break;
         const { ch, r, sub, exp } = claims.data;
         return { channels: ch, rights: r, owner: sub, expiresAt: exp };

@@ -45,3 +45,4 @@ export type {
 export { ChannelName, JobId } from './channels.js';
 export { jobChannel, jobIdOfChannel, JOB_EVENT_NAMES, JOB_STATES } from './constants.js';
 export { ErrorCode, httpStatusOf } from './codes.js';
+export { Right, TokenPayload } from './token-claims.js';

@@ -39,7 +39,7 @@ describe('time-driven rules, on mock timers', () => {
     assert.equal(slow.deliverTo(s, 'job:a', progress(2)), true);
     assert.equal(slow.deliverTo(s, 'job:a', progress(3)), true);
     assert.equal(conflatedCalls, 1, 'progress 2 was replaced by 3');
-    assert.deepEqual(sent, [], 'nothing is written while it is slow');
+    assert.equal(sent.length, 0, 'nothing is written while it is slow');
 
     assert.equal(slow.deliverTo(s, 'job:a', { ...progress(4), event: 'completed', data: {} }), true);
     assert.deepEqual(sent.map((e) => [e.offset, e.event, e.conflated]), [[3, 'progress', true], [4, 'completed', undefined]], 'an outcome goes at once, after the progress it held');

@@ -1,0 +1,22 @@
+import { z } from 'zod';
+
+/** What a channel token may allow on its channels. */
+export const Right = z.enum(['subscribe', 'cancel', 'retry']);
+export type Right = z.infer<typeof Right>;
+
+/**
+ * The payload of a channel token (an HS256 JWT), as signed by the server: short claim names,
+ * since a token travels in every subscribe and URL. Clients never verify it; it is here so
+ * every part that reads one (gateway, HTTP API, adapters) agrees on its shape.
+ */
+export const TokenPayload = z.object({
+  /** Channels the token is for. */
+  ch: z.array(z.string()).min(1),
+  /** Rights it grants on each of them. */
+  r: z.array(Right).min(1),
+  /** The owner (your user id), when given. */
+  sub: z.string().optional(),
+  /** Expiry, seconds since the epoch. */
+  exp: z.number(),
+});
+export type TokenPayload = z.infer<typeof TokenPayload>;
