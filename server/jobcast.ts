@@ -152,7 +152,7 @@ export class Jobcast {
     this.basePath = options.basePath ?? '/jobcast';
     this.maxInputBytes = options.maxInputBytes ?? 65_536;
     this.apps = options.apps;
-    this.#inline = options.inline ?? process.env.JOBCAST_INLINE === '1';
+    this.#inline = options.inline ?? false;
     this.origins = options.origins ?? true;
     this.triggersPerSecond = options.triggersPerSecond ?? 200;
     this.maxEventBytes = options.maxEventBytes ?? 10_240;
