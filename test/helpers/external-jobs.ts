@@ -56,6 +56,7 @@ export async function startExternalStack(options: { maxPartialBytes?: number } =
     jobcast,
     url,
     prefix,
+    redisUrl,
     pages,
     /** Env of a worker process reporting to this jobcast through the helpers. */
     workerEnv: { JOBCAST_URL: url, JOBCAST_APP_ID: EXTERNAL_APP.id, JOBCAST_APP_KEY: EXTERNAL_APP.key, JOBCAST_APP_SECRET: EXTERNAL_APP.secret },
