@@ -8,6 +8,7 @@ import { createLogger } from '../../server/logger.js';
 import { deleteKeys, testRedisUrl, uniquePrefix } from './redis.js';
 
 export const EXTERNAL_APP: App = { id: 'shop', key: 'shop-key', secret: 'shop-secret-0123456789', enabled: true };
+export const ADMIN_TOKEN = 'external-admin-token-0123456789';
 export const OTHER_APP: App = { id: 'other', key: 'other-key', secret: 'other-secret-0123456789', enabled: true };
 
 /** A signed API request as a worker's helper sends it; `replay` resends a recorded one as is. */
@@ -41,6 +42,7 @@ export async function startExternalStack(options: { maxPartialBytes?: number } =
     secret: 'external-test-secret-0123456789',
     keyPrefix: prefix,
     apps: new AppRegistry(EXTERNAL_APP, [OTHER_APP]),
+    adminToken: ADMIN_TOKEN,
     ...(options.maxPartialBytes ? { maxPartialBytes: options.maxPartialBytes } : {}),
     logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
   });

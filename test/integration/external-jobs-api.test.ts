@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { connect, type JobcastConnection } from '../../client/connection.js';
 import type { EventContext } from '../../client/subscription.js';
 import { ExternalJobs } from '../../server/external-jobs/external-jobs.js';
-import { EXTERNAL_APP, OTHER_APP, send, sign, startExternalStack } from '../helpers/external-jobs.js';
+import { ADMIN_TOKEN, EXTERNAL_APP, OTHER_APP, send, sign, startExternalStack } from '../helpers/external-jobs.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** The external-jobs API over HTTP, signed as the Ruby and Python helpers sign, against real Redis. */
@@ -15,7 +15,7 @@ describe('external jobs: the signed API for other job systems', () => {
   const rid = () => `r-${++n}`;
   const post = (path: string, body: unknown) => send(sign(stack.url, 'POST', path, body));
   const report = (id: string, body: Record<string, unknown>) => post(`${app}/${id}/events`, { requestId: rid(), ...body });
-  const open = (id: string, extra: Record<string, unknown> = {}) => post(app, { id, ...extra });
+  const open = (id: string, extra: Record<string, unknown> = {}) => post(app, { id, requestId: rid(), ...extra });
 
   before(async () => {
     stack = await startExternalStack({ maxPartialBytes: 1000 });
@@ -84,6 +84,13 @@ describe('external jobs: the signed API for other job systems', () => {
     assert.ok(status.body.createdAt <= status.body.startedAt && status.body.startedAt <= status.body.finishedAt);
     // What `jobcast status` and the admin console read.
     assert.deepEqual(await stack.jobcast.status(first.body.jobId), status.body);
+    const timeline = await fetch(`${stack.url}/admin/api/jobs/${first.body.jobId}/timeline`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const { status: shown, entries } = (await timeline.json()) as { status: { state: string; id: string }; entries: { what: string; detail: { event?: string } }[] };
+    assert.deepEqual([shown.state, shown.id], ['completed', 'jid-1']);
+    assert.deepEqual(entries.filter((e) => e.what === 'published').map((e) => e.detail.event), ['queued', 'active', 'progress', 'retrying', 'active', 'progress', 'completed']);
+    assert.ok(entries.some((e) => e.what === 'enqueued'));
+    const live = await fetch(`${stack.url}/admin/api/events`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.match(await live.text(), new RegExp(first.body.channel), 'the console\'s live stream carries them');
   });
 
   it('keeps exactly one outcome: a second outcome, progress or heartbeat after it is 409 and changes nothing', async () => {
