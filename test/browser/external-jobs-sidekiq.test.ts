@@ -109,8 +109,12 @@ describe('external jobs: a Sidekiq worker reports through the Ruby helper, the p
   it('a job that raises is retried by Sidekiq: the page shows retrying, then the outcome (completed, or failed once retries run out)', { timeout: 60_000 }, async () => {
     const [recovers, givesUp] = await Promise.all([enqueue('blue', 1, 1), enqueue('green', 1, 2)]);
     const { page, errors } = await show([recovers, givesUp]);
+    const state = (job: Opened, value: string, timeout = 15_000) => page.waitForSelector(`${el(job)}[data-jobcast-state="${value}"]`, { timeout });
+    // Each first attempt waits until the page shows it running, then raises.
     for (const job of [recovers, givesUp]) {
-      await page.waitForSelector(`${el(job)}[data-jobcast-state="retrying"]`, { timeout: 15_000 });
+      await state(job, 'active');
+      await go(job);
+      await state(job, 'retrying');
       assert.match((await page.textContent(`${el(job)} .jobcast-stage`)) ?? '', /^Attempt 1 of 2 failed: the search index is warming up\. Retrying now \(attempt 2 of 2\)\.$/);
     }
     await page.screenshot({ path: join(ARTIFACTS, 'external-sidekiq-retrying.png') });
@@ -118,7 +122,9 @@ describe('external jobs: a Sidekiq worker reports through the Ruby helper, the p
     // jitter (up to 9 s) plus its first poll (up to 5 s after boot).
     await pctOf(page, recovers, 0, 30_000);
     await go(recovers);
-    await page.waitForSelector(`${el(recovers)} .found`, { timeout: 20_000 });
+    await page.waitForSelector(`${el(recovers)} .found`, { timeout: 15_000 });
+    await state(givesUp, 'active', 30_000);
+    await go(givesUp);
     await page.waitForSelector(`${el(givesUp)}[data-jobcast-state="failed"]`, { timeout: 30_000 });
     assert.match((await page.textContent(el(givesUp))) ?? '', /This job failed: the search index is warming up/);
     const status = await send(sign(stack.url, 'GET', `/apps/${EXTERNAL_APP.id}/external-jobs/${givesUp.id}`));
@@ -129,13 +135,13 @@ describe('external jobs: a Sidekiq worker reports through the Ruby helper, the p
 
   it('a job opened and never finished shows stalled, then failed, and the page says so', { timeout: 30_000 }, async () => {
     // The worker died before its first report: nothing but the deadlines ends this job.
-    const opened = await send(sign(stack.url, 'POST', `/apps/${EXTERNAL_APP.id}/external-jobs`, { id: 'lost-job', stalledAfterSeconds: 1, failedAfterSeconds: 2.5 }));
+    const opened = await send(sign(stack.url, 'POST', `/apps/${EXTERNAL_APP.id}/external-jobs`, { id: 'lost-job', stalledAfterSeconds: 1, failedAfterSeconds: 3 }));
     assert.equal(opened.status, 201);
     const job = opened.body as Opened;
     const { page, errors } = await show([job]);
     await page.waitForSelector(`${el(job)}[data-jobcast-state="stalled"]`, { timeout: 10_000 });
     await page.waitForSelector(`${el(job)}[data-jobcast-state="failed"]`, { timeout: 10_000 });
-    assert.match((await page.textContent(el(job))) ?? '', /This job failed: the worker sent no report for [23] s and is taken for dead/);
+    assert.match((await page.textContent(el(job))) ?? '', /This job failed: the worker sent no report for [34] s and is taken for dead/);
     await page.screenshot({ path: join(ARTIFACTS, 'external-deadline-failed.png') });
     assert.deepEqual(errors, []);
     await page.close();
