@@ -109,6 +109,16 @@ describe('external jobs: the signed API for other job systems', () => {
     assert.deepEqual([status.state, status.error], ['failed', 'disk full']);
   });
 
+  it('completes with a URL the browser fetches instead of a stored partial', async () => {
+    const { body: opened } = await open('jid-url');
+    const done = await report('jid-url', { type: 'completed', url: '/orders/7/receipt' });
+    assert.equal(done.status, 200);
+    const outcome = (await stack.jobcast.store.read(opened.channel)).events.find((e) => e.event === 'completed');
+    assert.equal((outcome?.data as { partialUrl: string }).partialUrl, '/orders/7/receipt');
+    assert.equal((await stack.jobcast.status(opened.jobId)).partialUrl, '/orders/7/receipt');
+    assert.equal(await stack.jobcast.store.loadPartial(opened.channel), null);
+  });
+
   it('applies a report retried with the same request id once, even when it is the identical signed request', async () => {
     const { body: opened } = await open('jid-3');
     const body = { type: 'progress', pct: 30, requestId: 'sidekiq-retry-1' };
