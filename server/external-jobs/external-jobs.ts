@@ -231,13 +231,20 @@ export class ExternalJobs {
       const claimed = (await redis.set(keys.outcome, report.requestId, 'EX', this.#deps.retentionSeconds, 'NX')) !== null;
       // A retry of the very report that claimed the outcome (its answer was lost) goes on.
       if (!claimed && (await redis.get(keys.outcome)) !== report.requestId) throw refuse();
-      if (report.type === 'completed' && report.html !== undefined) await store.savePartial(channel, report.html);
       const startedAt = numberOrNull(record.startedAt);
       const data =
         report.type === 'completed'
           ? { partialUrl: report.html !== undefined ? `${this.#deps.basePath}/jobs/${jobId}/partial` : (report.url ?? null), durationMs: startedAt === null ? 0 : Math.max(0, now - startedAt) }
           : { error: report.error, attempts: Number(record.attempt ?? 0), retryable: false };
-      stored = await store.append(channel, report.type, data);
+      try {
+        if (report.type === 'completed' && report.html !== undefined) await store.savePartial(channel, report.html);
+        stored = await store.append(channel, report.type, data);
+      } catch (error) {
+        // Redis failed before the outcome was stored: free the claim, or no later report (nor
+        // the deadline) could ever end the job.
+        if (claimed) await redis.del(keys.outcome).catch(() => undefined);
+        throw error;
+      }
       if (!stored) {
         const existing = (await store.read(channel)).events.find((e) => e.event === report.type);
         if (!claimed && existing) return { jobId, event: report.type, offset: existing.offset, duplicate: false };
