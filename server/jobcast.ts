@@ -20,6 +20,8 @@ import { Firehose } from './admin/firehose.js';
 import { createAdminRouter } from './admin/admin-router.js';
 import { runJobs, type JobRunner, type JobRunnerOptions } from './jobs/job-runner.js';
 import { readJobStatus } from './jobs/job-status.js';
+import { ExternalJobs } from './external-jobs/external-jobs.js';
+import { startDeadlineSweep } from './external-jobs/deadline-sweep.js';
 import { createLogger, type Logger } from './logger.js';
 import { connectRedis, type RedisClient, type RedisTarget } from './redis/connect.js';
 import type { AppRegistry } from './apps/apps.js';
@@ -129,6 +131,8 @@ export class Jobcast {
   readonly timeline: Timeline;
   /** Recent events of every channel, for the console's live stream (written when admin is on). */
   readonly firehose: Firehose;
+  /** Jobs of other job systems, reported over the signed HTTP API (`/apps/:appId/external-jobs`). */
+  readonly externalJobs: ExternalJobs;
   readonly #gateways: Gateway[] = [];
   readonly #inline: boolean;
   /** Browser origins allowed on the API and the gateway. */
@@ -171,6 +175,16 @@ export class Jobcast {
     this.queues = new JobQueues(this.#redis, this.keyPrefix, options.jobs ?? []);
     this.timeline = new Timeline(this.#redis, this.keyPrefix, options.retentionSeconds ?? 86_400);
     this.firehose = new Firehose(this.#redis, this.keyPrefix);
+    this.externalJobs = new ExternalJobs({
+      redis: this.#redis,
+      store: this.store,
+      keyPrefix: this.keyPrefix,
+      basePath: this.basePath,
+      retentionSeconds: options.retentionSeconds ?? 86_400,
+      maxPartialBytes: options.maxPartialBytes ?? 1024 * 1024,
+      token: (channels, o) => this.token(channels, o),
+      timeline: this.timeline,
+    });
     this.#closers.push(() => this.queues.close(), () => this.#redis.quit().then(() => undefined));
   }
 
@@ -329,6 +343,8 @@ export class Jobcast {
 
   /** State, progress, attempts and result of a job; throws 404 for an unknown job. */
   async status(jobId: string): Promise<JobStatus> {
+    const external = await this.externalJobs.statusOf(jobId);
+    if (external) return external;
     const inline = await inlineStatus(this.#redis, this.keyPrefix, this.basePath, jobId, (name) => Boolean(this.queues.definition(name).render));
     return inline ?? readJobStatus(this, jobId);
   }
@@ -336,6 +352,11 @@ export class Jobcast {
   /** The express router: client script, job status and partials, job start, admin pages. */
   router(options: RouterOptions = {}): Router {
     const router = createRouter(this, options);
+    // Where the external-jobs API is served, its deadlines are checked (any number of processes).
+    if (this.apps && !this.#deadlineSweep) {
+      const sweep = (this.#deadlineSweep = startDeadlineSweep(this.externalJobs, { logger: this.logger }));
+      this.#closers.unshift(() => sweep.close());
+    }
     router.use(createAdminRouter(this, { adminToken: this.#options.adminToken }));
     return router;
   }
@@ -438,6 +459,7 @@ export class Jobcast {
   }
 
   #workersStarted = false;
+  #deadlineSweep: { close(): Promise<void> } | undefined;
 
   /** Prometheus text of this process's metrics, with gauges read now. */
   async metricsText(): Promise<string> {

@@ -42,6 +42,7 @@ export type {
   InterServerEvents,
   SocketData,
 } from './protocol.js';
+export { RequestId, OpenExternalJob, OpenedExternalJob, ExternalJobReport, ExternalJobReported, ExternalJobStatus } from './external-jobs.js';
 export { ChannelName, JobId } from './channels.js';
 export { jobChannel, jobIdOfChannel, JOB_EVENT_NAMES, JOB_STATES } from './constants.js';
 export { ErrorCode, httpStatusOf } from './codes.js';

@@ -19,3 +19,26 @@ export function channelOfLive(prefix: string, live: string): string | null {
   if (!live.startsWith(prefix + '{') || !live.endsWith('}')) return null;
   return live.slice(prefix.length + 1, -1);
 }
+
+/**
+ * Redis keys of a job reported from another job system (`server/external-jobs`), in the job
+ * channel's hash slot so they live and expire beside its log.
+ */
+export interface ExternalJobKeys {
+  /** Hash: app, id, name, attempts, times, deadlines. */
+  record: string;
+  /** String: the request id that claimed the job's one outcome. */
+  outcome: string;
+  /** String per request id: `pending`, then the JSON answer (a retried report gets it again). */
+  request(requestId: string): string;
+}
+
+export function externalJobKeys(prefix: string, channel: string): ExternalJobKeys {
+  const base = `${prefix}{${channel}}`;
+  return { record: `${base}:external`, outcome: `${base}:external-outcome`, request: (id) => `${base}:external-request:${id}` };
+}
+
+/** Sorted set of external job ids by the time their deadline is next checked (one per prefix). */
+export function externalDeadlinesKey(prefix: string): string {
+  return `${prefix}{external-deadlines}`;
+}

@@ -6,6 +6,7 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
   const jobId = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } };
   const ok = (description: string, schema: Record<string, unknown> = { type: 'object' }) => ({ description, content: { 'application/json': { schema } } });
   const started = { type: 'object', properties: { jobId: { type: 'string' }, channel: { type: 'string' }, token: { type: 'string' } }, required: ['jobId', 'channel', 'token'] };
+  const externalOpened = { type: 'object', properties: { ...started.properties, id: { type: 'string' }, created: { type: 'boolean' } }, required: [...started.required, 'id', 'created'] };
   const errors = { 400: error, 401: error, 403: error, 404: error, 413: error, 503: error };
   return {
     openapi: '3.1.0',
@@ -51,6 +52,50 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
       },
       '/apps/{appId}/jobs/{id}': { get: { summary: "A job's status", security: signed, parameters: [appId, jobId], responses: { 200: ok('status'), ...errors } } },
       '/apps/{appId}/jobs/{id}/cancel': { post: { summary: 'Cancel a job', security: signed, parameters: [appId, jobId], responses: { 202: ok('cancelling or cancelled'), 409: error, ...errors } } },
+      '/apps/{appId}/external-jobs': {
+        post: {
+          summary: "Open the channel of another job system's job (Sidekiq jid, RQ/Celery id); idempotent by id",
+          description: 'Publishes queued the first time. Deadlines: with no report for stalledAfterSeconds the channel gets stalled, for failedAfterSeconds failed; every report restarts the clock. A replayed signed open is refused (401); send a newly signed one.',
+          security: signed,
+          parameters: [appId],
+          requestBody: { content: { 'application/json': { schema: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' }, name: { type: 'string', maxLength: 100 }, attempts: { type: 'integer', minimum: 1 }, stalledAfterSeconds: { type: 'number', exclusiveMinimum: 0 }, failedAfterSeconds: { type: 'number', exclusiveMinimum: 0, description: 'longer than stalledAfterSeconds' }, owner: { type: 'string' }, ttlSeconds: { type: 'integer' } } } } } },
+          responses: { 201: ok('opened', externalOpened), 200: ok('open already: same channel, a fresh token', externalOpened), ...errors },
+        },
+      },
+      '/apps/{appId}/external-jobs/{id}/events': {
+        post: {
+          summary: 'Report active, progress, retrying, heartbeat, or the one outcome (completed, failed)',
+          description: 'Every report carries a requestId; the same requestId sent again (also as the identical signed request) gets the first answer with duplicate: true and changes nothing. A second outcome, or any report after the outcome, is 409. html is stored once (at most maxPartialBytes, else 413) and served by GET {base}/jobs/{jobId}/partial with the channel token.',
+          security: signed,
+          parameters: [appId, jobId],
+          requestBody: {
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['type', 'requestId'],
+                  properties: {
+                    type: { enum: ['active', 'progress', 'retrying', 'heartbeat', 'completed', 'failed'] },
+                    requestId: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,100}$' },
+                    attempt: { type: 'integer', description: 'active: this attempt; retrying: the next one' },
+                    attempts: { type: 'integer' },
+                    pct: { type: ['number', 'null'], minimum: 0, maximum: 100, description: 'progress; null: indeterminate' },
+                    stage: { type: 'string', maxLength: 200 },
+                    message: { type: 'string', maxLength: 1000 },
+                    error: { type: 'string', maxLength: 500, description: 'retrying, failed' },
+                    retryAt: { type: 'integer', description: 'retrying: ms since the epoch' },
+                    retryInSeconds: { type: 'number', description: 'retrying, instead of retryAt' },
+                    html: { type: 'string', description: 'completed: the rendered result' },
+                    url: { type: 'string', description: 'completed: or a URL (a path or http(s)) the browser fetches' },
+                  },
+                },
+              },
+            },
+          },
+          responses: { 200: ok('applied, or applied before (duplicate)', { type: 'object', properties: { jobId: { type: 'string' }, event: { type: ['string', 'null'] }, offset: { type: ['integer', 'null'] }, duplicate: { type: 'boolean' } } }), 409: error, ...errors },
+      },
+        },
+      '/apps/{appId}/external-jobs/{id}': { get: { summary: "An external job's status (state, progress, outcome, timestamps)", security: signed, parameters: [appId, jobId], responses: { 200: ok('status'), ...errors } } },
       [`${basePath}/jobs/{name}`]: { post: { summary: 'Start a job (behind your own authentication)', parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { 202: ok('queued', started), ...errors } } },
       [`${basePath}/jobs/{id}`]: { get: { summary: "A job's status", security: [{ channelToken: [] }], parameters: [jobId], responses: { 200: ok('status'), ...errors } } },
       [`${basePath}/jobs/{id}/cancel`]: { post: { summary: 'Cancel (token with the cancel right)', security: [{ channelToken: [] }], parameters: [jobId], responses: { 202: ok('cancel'), 409: error, ...errors } } },

@@ -6,6 +6,7 @@ import { ForbiddenError, InvalidInputError, NotFoundError, PayloadTooLargeError,
 import type { Jobcast } from '../jobcast.js';
 import { readPresence } from '../gateway/presence.js';
 import { errorHandler } from './error-handler.js';
+import { createExternalJobsRouter } from './external-jobs-router.js';
 import { verifyPusherSignature } from './pusher-signature.js';
 import { apiHeaders } from './security.js';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
@@ -176,6 +177,7 @@ export function createAppsRouter(jobcast: Jobcast, options: AppsRouterOptions): 
     return parsed.data;
   }
 
+  router.use(createExternalJobsRouter(jobcast, { apps }));
   router.use(errorHandler(jobcast.logger));
   return router;
 }

@@ -20,6 +20,19 @@ export interface SignatureOptions {
  * within the clock-skew window is refused.
  */
 export async function verifyPusherSignature(req: Request & { rawBody?: Buffer }, appId: string, options: SignatureOptions): Promise<App> {
+  const { app, signature } = verifySignedRequest(req, appId, options);
+  // Reads are idempotent, and a client polling within one second signs identical requests.
+  if (req.method === 'GET') return app;
+  if (!(await claimSignature(signature, options))) throw new UnauthorizedError('this signed request was already used (replay)');
+  return app;
+}
+
+/**
+ * The signature check of {@link verifyPusherSignature} without the replay rule, for endpoints
+ * that answer a repeated write themselves (a retried report gets its first answer again).
+ * Throws 401/403 like it; returns the app and the request's signature.
+ */
+export function verifySignedRequest(req: Request & { rawBody?: Buffer }, appId: string, options: Omit<SignatureOptions, 'redis' | 'keyPrefix'>): { app: App; signature: string } {
   const app = options.apps.get(appId);
   if (!app) throw new ForbiddenError(`unknown app ${JSON.stringify(appId).slice(0, 70)}`);
   if (!app.enabled) throw new ForbiddenError(`app ${appId} is disabled`);
@@ -52,10 +65,14 @@ export async function verifyPusherSignature(req: Request & { rawBody?: Buffer },
   if (given.length !== expected.length || !timingSafeEqual(given, Buffer.from(expected, 'utf8'))) {
     throw new UnauthorizedError('auth_signature does not match');
   }
-  // A write is accepted once: the same signed POST sent again inside the window is a replay.
-  // Reads are idempotent, and a client polling within one second signs identical requests.
-  if (req.method === 'GET') return app;
-  const fresh = await options.redis.set(`${options.keyPrefix}{sig}:${signature}`, '1', 'EX', skew * 2, 'NX');
-  if (fresh === null) throw new UnauthorizedError('this signed request was already used (replay)');
-  return app;
+  return { app, signature };
+}
+
+/**
+ * Marks a signature used; false when it was used before. A write is accepted once: the same
+ * signed POST sent again inside the clock-skew window is a replay.
+ */
+export async function claimSignature(signature: string, options: Pick<SignatureOptions, 'redis' | 'keyPrefix' | 'maxSkewSeconds'>): Promise<boolean> {
+  const skew = options.maxSkewSeconds ?? 600;
+  return (await options.redis.set(`${options.keyPrefix}{sig}:${signature}`, '1', 'EX', skew * 2, 'NX')) !== null;
 }
