@@ -19,3 +19,8 @@ export function channelOfLive(prefix: string, live: string): string | null {
   if (!live.startsWith(prefix + '{') || !live.endsWith('}')) return null;
   return live.slice(prefix.length + 1, -1);
 }
+
+/** Key prefix of a rate limiter shared by every process (`what`: `starts`, `apps`, …). */
+export function rateLimitPrefix(prefix: string, what: string): string {
+  return `${prefix}{rate}:${what}`;
+}
