@@ -40,8 +40,10 @@ export function parseClusterNodes(list: string): { host: string; port: number }[
 
 /**
  * ioredis options of a Sentinel target. After a drop the client asks the sentinels again, so a
- * failover is followed by reconnecting; `failoverDetector` also moves a healthy connection off
- * a primary that was demoted, and READONLY (a write that reached a replica) reconnects.
+ * failover is followed by reconnecting. A connection still open to a primary that was demoted
+ * meets READONLY on its next write and reconnects to the new one (pub/sub keeps working there:
+ * a replica receives every PUBLISH). ioredis's `failoverDetector` is left off: its sentinel
+ * connections outlive `quit()` and keep a closed process from exiting.
  */
 function sentinelOptions(target: SentinelTarget, retryStrategy: (times: number) => number) {
   return {
@@ -50,7 +52,6 @@ function sentinelOptions(target: SentinelTarget, retryStrategy: (times: number) 
     ...(target.password ? { password: target.password } : {}),
     ...(target.sentinelPassword ? { sentinelPassword: target.sentinelPassword } : {}),
     role: 'master' as const,
-    failoverDetector: true,
     sentinelRetryStrategy: retryStrategy,
     reconnectOnError: (error: Error) => (error.message.startsWith('READONLY') ? 2 : false),
   };

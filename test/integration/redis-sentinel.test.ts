@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createJobcast, type Jobcast } from '../../server/index.js';
+import { createLogger } from '../../server/logger.js';
+import { CLUSTER_SECRET, roleEnv } from '../helpers/cluster.js';
+import { plannedJobs } from '../helpers/planned-jobs.js';
+import { startRole, type RoleProcess } from '../helpers/processes.js';
+import { uniquePrefix } from '../helpers/redis.js';
+import { SENTINEL_TIMINGS, SentinelSet } from '../helpers/redis-sentinel.js';
+import { countJob } from '../helpers/test-jobs.js';
+import { closeAll, report, watch, type Watcher } from '../helpers/watchers.js';
+import { waitFor } from '../helpers/wait.js';
+
+const STEPS = 80;
+const AFTER = 5;
+
+/**
+ * Writes events to `channel` back to back until stopped or refused, and records the offsets
+ * Redis acknowledged; with `waitReplicas`, an offset counts only once WAIT says a replica has
+ * it. Bounded in count and time.
+ */
+function probe(jobcast: Jobcast, channel: string, waitReplicas: boolean) {
+  const acked: number[] = [];
+  let stop = false;
+  const done = (async () => {
+    const deadline = Date.now() + 20_000;
+    for (let i = 0; i < 200_000 && !stop && Date.now() < deadline; i++) {
+      try {
+        const event = await jobcast.trigger(channel, 'probe', { i });
+        if (waitReplicas && (await jobcast.redis.wait(1, 500)) < 1) continue;
+        acked.push(event.offset);
+      } catch {
+        return; // the primary is gone: what was acknowledged so far is the sample
+      }
+    }
+  })();
+  return { acked, stop: () => void (stop = true), done };
+}
+
+describe('Redis Sentinel: the primary is SIGKILLed mid-job, and everything follows the failover', () => {
+  const set = new SentinelSet();
+  const prefix = uniquePrefix('sentinel');
+  const processes: RoleProcess[] = [];
+  let gateway: RoleProcess;
+  let controller: Jobcast;
+  let waiter: Jobcast;
+  let watchers: Watcher[] = [];
+
+  before(async () => {
+    await set.start();
+    const env = roleEnv('', prefix, { REDIS_SENTINELS: set.sentinelList.join(','), REDIS_SENTINEL_NAME: set.name, JOBCAST_CONCURRENCY: '10' });
+    const [g, w] = await Promise.all([startRole('gateway', env), startRole('worker', env)]);
+    gateway = g;
+    processes.push(g, w);
+    const sentinel = { sentinels: set.sentinelList, name: set.name };
+    controller = createJobcast({ sentinel, secret: CLUSTER_SECRET, keyPrefix: prefix, jobs: [countJob], logger: createLogger('silent') });
+    waiter = createJobcast({ sentinel, secret: CLUSTER_SECRET, keyPrefix: prefix, jobs: [], logger: createLogger('silent') });
+    await Promise.all([controller.ready(), waiter.ready()]);
+  });
+  after(async () => {
+    closeAll(watchers);
+    const codes = await Promise.all(processes.map((p) => p.stop('SIGTERM')));
+    await Promise.all([controller?.close(), waiter?.close()]);
+    await set.destroy();
+    assert.deepEqual(codes, [0, 0], 'gateway and worker lived through the failover and exit cleanly');
+  });
+
+  it('fails over within the sentinels\' timeout; workers, gateways and subscribers carry on; later events all arrive', async () => {
+    const oldPrimary = set.primary.port;
+    assert.equal(await set.primaryPort(), oldPrimary);
+    const jobs = await plannedJobs(controller, 3, 'failover');
+    watchers = await watch(gateway.url!, jobs.flatMap((j) => [j, j]));
+    const stages = watchers.map(() => new Set<string>());
+    const custom = watchers.map(() => [] as number[]);
+    let firstAfterKill = 0;
+    let killedAt = 0;
+    watchers.forEach((w, i) =>
+      w.subscription.on('*', ({ event, data }) => {
+        if (killedAt && !firstAfterKill) firstAfterKill = Date.now();
+        if (event === 'progress') stages[i]!.add(String((data as { stage?: string }).stage));
+        if (event === 'after-failover') custom[i]!.push((data as { n: number }).n);
+      }),
+    );
+    for (const j of jobs) await controller.start(countJob, { steps: STEPS, stepMs: 60 }, { jobId: j.jobId });
+    await waitFor(() => watchers.every((w) => w.offsets.length >= 10), 'the jobs to be under way', 15_000);
+
+    // Writes in flight at the moment of the kill: what the primary acknowledged and the
+    // replica never got is what a failover loses.
+    const plain = probe(controller, 'probe:plain', false);
+    const waited = probe(waiter, 'probe:wait', true);
+    await waitFor(() => plain.acked.length >= 200 && waited.acked.length >= 20, 'the probes to be writing', 10_000);
+    killedAt = Date.now();
+    await set.killPrimary();
+
+    const newPrimary = await waitFor(async () => {
+      const port = await set.primaryPort().catch(() => 0);
+      return port && port !== oldPrimary ? port : 0;
+    }, 'the sentinels to promote the replica', 20_000);
+    const failoverMs = Date.now() - killedAt;
+    assert.equal(newPrimary, set.replica.port, 'the replica is the new primary');
+    plain.stop();
+    waited.stop();
+    await Promise.all([plain.done, waited.done]);
+
+    await waitFor(() => watchers.every((w) => w.done), 'every subscriber to see its outcome', 30_000);
+    const resumedMs = firstAfterKill - killedAt;
+
+    // Published after the failover, on the new primary: every one reaches every subscriber.
+    await waitFor(() => controller.redis.ping().then(() => true, () => false), 'the controller on the new primary', 10_000);
+    for (const j of jobs) for (let n = 1; n <= AFTER; n++) await controller.trigger(j.channel, 'after-failover', { n });
+    await waitFor(() => custom.every((c) => c.length >= AFTER), 'the events published after the failover', 10_000);
+
+    const lostOf = async (channel: string, acked: number[]) => {
+      const top = (await controller.store.read(channel)).offset;
+      return { acked: acked.length, lost: acked.filter((o) => o > top).length };
+    };
+    const plainLoss = await lostOf('probe:plain', plain.acked);
+    const waitLoss = await lostOf('probe:wait', waited.acked);
+    const published = new Map<string, { from: number; to: number }>();
+    for (const j of jobs) published.set(j.channel, { from: 1, to: (await controller.store.read(j.channel)).offset });
+    const delivery = report(watchers, published);
+    console.log(`sentinel failover: ${JSON.stringify({ failoverMs, resumedMs, delivery, acknowledgedLost: plainLoss, acknowledgedAfterWaitLost: waitLoss })}`);
+
+    assert.ok(failoverMs < SENTINEL_TIMINGS.downAfterMs + SENTINEL_TIMINGS.failoverTimeoutMs + 5_000, `failover took ${failoverMs} ms`);
+    assert.equal(delivery.lost, 0);
+    assert.equal(delivery.duplicated, 0);
+    assert.equal(delivery.outOfOrder, 0);
+    for (const [i, w] of watchers.entries()) {
+      assert.equal(w.events.filter((e) => e === 'completed').length, 1, 'exactly one outcome each');
+      assert.equal(stages[i]!.size, STEPS, `every progress step reached subscriber ${i}`);
+      assert.deepEqual(custom[i], Array.from({ length: AFTER }, (_, k) => k + 1), 'every event published after the failover, in order');
+    }
+    for (const j of jobs) assert.equal((await controller.status(j.jobId)).state, 'completed');
+    assert.equal(waitLoss.lost, 0, 'a write WAIT saw on a replica survives the failover');
+  });
+});
