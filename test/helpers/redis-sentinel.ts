@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { findRedisServer, freePort, redisAnswers } from '../../server/redis/embedded-redis.js';
+import { TcpProxy } from './tcp-proxy.js';
 import { waitFor } from './wait.js';
 
 /** One redis-server process of the set. */
@@ -14,6 +15,16 @@ interface Node {
 
 /** Timings of the sentinels: small, so a failover happens within seconds. */
 export const SENTINEL_TIMINGS = { downAfterMs: 1000, failoverTimeoutMs: 4000 } as const;
+
+/** Options of {@link SentinelSet}. */
+export interface SentinelSetOptions {
+  /**
+   * Replicate through a TCP proxy the test can stall, so the replica falls behind the primary
+   * on purpose. (The sentinels would "fix" a replica that follows another address once
+   * `failover-timeout` has passed, so such a set uses a long one; a failover is no slower.)
+   */
+  replicaThroughProxy?: boolean;
+}
 
 /**
  * A primary, one replica and three sentinels on free loopback ports, in a temporary
@@ -27,6 +38,13 @@ export class SentinelSet {
   replica!: Node;
   sentinels: Node[] = [];
   readonly #all: Node[] = [];
+  /** The replica's link to the primary, with `replicaThroughProxy`. */
+  proxy: TcpProxy | null = null;
+  readonly #options: SentinelSetOptions;
+
+  constructor(options: SentinelSetOptions = {}) {
+    this.#options = options;
+  }
 
   /** `host:port,…` of the sentinels, as `REDIS_SENTINELS` takes them. */
   get sentinelList(): string[] {
@@ -40,8 +58,10 @@ export class SentinelSet {
     const data = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir];
     const primaryPort = await freePort();
     this.primary = await this.#spawn(binary, primaryPort, ['--port', String(primaryPort), ...data, '--dbfilename', 'primary.rdb']);
+    if (this.#options.replicaThroughProxy) this.proxy = await TcpProxy.start([primaryPort]);
+    const upstream = this.proxy ? Number(new URL(this.proxy.url).port) : primaryPort;
     const replicaPort = await freePort();
-    this.replica = await this.#spawn(binary, replicaPort, ['--port', String(replicaPort), ...data, '--dbfilename', 'replica.rdb', '--replicaof', '127.0.0.1', String(primaryPort)]);
+    this.replica = await this.#spawn(binary, replicaPort, ['--port', String(replicaPort), ...data, '--dbfilename', 'replica.rdb', '--replicaof', '127.0.0.1', String(upstream)]);
     const ports = await Promise.all([freePort(), freePort(), freePort()]);
     this.sentinels = await Promise.all(
       ports.map(async (port) => {
@@ -54,7 +74,7 @@ export class SentinelSet {
             `dir ${this.dir}`,
             `sentinel monitor ${this.name} 127.0.0.1 ${this.primary.port} 2`,
             `sentinel down-after-milliseconds ${this.name} ${SENTINEL_TIMINGS.downAfterMs}`,
-            `sentinel failover-timeout ${this.name} ${SENTINEL_TIMINGS.failoverTimeoutMs}`,
+            `sentinel failover-timeout ${this.name} ${this.#options.replicaThroughProxy ? 60_000 : SENTINEL_TIMINGS.failoverTimeoutMs}`,
             `sentinel parallel-syncs ${this.name} 1`,
             '',
           ].join('\n'),
@@ -64,12 +84,12 @@ export class SentinelSet {
     );
     // A failover needs the replica in sync and every sentinel aware of the replica and of the
     // two other sentinels (they find each other through the primary, every 2 s).
-    await waitFor(async () => /master_link_status:up/.test(String(await this.#ask(this.replica.port, ['info', 'replication']))), 'the replica to be in sync', 15_000);
+    await waitFor(async () => /master_link_status:up/.test(String(await this.ask(this.replica.port, ['info', 'replication']))), 'the replica to be in sync', 15_000);
     await waitFor(
       async () => {
         for (const s of this.sentinels) {
-          const replicas = (await this.#ask(s.port, ['sentinel', 'replicas', this.name])) as unknown[];
-          const others = (await this.#ask(s.port, ['sentinel', 'sentinels', this.name])) as unknown[];
+          const replicas = (await this.ask(s.port, ['sentinel', 'replicas', this.name])) as unknown[];
+          const others = (await this.ask(s.port, ['sentinel', 'sentinels', this.name])) as unknown[];
           if (replicas.length < 1 || others.length < 2) return false;
         }
         return true;
@@ -82,7 +102,7 @@ export class SentinelSet {
 
   /** The port the sentinels currently name as the primary. */
   async primaryPort(): Promise<number> {
-    const [, port] = (await this.#ask(this.sentinels[0]!.port, ['sentinel', 'get-master-addr-by-name', this.name])) as [string, string];
+    const [, port] = (await this.ask(this.sentinels[0]!.port, ['sentinel', 'get-master-addr-by-name', this.name])) as [string, string];
     return Number(port);
   }
 
@@ -95,6 +115,7 @@ export class SentinelSet {
   }
 
   async destroy(): Promise<void> {
+    await this.proxy?.close();
     await Promise.all(
       this.#all.map(async ({ child }) => {
         if (child.exitCode !== null || child.signalCode !== null) return;
@@ -114,7 +135,7 @@ export class SentinelSet {
   }
 
   /** One command to one node, on a short-lived connection. */
-  async #ask(port: number, command: string[]): Promise<unknown> {
+  async ask(port: number, command: string[]): Promise<unknown> {
     const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     try {
       await redis.connect();

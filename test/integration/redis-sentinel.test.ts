@@ -22,19 +22,21 @@ const AFTER = 5;
 function probe(jobcast: Jobcast, channel: string, waitReplicas: boolean) {
   const acked: number[] = [];
   let stop = false;
-  const done = (async () => {
+  const result = { acked, error: '', stop: () => void (stop = true), done: Promise.resolve() };
+  result.done = (async () => {
     const deadline = Date.now() + 20_000;
     for (let i = 0; i < 200_000 && !stop && Date.now() < deadline; i++) {
       try {
         const event = await jobcast.trigger(channel, 'probe', { i });
         if (waitReplicas && (await jobcast.redis.wait(1, 500)) < 1) continue;
         acked.push(event.offset);
-      } catch {
-        return; // the primary is gone: what was acknowledged so far is the sample
+      } catch (error) {
+        result.error = (error as Error).message; // refused, or the primary is gone: what was acknowledged so far is the sample
+        return;
       }
     }
   })();
-  return { acked, stop: () => void (stop = true), done };
+  return result;
 }
 
 describe('Redis Sentinel: the primary is SIGKILLed mid-job, and everything follows the failover', () => {
@@ -132,5 +134,61 @@ describe('Redis Sentinel: the primary is SIGKILLed mid-job, and everything follo
     }
     for (const j of jobs) assert.equal((await controller.status(j.jobId)).state, 'completed');
     assert.equal(waitLoss.lost, 0, 'a write WAIT saw on a replica survives the failover');
+  });
+});
+
+describe('Redis Sentinel: what a failover loses when the replica is behind, and what WAIT and min-replicas do about it', () => {
+  const set = new SentinelSet({ replicaThroughProxy: true });
+  const prefix = uniquePrefix('sentinel-lag');
+  let writer: Jobcast;
+  let waiter: Jobcast;
+
+  before(async () => {
+    await set.start();
+    const sentinel = { sentinels: set.sentinelList, name: set.name };
+    writer = createJobcast({ sentinel, secret: CLUSTER_SECRET, keyPrefix: prefix, logger: createLogger('silent') });
+    waiter = createJobcast({ sentinel, secret: CLUSTER_SECRET, keyPrefix: prefix, logger: createLogger('silent') });
+    await Promise.all([writer.ready(), waiter.ready()]);
+  });
+  after(async () => {
+    await Promise.all([writer?.close(), waiter?.close()]);
+    await set.destroy();
+  });
+
+  it('acknowledged writes the replica never got are lost; WAIT-acknowledged ones survive; min-replicas-max-lag bounds the window', async () => {
+    // The primary refuses writes once no replica has acknowledged for over a second.
+    await set.ask(set.primary.port, ['config', 'set', 'min-replicas-to-write', '1']);
+    await set.ask(set.primary.port, ['config', 'set', 'min-replicas-max-lag', '1']);
+    const plain = probe(writer, 'probe:plain', false);
+    const waited = probe(waiter, 'probe:wait', true);
+    await waitFor(() => plain.acked.length >= 100 && waited.acked.length >= 10, 'the probes to be writing', 10_000);
+
+    // The replica falls behind (nothing crosses its link): the primary keeps acknowledging
+    // what it cannot send, until min-replicas-max-lag says the replica is too long silent.
+    set.proxy!.freeze();
+    const stalledAt = Date.now();
+    const inSync = { plain: plain.acked.length, waited: waited.acked.length };
+    await waitFor(() => plain.error, 'the primary to refuse writes without a replica in reach', 10_000);
+    const refusedAfterMs = Date.now() - stalledAt;
+    assert.match(plain.error, /NOREPLICAS/);
+    const ackedWhileBehind = plain.acked.length - inSync.plain;
+
+    await set.killPrimary();
+    set.proxy!.cut(); // the primary is gone, and with it what it had not sent
+    await waitFor(async () => (await set.primaryPort().catch(() => 0)) === set.replica.port, 'the sentinels to promote the replica', 20_000);
+    waited.stop();
+    await waited.done;
+
+    await waitFor(() => writer.redis.ping().then(() => true, () => false), 'the writer on the new primary', 10_000);
+    const top = async (channel: string) => (await writer.store.read(channel)).offset;
+    const plainTop = await top('probe:plain');
+    const plainLost = plain.acked.filter((o) => o > plainTop).length;
+    console.log(`sentinel failover, replica behind: ${JSON.stringify({ refusedAfterMs, ackedWhileBehind, plainLost, waitAcknowledged: waited.acked.length, waitAcknowledgedWhileBehind: waited.acked.length - inSync.waited })}`);
+
+    assert.equal(plainLost, ackedWhileBehind, 'every write acknowledged while the replica was behind is lost, and only those');
+    assert.ok(plainLost > 0, 'the stall made the gap real');
+    assert.ok(refusedAfterMs < 4_000, `min-replicas-max-lag 1 stopped acknowledging within seconds (${refusedAfterMs} ms)`);
+    const waitedTop = await top('probe:wait');
+    assert.equal(waited.acked.filter((o) => o > waitedTop).length, 0, 'no write WAIT confirmed on a replica was lost');
   });
 });
