@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { connect, type JobcastConnection } from '../../client/connection.js';
+import type { EventContext } from '../../client/subscription.js';
 import { createJobcast, type Jobcast } from '../../server/index.js';
 import { createLogger } from '../../server/logger.js';
 import { CLUSTER_SECRET, roleEnv } from '../helpers/cluster.js';
@@ -145,6 +149,8 @@ describe('Redis Sentinel: what a failover loses when the replica is behind, and 
   const prefix = uniquePrefix('sentinel-lag');
   let writer: Jobcast;
   let waiter: Jobcast;
+  let server: Server;
+  let client: JobcastConnection;
 
   before(async () => {
     await set.start();
@@ -152,9 +158,16 @@ describe('Redis Sentinel: what a failover loses when the replica is behind, and 
     writer = createJobcast({ sentinel, secret: CLUSTER_SECRET, keyPrefix: prefix, logger: createLogger('silent') });
     waiter = createJobcast({ sentinel, secret: CLUSTER_SECRET, keyPrefix: prefix, logger: createLogger('silent') });
     await Promise.all([writer.ready(), waiter.ready()]);
+    server = createServer();
+    writer.attachGateway(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    client = connect({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
   });
   after(async () => {
+    client?.close();
     await Promise.all([writer?.close(), waiter?.close()]);
+    server?.closeAllConnections();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     await set.destroy();
   });
 
@@ -162,6 +175,11 @@ describe('Redis Sentinel: what a failover loses when the replica is behind, and 
     // The primary refuses writes once no replica has acknowledged for over a second.
     await set.ask(set.primary.port, ['config', 'set', 'min-replicas-to-write', '1']);
     await set.ask(set.primary.port, ['config', 'set', 'min-replicas-max-lag', '1']);
+    // A subscriber of the channel: it receives what the primary publishes, replicated or not.
+    const seen: EventContext[] = [];
+    const sub = client.channel('probe:plain', { token: await writer.token(['probe:plain']) });
+    sub.on('*', (e) => seen.push(e));
+    await sub.subscribe();
     const plain = probe(writer, 'probe:plain', false);
     const waited = probe(waiter, 'probe:wait', true);
     await waitFor(() => plain.acked.length >= 100 && waited.acked.length >= 10, 'the probes to be writing', 10_000);
@@ -186,6 +204,14 @@ describe('Redis Sentinel: what a failover loses when the replica is behind, and 
     const top = async (channel: string) => (await writer.store.read(channel)).offset;
     const plainTop = await top('probe:plain');
     const plainLost = plain.acked.filter((o) => o > plainTop).length;
+    const lostEpoch = seen.at(-1)!.epoch;
+    await waitFor(() => seen.length >= plain.acked.length, 'the subscriber to have received every acknowledged event', 10_000);
+
+    // The writer that appended the lost events writes again: a new epoch, not their offsets again.
+    const next = await writer.trigger('probe:plain', 'after-failover', {});
+    await waitFor(() => seen.some((e) => e.event === 'after-failover'), 'the subscriber to receive the event published after the failover', 10_000);
+    assert.notEqual(next.epoch, lostEpoch, 'the channel moved to a new epoch');
+    assert.ok(next.offset <= plain.acked.at(-1)!, 'at an offset the subscriber had already seen in the old epoch');
     console.log(`sentinel failover, replica behind: ${JSON.stringify({ refusedAfterMs, ackedWhileBehind, plainLost, waitAcknowledged: waited.acked.length, waitAcknowledgedWhileBehind: waited.acked.length - inSync.waited })}`);
 
     assert.equal(plainLost, ackedWhileBehind, 'every write acknowledged while the replica was behind is lost, and only those');
