@@ -104,7 +104,7 @@ export class RedisChannelStore implements ChannelStore {
     return stored;
   }
 
-  async read(channel: string, since?: StreamPosition): Promise<ReadResult> {
+  async read(channel: string, since?: StreamPosition, options: { rebaseIfAhead?: boolean } = {}): Promise<ReadResult> {
     const keys = channelKeys(this.#prefix, channel);
     const [epoch, offset, status, ...envelopes] = await this.#redis.jobcastRead(
       keys.meta,
@@ -114,6 +114,7 @@ export class RedisChannelStore implements ChannelStore {
       since?.epoch ?? '',
       String(since?.offset ?? 0),
       String(this.#historySize),
+      options.rebaseIfAhead ? 'rebase' : '',
     );
     if (status === -1) {
       throw new JobcastError(ErrorCode.invalidPosition, `position ${since?.offset} is ahead of channel ${channel} (newest offset ${offset})`);

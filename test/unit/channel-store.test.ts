@@ -113,6 +113,19 @@ describe('channel log (append-publish-2.lua, read-since-2.lua) on a real Redis',
     assert.equal(back!.epoch, first!.epoch, 'the channel is not behind this writer any more');
   });
 
+  it('a gateway catching up from a position the channel no longer reaches moves it to a new epoch, which every writer then continues', async () => {
+    const first = await store().append('lost-tail-gateway', 'note', { i: 1 });
+    await store().append('lost-tail-gateway', 'note', { i: 2 });
+    await loseNewest('lost-tail-gateway', 1);
+    const seenUpTo = { epoch: first!.epoch, offset: 2 };
+    await assert.rejects(store().read('lost-tail-gateway', seenUpTo), /ahead of channel/, 'a client\'s position from the future is still refused');
+    const read = await store().read('lost-tail-gateway', seenUpTo, { rebaseIfAhead: true });
+    assert.notEqual(read.epoch, first!.epoch);
+    assert.deepEqual([read.offset, read.recovered], [1, false]);
+    const next = await store().append('lost-tail-gateway', 'note', { from: 'a writer that saw nothing' });
+    assert.deepEqual([next!.epoch, next!.offset], [read.epoch, 2]);
+  });
+
   /** Makes a channel what a promoted replica that had received only its first `kept` events holds. */
   async function loseNewest(channel: string, kept: number): Promise<void> {
     const keys = channelKeys(prefix, channel);
