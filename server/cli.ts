@@ -12,7 +12,7 @@ const USAGE = `Usage:
   jobcast cancel <jobId>                  cancel a job (removed if waiting, aborted if running)
   jobcast trigger <channel> <event> <json>  publish a custom event
 
-Environment: PORT, REDIS_URL, JOBCAST_SECRET, JOBCAST_GATEWAY_URL, LOG_LEVEL (see README).`;
+Environment: PORT, REDIS_URL (or REDIS_CLUSTER_NODES, REDIS_SENTINELS), JOBCAST_SECRET, JOBCAST_GATEWAY_URL, LOG_LEVEL (see README).`;
 
 async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' } } });
@@ -27,8 +27,8 @@ async function main(argv: string[]): Promise<number> {
   let embedded: EmbeddedRedis | null = null;
   let redisUrl: string;
   try {
-    // A cluster is named by its nodes; the single-Redis rules (probe, private server) do not apply.
-    ({ url: redisUrl, embedded } = config.clusterNodes.length ? { url: '', embedded: null } : await resolveRedis(config.redisUrl, config.probePort));
+    // A cluster or a Sentinel set is named by its nodes; the single-Redis rules (probe, private server) do not apply.
+    ({ url: redisUrl, embedded } = config.clusterNodes.length || config.sentinel ? { url: '', embedded: null } : await resolveRedis(config.redisUrl, config.probePort));
   } catch (error) {
     if (error instanceof NoRedisError) {
       console.error(`jobcast: ${error.message}`);

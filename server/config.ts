@@ -8,6 +8,13 @@ const EnvConfig = z.object({
   HOST: z.string().default('0.0.0.0'),
   REDIS_URL: z.string().url().optional(),
   REDIS_CLUSTER_NODES: z.string().regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, 'use host:port,host:port').optional(),
+  REDIS_SENTINELS: z.string().regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, 'use host:port,host:port').optional(),
+  REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
+  REDIS_PASSWORD: z.string().optional(),
+  REDIS_SENTINEL_PASSWORD: z.string().optional(),
+  NODE_ENV: z.string().optional(),
+  JOBCAST_METRICS_TOKEN: z.string().min(16, 'JOBCAST_METRICS_TOKEN must be at least 16 characters').optional(),
+  JOBCAST_DEMO_REPOS: z.string().optional(),
   JOBCAST_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]*$/).default('jobcast:'),
   JOBCAST_SECRET: z.string().min(16, 'JOBCAST_SECRET must be at least 16 characters').optional(),
   JOBCAST_GATEWAY_URL: z.string().url().optional(),
@@ -35,7 +42,7 @@ const EnvConfig = z.object({
   JOBCAST_APP_SECRET: z.string().min(16, 'JOBCAST_APP_SECRET must be at least 16 characters').optional(),
   JOBCAST_APPS_FILE: z.string().optional(),
   JOBCAST_PROBE_PORT: z.coerce.number().int().min(1).max(65535).default(6379),
-  JOBCAST_DEMO: z.enum(['0', '1']).default('1'),
+  JOBCAST_DEMO: z.enum(['0', '1']).optional(),
   JOBCAST_STALLED_INTERVAL_MS: int(30_000),
   JOBCAST_RELAY_CLAIM_MS: int(15_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -50,6 +57,14 @@ export interface JobcastConfig {
   redisUrl: string | undefined;
   /** Seed nodes of a Redis Cluster (`REDIS_CLUSTER_NODES=host:port,…`); empty for a single Redis. */
   clusterNodes: string[];
+  /** Redis Sentinel (`REDIS_SENTINELS=host:port,…`, `REDIS_SENTINEL_NAME`), instead of `REDIS_URL`. */
+  sentinel: { sentinels: string[]; name: string; password: string | undefined; sentinelPassword: string | undefined } | undefined;
+  /** `NODE_ENV=production`: no development secret, the demo off unless asked for. */
+  production: boolean;
+  /** Bearer token `GET /metrics` requires (`JOBCAST_METRICS_TOKEN`); unset: open. */
+  metricsToken: string | undefined;
+  /** More repositories the demo may analyse, besides this project's own (`JOBCAST_DEMO_REPOS`). */
+  demoRepositories: string[];
   /** Prefix of every Redis key jobcast writes. @defaultValue `jobcast:` */
   keyPrefix: string;
   /** HMAC secret for channel tokens; `undefined` in development (a shared one is kept in Redis). */
@@ -101,7 +116,7 @@ export interface JobcastConfig {
   appsFile: string | undefined;
   /** The local port tried for Redis when REDIS_URL is unset. @defaultValue 6379 */
   probePort: number;
-  /** Include the demo job and pages. @defaultValue true */
+  /** Include the demo job and pages. @defaultValue true, false with NODE_ENV=production */
   demo: boolean;
   /** How often workers look for jobs whose worker died (BullMQ stalled check). @defaultValue 30000 */
   stalledIntervalMs: number;
@@ -119,11 +134,21 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): JobcastConf
     throw new Error(`invalid configuration: ${problems}`);
   }
   const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  // A secret kept in Redis is readable by anyone who reaches Redis: never in production.
+  if (production && !e.JOBCAST_SECRET) throw new Error('invalid configuration: JOBCAST_SECRET must be set (16+ characters) when NODE_ENV=production');
+  const list = (value: string | undefined) => (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   return {
     port: e.PORT,
     host: e.HOST,
     redisUrl: e.REDIS_URL,
     clusterNodes: e.REDIS_CLUSTER_NODES ? e.REDIS_CLUSTER_NODES.split(',') : [],
+    sentinel: e.REDIS_SENTINELS
+      ? { sentinels: list(e.REDIS_SENTINELS), name: e.REDIS_SENTINEL_NAME, password: e.REDIS_PASSWORD, sentinelPassword: e.REDIS_SENTINEL_PASSWORD }
+      : undefined,
+    production,
+    metricsToken: e.JOBCAST_METRICS_TOKEN,
+    demoRepositories: list(e.JOBCAST_DEMO_REPOS),
     keyPrefix: e.JOBCAST_PREFIX,
     secret: e.JOBCAST_SECRET,
     gatewayUrl: e.JOBCAST_GATEWAY_URL,
@@ -147,7 +172,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): JobcastConf
     workerMaxRssMb: e.JOBCAST_WORKER_MAX_RSS_MB,
     logLevel: e.LOG_LEVEL,
     jobModules: e.JOBCAST_JOBS ? e.JOBCAST_JOBS.split(',').map((s) => s.trim()).filter(Boolean) : [],
-    demo: e.JOBCAST_DEMO === '1',
+    demo: e.JOBCAST_DEMO === undefined ? !production : e.JOBCAST_DEMO === '1',
     probePort: e.JOBCAST_PROBE_PORT,
     app: { id: e.JOBCAST_APP_ID, key: e.JOBCAST_APP_KEY, secret: e.JOBCAST_APP_SECRET },
     appsFile: e.JOBCAST_APPS_FILE,

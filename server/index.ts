@@ -35,6 +35,9 @@ export type { ResourcePool, ResourcePoolOptions } from './jobs/resource-pool.js'
 export type { Gateway } from './gateway/gateway.js';
 export type { ExternalJobs } from './external-jobs/external-jobs.js';
 export type { RouterOptions } from './http/router.js';
+export type { HealthRouterOptions } from './http/health-router.js';
+export type { MetricsRouterOptions } from './http/metrics-router.js';
+export type { SentinelTarget } from './redis/connect.js';
 export { renderJobElement } from './http/job-element.js';
 export type { JobElementOptions } from './http/job-element.js';
 export { html, escapeHtml, SafeHtml } from './http/html.js';

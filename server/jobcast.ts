@@ -10,6 +10,9 @@ import { RedisChannelStore } from './channels/redis-channel-store.js';
 import { ConflictError, InvalidInputError, PayloadTooLargeError, UnavailableError, invalidInputFrom } from './errors.js';
 import { attachGateway, type Gateway, type GatewayOptions } from './gateway/gateway.js';
 import { createRouter, type RouterOptions } from './http/router.js';
+import { createHealthRouter, type HealthRouterOptions } from './http/health-router.js';
+import { createMetricsRouter, type MetricsRouterOptions } from './http/metrics-router.js';
+import { createAppsRouter } from './http/pusher-router.js';
 import { queuePrefix, type JobDefinition } from './jobs/define-job.js';
 import { JobQueues } from './jobs/job-queues.js';
 import { cancelJob, retryJob, type CancelResult } from './jobs/cancellation.js';
@@ -23,7 +26,7 @@ import { readJobStatus } from './jobs/job-status.js';
 import { ExternalJobs } from './external-jobs/external-jobs.js';
 import { startDeadlineSweep } from './external-jobs/deadline-sweep.js';
 import { createLogger, type Logger } from './logger.js';
-import { connectRedis, type RedisClient, type RedisTarget } from './redis/connect.js';
+import { connectRedis, type RedisClient, type RedisTarget, type SentinelTarget } from './redis/connect.js';
 import type { AppRegistry } from './apps/apps.js';
 import type { Origins } from './http/security.js';
 import { Metrics, eventType } from './metrics.js';
@@ -38,6 +41,11 @@ export interface JobcastOptions {
    * per channel and per queue, and pub/sub is sharded (SPUBLISH/SSUBSCRIBE).
    */
   clusterNodes?: string[];
+  /**
+   * Redis Sentinel, instead of `redisUrl`: every connection (commands, BullMQ, pub/sub) asks
+   * the sentinels for the current primary and follows a failover by itself.
+   */
+  sentinel?: SentinelTarget;
   /** Token secret; several to rotate (the first signs, all verify). At least 16 characters. */
   secret: string | string[];
   /** Job types this process can start or run. */
@@ -160,7 +168,11 @@ export class Jobcast {
     this.origins = options.origins ?? true;
     this.triggersPerSecond = options.triggersPerSecond ?? 200;
     this.maxEventBytes = options.maxEventBytes ?? 10_240;
-    this.#target = options.clusterNodes?.length ? { clusterNodes: options.clusterNodes } : { url: options.redisUrl ?? 'redis://127.0.0.1:6379' };
+    this.#target = options.clusterNodes?.length
+      ? { clusterNodes: options.clusterNodes }
+      : options.sentinel
+        ? { sentinel: options.sentinel }
+        : { url: options.redisUrl ?? 'redis://127.0.0.1:6379' };
     this.#sharded = Boolean(options.clusterNodes?.length);
     // Web requests should fail fast with a 503 while Redis is away, not hang.
     this.#redis = this.#connect({ maxRetriesPerRequest: 1 });
@@ -349,16 +361,42 @@ export class Jobcast {
     return inline ?? readJobStatus(this, jobId);
   }
 
-  /** The express router: client script, job status and partials, job start, admin pages. */
+  /**
+   * The express router for browsers, answering only under the base path (`/jobcast`): client
+   * script, job status, partials, cancel and retry, and job starts for job types defined with
+   * `http: true` (or as `authorizeStart` allows).
+   */
   router(options: RouterOptions = {}): Router {
-    const router = createRouter(this, options);
+    return createRouter(this, options);
+  }
+
+  /** `GET /healthz` and `GET /readyz`, under wherever you mount it. */
+  healthRouter(options: HealthRouterOptions = {}): Router {
+    return createHealthRouter(this, options);
+  }
+
+  /** `GET /metrics` (Prometheus), under wherever you mount it; pass a `token` to require it. */
+  metricsRouter(options: MetricsRouterOptions = {}): Router {
+    return createMetricsRouter(this, options);
+  }
+
+  /**
+   * The signed, Pusher-compatible HTTP API at `/apps/:appId/…`. Mount it at the root of an
+   * app (Pusher's SDKs sign the path `/apps/…`). Needs `apps` in {@link createJobcast}.
+   */
+  appsRouter(): Router {
+    if (!this.apps) throw new Error('appsRouter(): no apps are configured; pass `apps` to createJobcast');
     // Where the external-jobs API is served, its deadlines are checked (any number of processes).
-    if (this.apps && !this.#deadlineSweep) {
+    if (!this.#deadlineSweep) {
       const sweep = (this.#deadlineSweep = startDeadlineSweep(this.externalJobs, { logger: this.logger }));
       this.#closers.unshift(() => sweep.close());
     }
-    router.use(createAdminRouter(this, { adminToken: this.#options.adminToken }));
-    return router;
+    return createAppsRouter(this, { apps: this.apps, maxEventBytes: this.maxEventBytes });
+  }
+
+  /** The admin pages at `/admin/` (console, Bull Board), behind `adminToken`; 401 without it. */
+  adminRouter(): Router {
+    return createAdminRouter(this, { adminToken: this.#options.adminToken });
   }
 
   /** Attaches the socket.io gateway to `server`, with its own subscriber connection. */

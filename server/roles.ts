@@ -3,7 +3,9 @@ import express from 'express';
 import type { AddressInfo } from 'node:net';
 import type { JobcastConfig } from './config.js';
 import { createDemoApp } from './demo/demo-app.js';
-import { analyseHistory } from './demo/analyse-history-job.js';
+import { createAnalyseHistoryJob } from './demo/analyse-history-job.js';
+import { demoRepositories } from './demo/demo-repositories.js';
+import { mountOperations, notFound } from './role-apps.js';
 import { developmentSecret } from './dev-secret.js';
 import { createJobcast, type Jobcast } from './jobcast.js';
 import type { Gateway } from './gateway/gateway.js';
@@ -34,16 +36,22 @@ export interface RunningRole {
  * `gateway` the socket.io gateway, `worker` runs jobs, `all` does everything on one port.
  */
 export async function startRole(role: Role, config: JobcastConfig, redisUrl: string, logger: Logger): Promise<RunningRole> {
-  const secret = config.secret ?? (await sharedDevelopmentSecret({ url: redisUrl, clusterNodes: config.clusterNodes }, config.keyPrefix, logger));
+  const secret = config.secret ?? (await sharedDevelopmentSecret({ url: redisUrl, clusterNodes: config.clusterNodes, ...(config.sentinel ? { sentinel: config.sentinel } : {}) }, config.keyPrefix, logger));
+  if (config.production && !config.allowedOrigins) {
+    logger.warn('JOBCAST_ALLOWED_ORIGINS is not set: pages of any site may call the API and open gateway connections (tokens still guard every channel). Set it to your sites\' origins.');
+  }
+  const repositories = demoRepositories(config.demoRepositories);
+  const demoJob = createAnalyseHistoryJob(repositories);
   const jobcast = createJobcast({
     redisUrl,
     clusterNodes: config.clusterNodes,
+    ...(config.sentinel ? { sentinel: config.sentinel } : {}),
     secret: [secret, ...config.previousSecrets],
     origins: parseOrigins(config.allowedOrigins),
     triggersPerSecond: config.triggersPerSecond,
     maxPartialBytes: config.maxPartialBytes,
     maxEventBytes: config.maxEventBytes,
-    jobs: [...(config.demo ? [analyseHistory] : []), ...(await loadJobModules(config.jobModules))],
+    jobs: [...(config.demo ? [demoJob] : []), ...(await loadJobModules(config.jobModules))],
     keyPrefix: config.keyPrefix,
     historySize: config.historySize,
     retentionSeconds: config.retentionSeconds,
@@ -62,17 +70,16 @@ export async function startRole(role: Role, config: JobcastConfig, redisUrl: str
 
   let server: Server | null = null;
   if (role === 'web' || role === 'all') {
-    server = createServer(config.demo ? createDemoApp(jobcast, role === 'web' && config.gatewayUrl ? { gatewayUrl: config.gatewayUrl } : {}) : plainApp(jobcast));
+    const app = express();
+    app.disable('x-powered-by');
+    app.use(config.demo ? createDemoApp(jobcast, { job: demoJob, repositories, ...(role === 'web' && config.gatewayUrl ? { gatewayUrl: config.gatewayUrl } : {}) }) : jobcast.router());
+    mountOperations(app, jobcast, { role, metricsToken: config.metricsToken, api: true, details: () => (gateway ? { ...gateway.stats() } : {}) });
+    server = createServer(app);
   } else if (role === 'gateway') {
     const app = express();
     app.disable('x-powered-by');
-    app.get('/healthz', (_req, res) => void res.json({ ok: true, role: 'gateway', ...gateway?.stats() }));
-    app.get('/readyz', async (_req, res) => {
-      const ready = await jobcast.readiness();
-      res.status(ready.ok ? 200 : 503).json(ready);
-    });
-    app.get('/metrics', async (_req, res) => void res.type('text/plain; version=0.0.4').send(await jobcast.metricsText()));
-    app.use((_req, res) => void res.status(404).json({ error: { code: 'jobcast:not-found', message: 'not found' } }));
+    mountOperations(app, jobcast, { role, metricsToken: config.metricsToken, api: false, details: () => ({ ...gateway?.stats() }) });
+    notFound(app);
     server = createServer(app);
   }
   let gateway: Gateway | undefined;
@@ -118,15 +125,6 @@ export async function startRole(role: Role, config: JobcastConfig, redisUrl: str
       return closing;
     },
   };
-}
-
-/** The web role without the demo: the jobcast router and a health check. */
-function plainApp(jobcast: Jobcast): express.Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.get('/healthz', (_req, res) => void res.json({ ok: true, role: 'web' }));
-  app.use(jobcast.router());
-  return app;
 }
 
 async function sharedDevelopmentSecret(target: RedisTarget, keyPrefix: string, logger: Logger): Promise<string> {

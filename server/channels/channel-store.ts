@@ -28,8 +28,12 @@ export interface ChannelStore {
    * was dropped because the channel already has an outcome (outcomes happen once).
    */
   append(channel: string, event: string, data: unknown, options?: AppendOptions): Promise<ChannelEvent | null>;
-  /** Missed events after `since`, or the snapshot when there is no position or it is too old. */
-  read(channel: string, since?: StreamPosition): Promise<ReadResult>;
+  /**
+   * Missed events after `since`, or the snapshot when there is no position or it is too old.
+   * A position ahead of the channel is refused, unless `rebaseIfAhead`: then the channel lost
+   * its newest events (a Redis failover), and it moves to a new epoch (answering the snapshot).
+   */
+  read(channel: string, since?: StreamPosition, options?: { rebaseIfAhead?: boolean }): Promise<ReadResult>;
   /** Stores a job's rendered partial for the retention period. */
   savePartial(channel: string, html: string): Promise<void>;
   /** The stored partial, or `null`. */

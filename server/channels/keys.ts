@@ -42,3 +42,8 @@ export function externalJobKeys(prefix: string, channel: string): ExternalJobKey
 export function externalDeadlinesKey(prefix: string): string {
   return `${prefix}{external-deadlines}`;
 }
+
+/** Key prefix of a rate limiter shared by every process (`what`: `starts`, `apps`, …). */
+export function rateLimitPrefix(prefix: string, what: string): string {
+  return `${prefix}{rate}:${what}`;
+}

@@ -38,6 +38,9 @@ type ScriptedRedis = RedisClient & {
 
 const newEpoch = () => randomBytes(6).toString('base64url');
 
+/** Channels whose newest own append a store remembers, at most (oldest forgotten first). */
+const REMEMBERED_CHANNELS = 10_000;
+
 /** {@link ChannelStore} on one Redis connection, with the Lua scripts in `./scripts`. */
 export class RedisChannelStore implements ChannelStore {
   readonly #redis: ScriptedRedis;
@@ -47,6 +50,12 @@ export class RedisChannelStore implements ChannelStore {
   readonly #maxEventBytes: number;
   readonly #publish: string;
   readonly #onPublished: ((event: ChannelEvent) => void) | undefined;
+  /**
+   * The newest event this store appended per channel: if Redis comes back behind it (a
+   * failover lost acknowledged writes), the next append starts a new epoch instead of
+   * reusing offsets subscribers may have seen.
+   */
+  readonly #appended = new Map<string, string>();
 
   constructor(redis: RedisClient, options: RedisChannelStoreOptions = {}) {
     if (!('jobcastAppend' in redis)) {
@@ -84,16 +93,18 @@ export class RedisChannelStore implements ChannelStore {
       options.reset ? 'reset' : '',
       this.#publish,
       options.exclude ?? '',
+      this.#appended.get(channel) ?? '',
     );
     if (offset === 0) return null;
     // The envelope was built by our own script from the values just passed: no need to
     // validate it again on this hot path (reads, which may meet other versions' data, do).
     const stored = JSON.parse(envelope) as ChannelEvent;
+    this.#remember(channel, `${stored.epoch} ${stored.offset}`);
     this.#onPublished?.(stored);
     return stored;
   }
 
-  async read(channel: string, since?: StreamPosition): Promise<ReadResult> {
+  async read(channel: string, since?: StreamPosition, options: { rebaseIfAhead?: boolean } = {}): Promise<ReadResult> {
     const keys = channelKeys(this.#prefix, channel);
     const [epoch, offset, status, ...envelopes] = await this.#redis.jobcastRead(
       keys.meta,
@@ -103,6 +114,7 @@ export class RedisChannelStore implements ChannelStore {
       since?.epoch ?? '',
       String(since?.offset ?? 0),
       String(this.#historySize),
+      options.rebaseIfAhead ? 'rebase' : '',
     );
     if (status === -1) {
       throw new JobcastError(ErrorCode.invalidPosition, `position ${since?.offset} is ahead of channel ${channel} (newest offset ${offset})`);
@@ -119,5 +131,11 @@ export class RedisChannelStore implements ChannelStore {
 
   async loadPartial(channel: string): Promise<string | null> {
     return this.#redis.get(channelKeys(this.#prefix, channel).partial);
+  }
+
+  #remember(channel: string, position: string): void {
+    this.#appended.delete(channel); // re-inserted last: the map's order is least recently appended first
+    this.#appended.set(channel, position);
+    if (this.#appended.size > REMEMBERED_CHANNELS) this.#appended.delete(this.#appended.keys().next().value!);
   }
 }

@@ -4,7 +4,7 @@ import { pinoHttp } from 'pino-http';
 import { JobcastError } from '../errors.js';
 import { renderJobElement } from '../http/job-element.js';
 import type { Jobcast } from '../jobcast.js';
-import { analyseHistory } from './analyse-history-job.js';
+import type { createAnalyseHistoryJob } from './analyse-history-job.js';
 import { formPage, jobPage } from './pages.js';
 import { DEMO_CSS } from './demo-css.js';
 import { pageHeaders } from '../http/security.js';
@@ -18,15 +18,20 @@ export function redactTokens(url: string): string {
 export interface DemoAppOptions {
   /** Where browsers reach the gateway when it is not this server. */
   gatewayUrl?: string;
-  /** Pre-filled repository path. @defaultValue the working directory */
+  /** Pre-filled repository path. @defaultValue the first allowed repository */
   defaultPath?: string;
+  /** The demo job, made by `createAnalyseHistoryJob` with the allowed repositories. */
+  job: ReturnType<typeof createAnalyseHistoryJob>;
+  /** The repositories the job may read, shown on the form. */
+  repositories: readonly string[];
 }
 
 /**
- * The demo web app: a form that starts {@link analyseHistory} and the page that follows it,
- * plus the jobcast router. The same shape a user's own express app takes.
+ * The demo web app: a form that starts the history analysis (see `createAnalyseHistoryJob`)
+ * and the page that follows it, plus the jobcast router. The same shape a user's own express
+ * app takes: the form posts to the app's own route, which calls `jobcast.start()`.
  */
-export function createDemoApp(jobcast: Jobcast, options: DemoAppOptions = {}): Express {
+export function createDemoApp(jobcast: Jobcast, options: DemoAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   // One request id per request, taken from X-Request-Id when a proxy set one; it is logged with
@@ -45,7 +50,7 @@ export function createDemoApp(jobcast: Jobcast, options: DemoAppOptions = {}): E
       serializers: { req: (req: { method?: string; url?: string; id?: unknown }) => ({ id: req.id, method: req.method, url: redactTokens(req.url ?? '') }) },
     }),
   );
-  const defaultPath = options.defaultPath ?? process.cwd();
+  const defaultPath = options.defaultPath ?? options.repositories[0] ?? process.cwd();
   const form = express.urlencoded({ extended: false, limit: '8kb' });
 
   const pages = pageHeaders(options.gatewayUrl ? { gatewayUrl: options.gatewayUrl } : {});
@@ -58,17 +63,13 @@ export function createDemoApp(jobcast: Jobcast, options: DemoAppOptions = {}): E
   app.post('/analyses', ...pages, form, async (req, res) => {
     const values = { path: String(req.body?.path ?? ''), pace: String(req.body?.pace ?? 'watchable') };
     try {
-      const started = await jobcast.start(analyseHistory, values, { owner: req.ip, requestId: String(req.id) });
+      const started = await jobcast.start(options.job, values, { owner: req.ip, requestId: String(req.id) });
       res.type('html').send(jobPage(values.path, renderJobElement(started), options.gatewayUrl, String(res.locals.cspNonce)));
     } catch (error) {
       if (!(error instanceof JobcastError)) throw error;
       const field = 'field' in error && typeof error.field === 'string' ? error.field : undefined;
       res.status(error.status).type('html').send(formPage(values, { ...(field ? { field } : {}), message: error.message.replace(/^input\.\w+: /, '') }));
     }
-  });
-
-  app.get('/healthz', (_req, res) => {
-    res.json({ ok: true, role: 'web' });
   });
 
   app.use(jobcast.router());

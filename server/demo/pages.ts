@@ -30,7 +30,7 @@ export function formPage(values: { path: string; pace: string }, error?: { field
   <form method="post" action="/analyses" novalidate>
     <label for="path">Repository path on the server</label>
     <input id="path" name="path" type="text" value="${values.path}" required maxlength="500"${pathError ? html` aria-invalid="true" aria-describedby="path-error"` : ''}>
-    ${pathError ? html`<p class="field-error" id="path-error" role="alert">${pathError}</p>` : html`<p class="hint">Defaults to this project's own repository.</p>`}
+    ${pathError ? html`<p class="field-error" id="path-error" role="alert">${pathError}</p>` : html`<p class="hint">The demo reads only allowed repositories: this project's own, and those in JOBCAST_DEMO_REPOS.</p>`}
     <label for="pace">Pace</label>
     <select id="pace" name="pace">
       <option value="watchable"${values.pace === 'watchable' ? ' selected' : ''}>Watchable: spread over about 5 seconds</option>

@@ -220,19 +220,28 @@ export class ChannelHub {
     }
   }
 
-  /** After a Redis reconnect: forward from the log whatever was published while we were away. */
-  async #resume(): Promise<void> {
+  /**
+   * After a Redis reconnect: forward from the log whatever was published while we were away.
+   * The command connection may come back a moment after the subscriber (after a failover
+   * each asks the sentinels on its own): a failed catch-up is tried again, a few times.
+   */
+  async #resume(attempt = 1): Promise<void> {
+    let failed = false;
     for (const [channel, entry] of this.#entries) {
       try {
-        const read = await this.#store.read(channel, entry.last ?? undefined);
+        // This gateway forwarded everything up to entry.last: a channel now behind it lost
+        // events in a Redis failover, and moves to a new epoch so their offsets stay unused.
+        const read = await this.#store.read(channel, entry.last ?? undefined, { rebaseIfAhead: true });
         for (const event of read.events) {
           const last = entry.last;
           if (last && event.epoch === last.epoch && event.offset <= last.offset) continue;
           this.#forward(entry, event);
         }
       } catch (error) {
-        this.#log.warn({ err: error, channel }, 'could not catch up a channel after a Redis reconnect');
+        failed = true;
+        this.#log.warn({ err: error, channel, attempt }, 'could not catch up a channel after a Redis reconnect');
       }
     }
+    if (failed && attempt < 5) setTimeout(() => void this.#resume(attempt + 1), 500 * attempt).unref();
   }
 }

@@ -96,7 +96,7 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
       },
         },
       '/apps/{appId}/external-jobs/{id}': { get: { summary: "An external job's status (state, progress, outcome, timestamps)", security: signed, parameters: [appId, jobId], responses: { 200: ok('status'), ...errors } } },
-      [`${basePath}/jobs/{name}`]: { post: { summary: 'Start a job (behind your own authentication)', parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { 202: ok('queued', started), ...errors } } },
+      [`${basePath}/jobs/{name}`]: { post: { summary: 'Start a job: only job types defined with http: true, or as the router\'s authorizeStart allows (403 otherwise); rate-limited per client address (429)', parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { 202: ok('queued', started), ...errors } } },
       [`${basePath}/jobs/{id}`]: { get: { summary: "A job's status", security: [{ channelToken: [] }], parameters: [jobId], responses: { 200: ok('status'), ...errors } } },
       [`${basePath}/jobs/{id}/cancel`]: { post: { summary: 'Cancel (token with the cancel right)', security: [{ channelToken: [] }], parameters: [jobId], responses: { 202: ok('cancel'), 409: error, ...errors } } },
       [`${basePath}/jobs/{id}/retry`]: { post: { summary: 'Run a failed job again (token with the retry right)', security: [{ channelToken: [] }], parameters: [jobId], responses: { 202: ok('queued'), 409: error, ...errors } } },

@@ -1,85 +1,87 @@
 import express, { type Request, type Router } from 'express';
 import { JobId, jobChannel } from '../../shared/channels.js';
-import { ConflictError, InvalidInputError, NotFoundError, ForbiddenError } from '../errors.js';
+import { ConflictError, InvalidInputError, NotFoundError } from '../errors.js';
 import type { Jobcast } from '../jobcast.js';
 import { clientBundle } from './client-bundle.js';
 import { errorHandler, tokenOf } from './error-handler.js';
 import { openApiDocument } from './openapi.js';
 import { apiCors, apiHeaders } from './security.js';
-import { createAppsRouter } from './pusher-router.js';
+import { startGuard } from './start-guard.js';
 
 /** Options of {@link Jobcast.router}. */
 export interface RouterOptions {
   /**
-   * Who may start jobs through `POST /jobcast/jobs/:name`. Mount the router behind your own
-   * authentication, or decide here. @defaultValue every request may
+   * Who may start jobs through `POST /jobcast/jobs/:name`. Given, it decides for every job
+   * type; not given, only job types defined with `http: true` may be started there, by anyone.
+   * @defaultValue none: job types without `http: true` answer 403
    */
   authorizeStart?: (req: Request, jobName: string) => boolean | Promise<boolean>;
+  /**
+   * Job starts over HTTP one client address (`req.ip`; set express's `trust proxy` behind a
+   * proxy) may make per minute, counted across every process. @defaultValue 30
+   */
+  startsPerMinute?: number;
   /** The owner recorded for jobs started over HTTP (your user id). */
   ownerOf?: (req: Request) => string | undefined;
 }
 
 /**
- * The HTTP side of jobcast, mounted at the application root; its paths start with the base
- * path (`/jobcast` by default):
+ * The HTTP side of jobcast for browsers. Mount it at the application root; it answers only
+ * under the base path (`/jobcast` by default) and passes every other request on:
  * - `GET  /jobcast/client.js`: the browser client, one file
  * - `POST /jobcast/jobs/:name`: start a job with the JSON body as input → 202 `{ jobId, channel, token }`
+ *   (only job types defined with `http: true`, or as `authorizeStart` allows; rate-limited per address)
  * - `GET  /jobcast/jobs/:id`: status (token required)
  * - `POST /jobcast/jobs/:id/cancel`: cancel (token with the cancel right)
  * - `POST /jobcast/jobs/:id/retry`: run a failed job again (token with the retry right)
  * - `GET  /jobcast/jobs/:id/partial`: the rendered result (token required)
+ * - `GET  /jobcast/openapi.json`: the OpenAPI document
+ *
+ * Health, metrics, the signed `/apps/…` API and the admin pages are routers of their own
+ * (`jobcast.healthRouter()`, `metricsRouter()`, `appsRouter()`, `adminRouter()`).
  */
 export function createRouter(jobcast: Jobcast, options: RouterOptions = {}): Router {
   const router = express.Router();
+  const api = express.Router();
   const base = jobcast.basePath;
-  router.use(base, apiHeaders(), apiCors(jobcast.origins));
+  router.use(base, apiHeaders(), apiCors(jobcast.origins), api);
   const json = express.json({ limit: jobcast.maxInputBytes });
+  const mayStart = startGuard(jobcast, { authorizeStart: options.authorizeStart, startsPerMinute: options.startsPerMinute });
 
-  router.get('/metrics', async (_req, res) => {
-    res.type('text/plain; version=0.0.4').send(await jobcast.metricsText());
-  });
-  router.get('/healthz', (_req, res) => void res.json({ ok: true, checks: { process: 'alive' } }));
-  router.get('/readyz', async (_req, res) => {
-    const ready = await jobcast.readiness();
-    res.status(ready.ok ? 200 : 503).json(ready);
-  });
+  api.get('/openapi.json', (_req, res) => void res.json(openApiDocument(base)));
 
-  router.get(`${base}/openapi.json`, (_req, res) => void res.json(openApiDocument(base)));
-  if (jobcast.apps) router.use(createAppsRouter(jobcast, { apps: jobcast.apps, maxEventBytes: jobcast.maxEventBytes }));
-
-  router.get(`${base}/client.js`, async (_req, res) => {
+  api.get('/client.js', async (_req, res) => {
     res.type('application/javascript').set('Cache-Control', 'public, max-age=300').send(await clientBundle());
   });
 
-  router.post(`${base}/jobs/:name`, json, async (req, res) => {
-    const name = String(req.params.name);
-    jobcast.queues.definition(name);
-    if (options.authorizeStart && !(await options.authorizeStart(req, name))) {
-      throw new ForbiddenError(`not allowed to start ${name}`);
-    }
-    const started = await jobcast.start(name, req.body, { owner: options.ownerOf?.(req) });
+  // The guard runs before the body is read: a refused start costs no parsing.
+  api.post('/jobs/:name', async (req, _res, next) => {
+    await mayStart(req, String(req.params.name));
+    next();
+  }, json, async (req, res) => {
+    const started = await jobcast.start(String(req.params.name), req.body, { owner: options.ownerOf?.(req) });
     res.status(202).json({ ...started, statusUrl: `${base}/jobs/${started.jobId}` });
   });
 
-  router.get(`${base}/jobs/:id`, async (req, res) => {
+  api.get('/jobs/:id', async (req, res) => {
     const jobId = parseJobId(req.params.id);
     await jobcast.signer.authorize(tokenOf(req), jobChannel(jobId), 'subscribe');
     res.set('Cache-Control', 'no-store').json(await jobcast.status(jobId));
   });
 
-  router.post(`${base}/jobs/:id/cancel`, async (req, res) => {
+  api.post('/jobs/:id/cancel', async (req, res) => {
     const jobId = parseJobId(req.params.id);
     await jobcast.signer.authorize(tokenOf(req), jobChannel(jobId), 'cancel');
     res.status(202).json(await jobcast.cancel(jobId));
   });
 
-  router.post(`${base}/jobs/:id/retry`, async (req, res) => {
+  api.post('/jobs/:id/retry', async (req, res) => {
     const jobId = parseJobId(req.params.id);
     await jobcast.signer.authorize(tokenOf(req), jobChannel(jobId), 'retry');
     res.status(202).json(await jobcast.retry(jobId));
   });
 
-  router.get(`${base}/jobs/:id/partial`, async (req, res) => {
+  api.get('/jobs/:id/partial', async (req, res) => {
     const jobId = parseJobId(req.params.id);
     await jobcast.signer.authorize(tokenOf(req), jobChannel(jobId), 'subscribe');
     const html = await jobcast.store.loadPartial(jobChannel(jobId));
@@ -93,7 +95,7 @@ export function createRouter(jobcast: Jobcast, options: RouterOptions = {}): Rou
     res.type('html').set('Cache-Control', 'private, max-age=3600').send(html);
   });
 
-  router.use(errorHandler(jobcast.logger));
+  api.use(errorHandler(jobcast.logger));
   return router;
 }
 

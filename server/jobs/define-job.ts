@@ -65,6 +65,13 @@ export interface JobDefinition<Input = unknown, Result = unknown> {
    * or with `onDuplicate: 'reject'` is refused with 409.
    */
   unique?: { key: (input: Input) => string; onDuplicate?: 'join' | 'reject' };
+  /**
+   * Whether anyone who can reach the router may start this job type with
+   * `POST <base>/jobs/:name` (rate-limited per client address). Off, the job starts only from
+   * your server (`jobcast.start`), the signed `/apps/…` API, or a router given `authorizeStart`.
+   * @defaultValue false
+   */
+  http?: boolean;
 }
 
 /** Which errors are worth another attempt. */

@@ -48,7 +48,7 @@ export async function startExternalStack(options: { maxPartialBytes?: number } =
   });
   const pages = new Map<string, string>();
   const app = express();
-  app.use(jobcast.router());
+  app.use(jobcast.router(), jobcast.appsRouter(), jobcast.adminRouter());
   app.get('/page/:id', (req, res) => void res.type('html').send(pages.get(req.params.id) ?? 'no page'));
   const server: Server = createServer(app);
   jobcast.attachGateway(server);

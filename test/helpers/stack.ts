@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { createJobcast, type Gateway, type Jobcast, type JobDefinition } from '../../server/index.js';
+import { createJobcast, type Gateway, type Jobcast, type JobDefinition, type RouterOptions } from '../../server/index.js';
 import { countJob, exportJob, flakyJob, pickyJob, reportJob, slowpokeJob } from './test-jobs.js';
 import type { AppRegistry } from '../../server/apps/apps.js';
 
@@ -10,6 +10,9 @@ import { createLogger } from '../../server/logger.js';
 import { deleteKeys, testRedisUrl, uniquePrefix } from './redis.js';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef';
+
+/** The header the stack's `authorizeStart` asks for: a stand-in for the host app's own login. */
+export const TEST_USER = { 'x-test-user': 'tester' } as const;
 
 export interface TestStack {
   jobcast: Jobcast;
@@ -22,7 +25,7 @@ export interface TestStack {
 }
 
 /** jobcast with web router, gateway and worker on one HTTP server on port 0, own key prefix. */
-export async function startStack(options: { jobs?: JobDefinition<any, any>[]; worker?: boolean; gateway?: Parameters<Jobcast['attachGateway']>[1]; apps?: AppRegistry; retentionSeconds?: number; retentionCount?: number; concurrency?: number; inline?: boolean; triggersPerSecond?: number } = {}): Promise<TestStack> { // any: jobs of every type
+export async function startStack(options: { jobs?: JobDefinition<any, any>[]; worker?: boolean; gateway?: Parameters<Jobcast['attachGateway']>[1]; apps?: AppRegistry; retentionSeconds?: number; retentionCount?: number; concurrency?: number; inline?: boolean; triggersPerSecond?: number; router?: RouterOptions } = {}): Promise<TestStack> { // any: jobs of every type
   const redisUrl = await testRedisUrl();
   const prefix = uniquePrefix();
   const jobcast = createJobcast({
@@ -39,7 +42,12 @@ export async function startStack(options: { jobs?: JobDefinition<any, any>[]; wo
     logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
   });
   const app = express();
-  app.use(jobcast.router());
+  // Like a host app: job starts over HTTP for signed-in users, and the operations routers mounted by hand.
+  app.use(jobcast.router(options.router ?? { authorizeStart: (req) => req.get('x-test-user') !== undefined, ownerOf: (req) => req.get('x-test-user') }));
+  app.use(jobcast.healthRouter());
+  app.use(jobcast.metricsRouter());
+  if (options.apps) app.use(jobcast.appsRouter());
+  app.use(jobcast.adminRouter());
   const server = createServer(app);
   const gateway = jobcast.attachGateway(server, options.gateway);
   if (options.worker !== false) jobcast.runWorker();

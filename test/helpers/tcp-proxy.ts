@@ -57,6 +57,14 @@ export class TcpProxy {
     [...this.#pairs].forEach((pair, i) => which(i) && pair.upstream.pause());
   }
 
+  /** Stops reading in both directions on every connection: the link is up, and nothing crosses it. */
+  freeze(): void {
+    for (const pair of this.#pairs) {
+      pair.upstream.pause();
+      pair.client.pause();
+    }
+  }
+
   /** Reads again from every upstream. */
   unstall(): void {
     for (const pair of this.#pairs) pair.upstream.resume();

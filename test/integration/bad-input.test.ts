@@ -4,7 +4,7 @@ import { io, type Socket } from 'socket.io-client';
 import { connect } from '../../client/connection.js';
 import { JobcastClientError } from '../../client/errors.js';
 import { DEFAULT_SOCKET_PATH } from '../../shared/protocol.js';
-import { countJob, startStack, type TestStack } from '../helpers/stack.js';
+import { countJob, startStack, TEST_USER, type TestStack } from '../helpers/stack.js';
 import { deferred } from '../helpers/wait.js';
 
 describe('bad input gets a clear error and changes nothing', () => {
@@ -15,7 +15,7 @@ describe('bad input gets a clear error and changes nothing', () => {
   after(() => stack.close());
 
   const post = (path: string, body: string, type = 'application/json') =>
-    fetch(stack.url + path, { method: 'POST', headers: { 'content-type': type }, body });
+    fetch(stack.url + path, { method: 'POST', headers: { 'content-type': type, ...TEST_USER }, body });
 
   it('invalid job input: 400 naming the field, no job queued', async () => {
     const before = await stack.jobcast.queues.queue('count').getJobCounts();

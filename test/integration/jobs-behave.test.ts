@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { ConflictError } from '../../server/errors.js';
 import { exportJob, pickyJob, reportJob, slowpokeJob } from '../helpers/test-jobs.js';
 import { jobChannel } from '../../shared/constants.js';
-import { startStack, type TestStack } from '../helpers/stack.js';
+import { startStack, TEST_USER, type TestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('jobs that behave: uniqueness and time limits', () => {
@@ -34,7 +34,7 @@ describe('jobs that behave: uniqueness and time limits', () => {
     const account = `acct-${Math.random().toString(36).slice(2, 8)}`;
     const first = await stack.jobcast.start(exportJob, { account });
     await assert.rejects(stack.jobcast.start(exportJob, { account }), (e: unknown) => e instanceof ConflictError && e.status === 409 && e.message.includes(first.jobId));
-    const response = await fetch(`${stack.url}/jobcast/jobs/export`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ account }) });
+    const response = await fetch(`${stack.url}/jobcast/jobs/export`, { method: 'POST', headers: { 'content-type': 'application/json', ...TEST_USER }, body: JSON.stringify({ account }) });
     assert.equal(response.status, 409);
     await finished(first.jobId);
   });

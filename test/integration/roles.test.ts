@@ -64,8 +64,9 @@ describe('each role in its own process: web, gateway, worker on one Redis', () =
     }
   });
 
-  it('the form refuses an empty or non-repository path with a 400 page naming the problem', async () => {
-    for (const [path, message] of [['', /enter the path/], ['/definitely/not/here', /not a git repository/]] as const) {
+  it('the form refuses an empty path, or any path outside the allow-list, with a 400 page naming the problem', async () => {
+    const refused = /analyses only its allowed repositories .*JOBCAST_DEMO_REPOS/;
+    for (const [path, message] of [['', /enter the path/], ['/definitely/not/here', refused], ['/etc', refused], [`${process.cwd()}/..`, refused]] as const) {
       const response = await fetch(`${web.url}/analyses`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },

@@ -87,6 +87,54 @@ describe('channel log (append-publish-2.lua, read-since-2.lua) on a real Redis',
     await assert.rejects(s.read('e', { epoch: after!.epoch, offset: 99 }), /ahead of channel/);
   });
 
+  it('when Redis comes back behind what a writer appended (a failover lost the newest events), that writer\'s next event starts a new epoch', async () => {
+    const writer = store();
+    const events = [];
+    for (let i = 1; i <= 5; i++) events.push((await writer.append('lost-tail', 'note', { i }))!);
+    await loseNewest('lost-tail', 3);
+    const next = await writer.append('lost-tail', 'note', { i: 6 });
+    assert.notEqual(next!.epoch, events[0]!.epoch, 'offsets 4 and 5, which subscribers may have seen, are not given to other events');
+    assert.equal(next!.offset, 4);
+    const read = await writer.read('lost-tail', { epoch: events[0]!.epoch, offset: 5 });
+    assert.equal(read.recovered, false, 'a subscriber of the old epoch gets the snapshot');
+    assert.equal(read.epoch, next!.epoch);
+    const again = await writer.append('lost-tail', 'note', { i: 7 });
+    assert.deepEqual([again!.epoch, again!.offset], [next!.epoch, 5], 'and the new epoch goes on as usual');
+  });
+
+  it('a writer that never saw the lost events cannot tell: it continues the offsets, until the one that saw them writes', async () => {
+    const seen = store();
+    const first = await seen.append('lost-tail-other', 'note', { i: 1 });
+    await seen.append('lost-tail-other', 'note', { i: 2 });
+    await loseNewest('lost-tail-other', 1);
+    const other = await store().append('lost-tail-other', 'note', { from: 'other' });
+    assert.deepEqual([other!.epoch, other!.offset], [first!.epoch, 2], 'offset 2 is given again (the documented limit)');
+    const back = await seen.append('lost-tail-other', 'note', { i: 3 });
+    assert.equal(back!.epoch, first!.epoch, 'the channel is not behind this writer any more');
+  });
+
+  it('a gateway catching up from a position the channel no longer reaches moves it to a new epoch, which every writer then continues', async () => {
+    const first = await store().append('lost-tail-gateway', 'note', { i: 1 });
+    await store().append('lost-tail-gateway', 'note', { i: 2 });
+    await loseNewest('lost-tail-gateway', 1);
+    const seenUpTo = { epoch: first!.epoch, offset: 2 };
+    await assert.rejects(store().read('lost-tail-gateway', seenUpTo), /ahead of channel/, 'a client\'s position from the future is still refused');
+    const read = await store().read('lost-tail-gateway', seenUpTo, { rebaseIfAhead: true });
+    assert.notEqual(read.epoch, first!.epoch);
+    assert.deepEqual([read.offset, read.recovered], [1, false]);
+    const next = await store().append('lost-tail-gateway', 'note', { from: 'a writer that saw nothing' });
+    assert.deepEqual([next!.epoch, next!.offset], [read.epoch, 2]);
+  });
+
+  /** Makes a channel what a promoted replica that had received only its first `kept` events holds. */
+  async function loseNewest(channel: string, kept: number): Promise<void> {
+    const keys = channelKeys(prefix, channel);
+    const ids = (await redis.xrange(keys.log, '-', '+')).map(([id]) => id).filter((id) => Number(id.split('-')[0]) > kept);
+    if (ids.length) await redis.xdel(keys.log, ...ids);
+    await redis.xsetid(keys.log, `${kept}-0`);
+    await redis.hset(keys.meta, 'offset', kept);
+  }
+
   it('gives an empty channel a stable epoch that later appends continue', async () => {
     const s = store();
     const empty = await s.read('f');

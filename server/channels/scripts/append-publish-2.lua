@@ -17,6 +17,11 @@
   ARGV[10] "reset" to clear the snapshot first (a job put back in the queue), else ""
   ARGV[11] publish command: PUBLISH (single Redis) or SPUBLISH (cluster)
   ARGV[12] a connection id not to deliver to live (Pusher's socket_id), or ""; not stored
+  ARGV[13] "<epoch> <offset>" of the newest event this caller appended on the channel, or "":
+           if the channel is now behind it in that epoch, Redis lost its newest events (a
+           failover to a replica that had not received them, a restart that lost the last
+           writes), and the channel moves to a new epoch (ARGV[9]) before this event, so that
+           no offset a subscriber may have seen is given to another event
 
   Output: { offset, epoch, envelope }, or { 0, epoch, reason } when the event was dropped:
     reason "outcome-exists"  the channel already has an outcome: outcomes happen once, and
@@ -32,6 +37,16 @@ if not epoch then
   -- A log without meta belongs to a lost epoch; its offsets would collide with the new ones.
   redis.call('DEL', log)
   redis.call('HSET', meta, 'epoch', epoch, 'offset', 0)
+end
+
+if ARGV[13] ~= '' then
+  local seenEpoch, seenOffset = string.match(ARGV[13], '^(%S+) (%d+)$')
+  if seenEpoch == epoch and tonumber(seenOffset) > tonumber(redis.call('HGET', meta, 'offset')) then
+    epoch = ARGV[9]
+    -- The log's entries belong to the old epoch; a reader in the new one must not get them.
+    redis.call('DEL', log)
+    redis.call('HSET', meta, 'epoch', epoch)
+  end
 end
 
 if ARGV[10] == 'reset' then

@@ -11,11 +11,15 @@
   ARGV[3] the subscriber's epoch, or "" for none
   ARGV[4] the subscriber's offset (ignored without an epoch)
   ARGV[5] the most events to replay; more missed than this counts as not recoverable
+  ARGV[6] "rebase" when the reader is trusted to have seen the position (a gateway catching up
+          after a Redis reconnect): a position ahead of the channel then means Redis lost the
+          channel's newest events (a failover), and the channel moves to a new epoch (ARGV[1])
+          so their offsets are not given to other events; else ""
 
   Output: { epoch, offset, status, envelope... }
     status  1  recovered: the envelopes are every event after the position, in order
     status  0  not recovered: the envelopes are the snapshot (newest per class, any order)
-    status -1  the position is in the future of this epoch (a client bug or forgery)
+    status -1  the position is in the future of this epoch (a client bug or forgery), without "rebase"
 ]]
 local meta, log = KEYS[1], KEYS[2]
 
@@ -30,9 +34,14 @@ local top = tonumber(redis.call('HGET', meta, 'offset'))
 
 if ARGV[3] == epoch then
   local since = tonumber(ARGV[4])
-  if since > top then return { epoch, top, -1 } end
-  if since == top then return { epoch, top, 1 } end
-  if top - since <= tonumber(ARGV[5]) then
+  if since > top and ARGV[6] ~= 'rebase' then return { epoch, top, -1 } end
+  if since > top then
+    -- Redis lost the newest events this reader saw: a new epoch, answered with the snapshot.
+    epoch = ARGV[1]
+    redis.call('HSET', meta, 'epoch', epoch)
+  elseif since == top then
+    return { epoch, top, 1 }
+  elseif top - since <= tonumber(ARGV[5]) then
     local entries = redis.call('XRANGE', log, (since + 1) .. '-0', '+')
     local first = entries[1]
     -- The log is trimmed from the front: it is complete after `since` iff it starts right there.
