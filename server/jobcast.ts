@@ -9,6 +9,7 @@ import { RedisChannelFeed } from './channels/redis-channel-feed.js';
 import { RedisChannelStore } from './channels/redis-channel-store.js';
 import { ConflictError, InvalidInputError, PayloadTooLargeError, UnavailableError, invalidInputFrom } from './errors.js';
 import { attachGateway, type Gateway, type GatewayOptions } from './gateway/gateway.js';
+import type { PusherEndpointOptions } from './gateway/pusher/pusher-endpoint.js';
 import { createRouter, type RouterOptions } from './http/router.js';
 import { queuePrefix, type JobDefinition } from './jobs/define-job.js';
 import { JobQueues } from './jobs/job-queues.js';
@@ -341,11 +342,14 @@ export class Jobcast {
   }
 
   /** Attaches the socket.io gateway to `server`, with its own subscriber connection. */
-  attachGateway(server: HttpServer, options: Partial<Pick<GatewayOptions, 'path' | 'origins' | 'maxSubscriptionsPerConnection' | 'maxConnectionsPerIp' | 'subscribesPerSecond' | 'trustProxy' | 'slowConsumers'>> = {}): Gateway {
+  attachGateway(server: HttpServer, options: Partial<Pick<GatewayOptions, 'path' | 'origins' | 'maxSubscriptionsPerConnection' | 'maxConnectionsPerIp' | 'subscribesPerSecond' | 'trustProxy' | 'slowConsumers'>> & { pusher?: PusherEndpointOptions } = {}): Gateway {
     const feed = new RedisChannelFeed(this.#connect({ maxRetriesPerRequest: null, sharded: this.#sharded }), { prefix: this.keyPrefix, sharded: this.#sharded });
+    const { pusher, ...rest } = options;
     const gateway = attachGateway(server, {
       origins: this.origins,
-      ...options,
+      ...rest,
+      // With apps, Pusher clients connect at /app/<key> beside socket.io.
+      ...(this.apps ? { pusher: { ...pusher, apps: this.apps, appOfJob: (jobId: string) => this.appOfJob(jobId) } } : {}),
       store: this.store,
       feed,
       signer: this.signer,

@@ -7,6 +7,7 @@ import { errorHandler, tokenOf } from './error-handler.js';
 import { openApiDocument } from './openapi.js';
 import { apiCors, apiHeaders } from './security.js';
 import { createAppsRouter } from './pusher-router.js';
+import { createPusherAuthRouter } from './pusher-auth.js';
 
 /** Options of {@link Jobcast.router}. */
 export interface RouterOptions {
@@ -28,6 +29,7 @@ export interface RouterOptions {
  * - `POST /jobcast/jobs/:id/cancel`: cancel (token with the cancel right)
  * - `POST /jobcast/jobs/:id/retry`: run a failed job again (token with the retry right)
  * - `GET  /jobcast/jobs/:id/partial`: the rendered result (token required)
+ * - `POST /jobcast/pusher/auth`: Pusher channel authorisation for a jobcast token (with apps)
  */
 export function createRouter(jobcast: Jobcast, options: RouterOptions = {}): Router {
   const router = express.Router();
@@ -46,6 +48,7 @@ export function createRouter(jobcast: Jobcast, options: RouterOptions = {}): Rou
 
   router.get(`${base}/openapi.json`, (_req, res) => void res.json(openApiDocument(base)));
   if (jobcast.apps) router.use(createAppsRouter(jobcast, { apps: jobcast.apps, maxEventBytes: jobcast.maxEventBytes }));
+  if (jobcast.apps) router.use(createPusherAuthRouter({ apps: jobcast.apps, signer: jobcast.signer, basePath: base, logger: jobcast.logger }));
 
   router.get(`${base}/client.js`, async (_req, res) => {
     res.type('application/javascript').set('Cache-Control', 'public, max-age=300').send(await clientBundle());
