@@ -22,7 +22,7 @@ export interface TestStack {
 }
 
 /** jobcast with web router, gateway and worker on one HTTP server on port 0, own key prefix. */
-export async function startStack(options: { jobs?: JobDefinition<any, any>[]; worker?: boolean; gateway?: Parameters<Jobcast['attachGateway']>[1]; apps?: AppRegistry; retentionSeconds?: number; retentionCount?: number; concurrency?: number; inline?: boolean; triggersPerSecond?: number } = {}): Promise<TestStack> { // any: jobs of every type
+export async function startStack(options: { jobs?: JobDefinition<any, any>[]; worker?: boolean; gateway?: Parameters<Jobcast['attachGateway']>[1]; apps?: AppRegistry; retentionSeconds?: number; retentionCount?: number; concurrency?: number; inline?: boolean; triggersPerSecond?: number; routes?: (app: express.Express) => void } = {}): Promise<TestStack> { // any: jobs of every type
   const redisUrl = await testRedisUrl();
   const prefix = uniquePrefix();
   const jobcast = createJobcast({
@@ -39,6 +39,7 @@ export async function startStack(options: { jobs?: JobDefinition<any, any>[]; wo
     logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
   });
   const app = express();
+  options.routes?.(app);
   app.use(jobcast.router());
   const server = createServer(app);
   const gateway = jobcast.attachGateway(server, options.gateway);
