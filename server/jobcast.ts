@@ -447,17 +447,20 @@ export class Jobcast {
   async metricsText(): Promise<string> {
     const m = this.metrics;
     let connections = 0;
+    let pusherConnections = 0;
     let subscriptions = 0;
     let channels = 0;
     let unacknowledged = 0;
     for (const gateway of this.#gateways) {
       const s = gateway.stats();
       connections += s.connections;
+      pusherConnections += s.pusherConnections;
       subscriptions += s.subscriptions;
       channels += s.channels;
       unacknowledged += s.unacknowledgedOutcomes;
     }
-    m.connections.set(connections);
+    m.connections.set({ transport: 'socket.io' }, connections - pusherConnections);
+    m.connections.set({ transport: 'pusher' }, pusherConnections);
     m.subscriptions.set(subscriptions);
     m.channels.set(channels);
     m.outcomesUnacknowledged.set(unacknowledged);

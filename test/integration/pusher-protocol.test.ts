@@ -74,6 +74,8 @@ describe('Pusher clients on the gateway (pusher-js, unchanged)', () => {
     assert.equal(data.activity_timeout, 1);
     const pusher = client();
     assert.match(await connected(pusher), /^\d+\.\d+$/);
+    const metrics = await (await fetch(`${stack.url}/metrics`)).text();
+    assert.match(metrics, /^jobcast_connections\{transport="pusher"\} 2$/m, 'counted under their own transport label');
   });
 
   it('a private channel authorised with authorizeChannel gets 50 events triggered over the HTTP API, in order', async () => {
@@ -301,6 +303,14 @@ describe('Pusher clients on the gateway (pusher-js, unchanged)', () => {
     socket.send({ event: 'pusher:ping', data: {} });
     await socket.event('pusher:pong');
     assert.equal(socket.ws.readyState, socket.ws.OPEN);
+    // Past the hard cap a frame is not even read: that connection alone is closed (1009).
+    const big = raw();
+    await big.socketId();
+    big.send('x'.repeat(300 * 1024));
+    assert.equal((await big.closed).code, 1009);
+    const after = socket.frames.length;
+    socket.send({ event: 'pusher:ping', data: {} });
+    await socket.next((f) => f.event === 'pusher:pong' && socket.frames.indexOf(f) >= after, 'a pong on the other connection');
   });
 
   it('graceful close tells Pusher clients to reconnect at once (4200)', async () => {
