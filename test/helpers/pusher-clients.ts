@@ -53,8 +53,8 @@ export class RawPusherSocket {
   readonly closed: Promise<{ code: number; reason: string }>;
   #waiters: { match: (f: RawFrame) => boolean; resolve: (f: RawFrame) => void }[] = [];
 
-  constructor(url: string) {
-    this.ws = new WebSocket(url);
+  constructor(url: string, options: WebSocket.ClientOptions = {}) {
+    this.ws = new WebSocket(url, options);
     const closed = deferred<{ code: number; reason: string }>();
     this.closed = closed.promise;
     this.ws.on('close', (code, reason) => closed.resolve({ code, reason: reason.toString() }));
@@ -67,8 +67,8 @@ export class RawPusherSocket {
   }
 
   /** Opens `/app/<key>` with the query pusher-js sends. */
-  static connect(gatewayUrl: string, key: string, query = 'protocol=7&client=js&version=8.6.0&flash=false'): RawPusherSocket {
-    return new RawPusherSocket(`${gatewayUrl.replace(/^http/, 'ws')}/app/${encodeURIComponent(key)}?${query}`);
+  static connect(gatewayUrl: string, key: string, query = 'protocol=7&client=js&version=8.6.0&flash=false', options: WebSocket.ClientOptions = {}): RawPusherSocket {
+    return new RawPusherSocket(`${gatewayUrl.replace(/^http/, 'ws')}/app/${encodeURIComponent(key)}?${query}`, options);
   }
 
   /** The first frame (already received or still to come) that `match` accepts. */

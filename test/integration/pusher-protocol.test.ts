@@ -313,15 +313,23 @@ describe('Pusher clients on the gateway (pusher-js, unchanged)', () => {
     await socket.next((f) => f.event === 'pusher:pong' && socket.frames.indexOf(f) >= after, 'a pong on the other connection');
   });
 
-  it('graceful close tells Pusher clients to reconnect at once (4200)', async () => {
-    const extra = await startStack({ apps: new AppRegistry(APP) });
-    const socket = RawPusherSocket.connect(extra.url, APP.key);
-    raws.push(socket);
-    await socket.socketId();
+  it('origins and connections per address are limited as for socket.io (4009, 4100); graceful close says reconnect (4200)', async () => {
+    const extra = await startStack({ apps: new AppRegistry(APP), worker: false, gateway: { origins: ['http://good.example'], maxConnectionsPerIp: 2 } });
+    const open = (origin: string) => {
+      const socket = RawPusherSocket.connect(extra.url, APP.key, undefined, { origin });
+      raws.push(socket);
+      return socket;
+    };
+    assert.equal((await open('http://evil.example').closed).code, PusherCode.unauthorized);
+    const first = open('http://good.example');
+    const second = open('http://good.example');
+    await Promise.all([first.socketId(), second.socketId()]);
+    assert.equal((await open('http://good.example').closed).code, PusherCode.overCapacity);
     await extra.gateway.close();
-    const error = await socket.event('pusher:error');
-    assert.equal((error.data as { code: number }).code, PusherCode.reconnect);
-    assert.equal((await socket.closed).code, PusherCode.reconnect);
+    for (const socket of [first, second]) {
+      assert.equal(((await socket.event('pusher:error')).data as { code: number }).code, PusherCode.reconnect);
+      assert.equal((await socket.closed).code, PusherCode.reconnect);
+    }
     await extra.close();
   });
 });
