@@ -33,6 +33,7 @@ export { AfterCommit } from './jobs/after-commit.js';
 export { createResourcePool } from './jobs/resource-pool.js';
 export type { ResourcePool, ResourcePoolOptions } from './jobs/resource-pool.js';
 export type { Gateway } from './gateway/gateway.js';
+export type { PusherEndpointOptions } from './gateway/pusher/pusher-endpoint.js';
 export type { RouterOptions } from './http/router.js';
 export { renderJobElement } from './http/job-element.js';
 export type { JobElementOptions } from './http/job-element.js';
