@@ -109,6 +109,7 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
     else perIp.delete(ip);
   };
   const highWaterBytes = options.slowConsumers?.highWaterBytes ?? 1024 * 1024;
+  let pusherConflated = 0;
   const pusher = options.pusher
     ? new PusherEndpoint(httpServer, {
         ...options.pusher,
@@ -127,7 +128,10 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
         maxSubscriptions: maxSubs,
         highWaterBytes,
         lowWaterBytes: options.slowConsumers?.lowWaterBytes ?? Math.floor(highWaterBytes / 4),
-        onConflated: () => options.metrics?.conflated.inc(),
+        onConflated: () => {
+          pusherConflated += 1;
+          options.metrics?.conflated.inc();
+        },
         log: log.child({ transport: 'pusher' }),
       })
     : null;
@@ -227,7 +231,7 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
       return hub.channelCount;
     },
     get conflated() {
-      return slow.conflated;
+      return slow.conflated + pusherConflated;
     },
     stats() {
       let subscriptions = 0;
