@@ -115,6 +115,31 @@ describe('hostile input on the Pusher path, generated', () => {
     assert.equal(closed, 0, 'no frame under the hard cap closes the connection');
   });
 
+  it('connection requests: any path and query under /app/ is answered with connection_established or a documented close', async () => {
+    let cases = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(fc.constant(APP.key), fc.string({ maxLength: 300 }).map(encodeURIComponent), fc.string({ unit: 'binary', maxLength: 80 }).map(encodeURIComponent), fc.constantFrom('%E0%A4%A', '%', 'a/b', '', '..%2F..', 'x'.repeat(2000))),
+        fc.oneof(fc.constant('protocol=7&client=js&version=8.6.0'), fc.constant(''), fc.string({ maxLength: 100 }), fc.integer().map((n) => `protocol=${n}`), fc.string().map((v) => `protocol=${encodeURIComponent(v)}`)),
+        async (key, query) => {
+          cases += 1;
+          const url = `${stack.url.replace(/^http/, 'ws')}/app/${key}?${query}`;
+          let socket: RawPusherSocket;
+          try {
+            socket = new RawPusherSocket(url);
+          } catch {
+            return; // a URL the client library itself refuses never reaches the gateway
+          }
+          const outcome = await Promise.race([socket.event('pusher:connection_established').then(() => 'connected'), socket.closed.then((c) => c.code)]);
+          socket.close();
+          if (outcome !== 'connected') assert.ok(DOCUMENTED_CODES.has(outcome as number) || outcome === 1006, `closed with ${String(outcome)} for ${url.slice(0, 200)}`);
+        },
+      ),
+      { numRuns: 400, interruptAfterTimeLimit: 6_000 },
+    );
+    assert.ok(cases >= 100, `enough cases ran (${cases})`);
+  });
+
   it('the auth endpoint: only documented statuses, never a 500', async () => {
     const token = await stack.jobcast.token(['private-fz']);
     let cases = 0;

@@ -9,7 +9,7 @@ import { JobcastError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { HubMember } from '../channel-hub.js';
 import { internalChannel, kindOf, signatureValid, type ChannelNamespace } from './pusher-channels.js';
-import { PING, PONG, errorFrame, eventFrame, subscriptionError, subscriptionSucceeded } from './pusher-frames.js';
+import { PING, PONG, closeReason, errorFrame, eventFrame, subscriptionError, subscriptionSucceeded } from './pusher-frames.js';
 
 /** The hub as a Pusher connection uses it. */
 export interface MemberHub {
@@ -156,7 +156,7 @@ export class PusherConnection implements HubMember {
   close(code: number, message: string): void {
     if (!this.#closed) {
       this.#send(errorFrame(code, message));
-      this.#ws.close(code, message.slice(0, 120));
+      this.#ws.close(code, closeReason(message));
     }
     this.released();
   }

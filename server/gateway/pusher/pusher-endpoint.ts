@@ -8,7 +8,7 @@ import type { App } from '../../apps/apps.js';
 import type { Logger } from '../../logger.js';
 import { originAllowed, type Origins } from '../../http/security.js';
 import { PusherConnection, type PusherConnectionContext } from './pusher-connection.js';
-import { connectionEstablished, errorFrame } from './pusher-frames.js';
+import { closeReason, connectionEstablished, errorFrame } from './pusher-frames.js';
 import type { ChannelNamespace } from './pusher-channels.js';
 
 /** Options of the Pusher protocol endpoint, as a gateway passes them. */
@@ -106,26 +106,41 @@ export class PusherEndpoint {
   }
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const url = new URL(req.url ?? '/', 'http://gateway');
-    if (!url.pathname.startsWith(PUSHER_PATH_PREFIX)) return;
+    // Split by hand: `new URL` throws on some request targets, and this runs for every upgrade.
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
+    const path = q < 0 ? target : target.slice(0, q);
+    if (!path.startsWith(PUSHER_PATH_PREFIX)) return;
     if (this.#closing) {
       socket.destroy();
       return;
     }
     // Refusals travel inside the WebSocket, as Pusher sends them, so clients act on the code
     // (a failed upgrade would only make them retry).
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req, url));
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      try {
+        this.#accept(ws, req, path.slice(PUSHER_PATH_PREFIX.length), new URLSearchParams(q < 0 ? '' : target.slice(q + 1)));
+      } catch (error) {
+        this.#cx.log.error({ err: error }, 'Pusher connection setup failed');
+        ws.terminate();
+      }
+    });
   }
 
-  #accept(ws: WebSocket, req: IncomingMessage, url: URL): void {
+  #accept(ws: WebSocket, req: IncomingMessage, rawKey: string, query: URLSearchParams): void {
     const refuse = (code: number, message: string) => {
       ws.send(errorFrame(code, message));
-      ws.close(code, message);
+      ws.close(code, closeReason(message));
     };
     ws.on('error', () => {});
-    const key = decodeURIComponent(url.pathname.slice(PUSHER_PATH_PREFIX.length));
+    let key = '';
+    try {
+      key = decodeURIComponent(rawKey);
+    } catch {
+      // a malformed escape: no key
+    }
     if (!key || key.includes('/')) return refuse(PusherCode.pathNotFound, 'connect to /app/<app key>');
-    const protocol = url.searchParams.get('protocol');
+    const protocol = query.get('protocol');
     if (protocol === null) return refuse(PusherCode.noProtocol, 'the protocol query parameter is required (7)');
     if (!(PUSHER_PROTOCOL_VERSIONS as readonly number[]).includes(Number(protocol))) return refuse(PusherCode.unsupportedProtocol, `protocol ${protocol.slice(0, 10)} is not supported; use 7`);
     if (!originAllowed(this.#cx.origins, req.headers.origin)) return refuse(PusherCode.unauthorized, 'origin not allowed');

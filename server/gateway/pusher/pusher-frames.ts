@@ -33,6 +33,13 @@ export function subscriptionError(channel: string, status: number, error: string
   return JSON.stringify(frame);
 }
 
+/** A close reason WebSocket allows: at most 123 bytes of UTF-8 (ws throws past that). */
+export function closeReason(message: string): string {
+  let reason = message.slice(0, 123);
+  while (Buffer.byteLength(reason) > 123) reason = reason.slice(0, -1);
+  return reason;
+}
+
 export const PONG = JSON.stringify({ event: 'pusher:pong', data: '{}' });
 export const PING = JSON.stringify({ event: 'pusher:ping', data: '{}' });
 
