@@ -6,6 +6,7 @@ import type {
   PusherSubscriptionError,
   PusherSubscriptionSucceeded,
 } from '../../../shared/pusher-protocol.js';
+import { textFrame } from '../event-frames.js';
 import { pusherName } from './pusher-channels.js';
 
 /** The frames the gateway sends on the Pusher path, as JSON text ready for `ws.send`. */
@@ -58,16 +59,23 @@ export function dataText(data: unknown): string {
   return JSON.stringify(data);
 }
 
+/** An event frame: the JSON text, and the whole WebSocket frame around it. */
+export interface EventFrame {
+  payload: Buffer;
+  wire: Buffer;
+}
+
 // One live event reaches every Pusher subscriber of its channel as the same object: its frame
 // is built once and shared, and dropped with the event.
-const frames = new WeakMap<ChannelEvent, Buffer>();
+const frames = new WeakMap<ChannelEvent, EventFrame>();
 
 /** The event frame of a channel event (with its position in the `jobcast` field), built once. */
-export function eventFrame(event: ChannelEvent): Buffer {
+export function eventFrame(event: ChannelEvent): EventFrame {
   let frame = frames.get(event);
   if (!frame) {
     const body: PusherEventFrame = { event: event.event, channel: pusherName(event.channel), data: dataText(event.data), jobcast: { epoch: event.epoch, offset: event.offset } };
-    frame = Buffer.from(JSON.stringify(body));
+    const payload = Buffer.from(JSON.stringify(body));
+    frame = { payload, wire: textFrame(payload) };
     frames.set(event, frame);
   }
   return frame;
