@@ -110,12 +110,13 @@ export class ChannelHub {
    * which the socket is in the channel's room and receives every later event.
    */
   join(socket: GatewaySocket, channel: string, since: StreamPosition | undefined): Promise<SubscribeOk | null> {
-    return this.#join(channel, since, socket.data.socketId, () => socket.disconnected, () => socket.join(roomOf(channel)));
+    return this.#join(channel, since, socket.data.socketId, () => socket.disconnected, () => socket.join(roomOf(channel)), true);
   }
 
   /** {@link join} for a subscriber of another transport: it gets every later event by `deliver`. */
   joinMember(member: HubMember, channel: string, since: StreamPosition | undefined): Promise<SubscribeOk | null> {
-    return this.#join(channel, since, member.socketId, () => member.closed, () => this.#entries.get(channel)?.members.add(member));
+    // Pusher clients never acknowledge outcomes: theirs are not waited for.
+    return this.#join(channel, since, member.socketId, () => member.closed, () => this.#entries.get(channel)?.members.add(member), false);
   }
 
   /** Takes `member` out of `channel` (it must have joined it). */
@@ -124,7 +125,7 @@ export class ChannelHub {
     this.#release(channel);
   }
 
-  async #join(channel: string, since: StreamPosition | undefined, socketId: string, gone: () => boolean, attach: () => void): Promise<SubscribeOk | null> {
+  async #join(channel: string, since: StreamPosition | undefined, socketId: string, gone: () => boolean, attach: () => void, acknowledges: boolean): Promise<SubscribeOk | null> {
     const entry = this.#acquire(channel);
     const buffer: ChannelEvent[] = [];
     entry.joining.add(buffer);
@@ -154,7 +155,7 @@ export class ChannelHub {
     }
     // Synchronous from here to the join: no live event can slip between ack and room.
     attach();
-    for (const event of events) this.#noteOutcome(event);
+    if (acknowledges) for (const event of events) this.#noteOutcome(event);
     const lastLifecycle = events.filter((e) => e.event !== 'progress').at(-1);
     if (lastLifecycle && channel.startsWith('job:')) {
       this.#timeline?.record(channel, 'delivered', { event: lastLifecycle.event, offset: lastLifecycle.offset, connections: [socketId], replayed: true });
@@ -225,7 +226,7 @@ export class ChannelHub {
       this.#metrics.delivered.inc({ type }, (this.#io.sockets.adapter.rooms.get(room)?.size ?? 0) + entry.members.size);
       this.#metrics.deliveryLatency.observe(Math.max(0, Date.now() - event.ts) / 1000);
     }
-    this.#noteOutcome(event);
+    if (this.#io.sockets.adapter.rooms.get(room)?.size) this.#noteOutcome(event);
     // Deliveries of every lifecycle event and outcome are recorded; progress would be too many.
     if (this.#timeline && event.event !== 'progress' && event.channel.startsWith('job:')) {
       const connections: string[] = [];

@@ -195,6 +195,7 @@ describe('Pusher clients on the gateway (pusher-js, unchanged)', () => {
     const completed = seen.find((e) => e.event === 'completed')!.data as { partialUrl: string };
     assert.equal(completed.partialUrl, `/jobcast/jobs/${jobId}/partial`);
     assert.deepEqual((seen.find((e) => e.event === 'progress')?.data as { pct: number }).pct, 100);
+    assert.equal(stack.gateway.stats().unacknowledgedOutcomes, 0, 'Pusher clients cannot acknowledge: their outcomes are not awaited');
 
     // Without the right token the endpoint refuses, and pusher-js reports it on the channel.
     const stranger = pusherJs(stack.url, APP.key, { channelAuthorization: { endpoint: `${stack.url}/jobcast/pusher/auth`, transport: 'ajax', headers: { Authorization: `Bearer ${await stack.jobcast.token(['job:other'])}` } } });
