@@ -107,11 +107,11 @@ describe('hostile input on the Pusher path, generated', () => {
           if (f.event === 'pusher_internal:subscription_succeeded') s.send({ event: 'pusher:unsubscribe', data: { channel: f.channel } });
         }
       }),
-      { numRuns: 2000, interruptAfterTimeLimit: 12_000 },
+      { numRuns: 2000, interruptAfterTimeLimit: 7_000 },
     );
     (socket as RawPusherSocket | null)?.close();
     console.log(`pusher fuzz: ${cases} frames, ${closed} connections closed by the server`);
-    assert.ok(cases >= 300, `enough cases ran (${cases})`);
+    assert.ok(cases >= 200, `enough cases ran (${cases})`);
     assert.equal(closed, 0, 'no frame under the hard cap closes the connection');
   });
 
@@ -135,7 +135,7 @@ describe('hostile input on the Pusher path, generated', () => {
           if (outcome !== 'connected') assert.ok(DOCUMENTED_CODES.has(outcome as number) || outcome === 1006, `closed with ${String(outcome)} for ${url.slice(0, 200)}`);
         },
       ),
-      { numRuns: 400, interruptAfterTimeLimit: 6_000 },
+      { numRuns: 400, interruptAfterTimeLimit: 3_000 },
     );
     assert.ok(cases >= 100, `enough cases ran (${cases})`);
   });
@@ -157,7 +157,7 @@ describe('hostile input on the Pusher path, generated', () => {
           assert.ok(DOCUMENTED_STATUS.has(response.status), `${body.slice(0, 100)} → ${response.status}`);
         },
       ),
-      { numRuns: 1000, interruptAfterTimeLimit: 6_000 },
+      { numRuns: 1000, interruptAfterTimeLimit: 3_000 },
     );
     assert.ok(cases >= 200, `enough cases ran (${cases})`);
   });
