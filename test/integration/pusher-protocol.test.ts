@@ -194,6 +194,7 @@ describe('Pusher clients on the gateway (pusher-js, unchanged)', () => {
     await waitFor(() => seen.some((e) => e.event === 'completed'), 'completed from the snapshot');
     const completed = seen.find((e) => e.event === 'completed')!.data as { partialUrl: string };
     assert.equal(completed.partialUrl, `/jobcast/jobs/${jobId}/partial`);
+    assert.deepEqual(Object.keys(completed).sort(), ['durationMs', 'partialUrl'], 'the payload jobcast published, nothing of the extension in it');
     assert.deepEqual((seen.find((e) => e.event === 'progress')?.data as { pct: number }).pct, 100);
     assert.equal(stack.gateway.stats().unacknowledgedOutcomes, 0, 'Pusher clients cannot acknowledge: their outcomes are not awaited');
 

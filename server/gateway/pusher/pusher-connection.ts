@@ -1,9 +1,8 @@
 import type WebSocket from 'ws';
-import { ChannelName } from '../../../shared/channels.js';
+import { ChannelName, jobIdOfChannel } from '../../../shared/channels.js';
 import { PusherCode } from '../../../shared/pusher-codes.js';
 import { PusherClientFrame, PusherSubscribeData, PusherUnsubscribeData } from '../../../shared/pusher-protocol.js';
 import type { ChannelEvent, StreamPosition, SubscribeOk } from '../../../shared/protocol.js';
-import { jobIdOfChannel } from '../../../shared/channels.js';
 import type { App } from '../../apps/apps.js';
 import { JobcastError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
