@@ -34,6 +34,7 @@ export { createResourcePool } from './jobs/resource-pool.js';
 export type { ResourcePool, ResourcePoolOptions } from './jobs/resource-pool.js';
 export type { Gateway } from './gateway/gateway.js';
 export type { ExternalJobs } from './external-jobs/external-jobs.js';
+export type { PusherEndpointOptions } from './gateway/pusher/pusher-endpoint.js';
 export type { RouterOptions } from './http/router.js';
 export type { HealthRouterOptions } from './http/health-router.js';
 export type { MetricsRouterOptions } from './http/metrics-router.js';

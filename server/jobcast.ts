@@ -9,6 +9,7 @@ import { RedisChannelFeed } from './channels/redis-channel-feed.js';
 import { RedisChannelStore } from './channels/redis-channel-store.js';
 import { ConflictError, InvalidInputError, PayloadTooLargeError, UnavailableError, invalidInputFrom } from './errors.js';
 import { attachGateway, type Gateway, type GatewayOptions } from './gateway/gateway.js';
+import type { PusherEndpointOptions } from './gateway/pusher/pusher-endpoint.js';
 import { createRouter, type RouterOptions } from './http/router.js';
 import { createHealthRouter, type HealthRouterOptions } from './http/health-router.js';
 import { createMetricsRouter, type MetricsRouterOptions } from './http/metrics-router.js';
@@ -400,11 +401,14 @@ export class Jobcast {
   }
 
   /** Attaches the socket.io gateway to `server`, with its own subscriber connection. */
-  attachGateway(server: HttpServer, options: Partial<Pick<GatewayOptions, 'path' | 'origins' | 'maxSubscriptionsPerConnection' | 'maxConnectionsPerIp' | 'subscribesPerSecond' | 'trustProxy' | 'slowConsumers'>> = {}): Gateway {
+  attachGateway(server: HttpServer, options: Partial<Pick<GatewayOptions, 'path' | 'origins' | 'maxSubscriptionsPerConnection' | 'maxConnectionsPerIp' | 'subscribesPerSecond' | 'trustProxy' | 'slowConsumers'>> & { pusher?: PusherEndpointOptions } = {}): Gateway {
     const feed = new RedisChannelFeed(this.#connect({ maxRetriesPerRequest: null, sharded: this.#sharded }), { prefix: this.keyPrefix, sharded: this.#sharded });
+    const { pusher, ...rest } = options;
     const gateway = attachGateway(server, {
       origins: this.origins,
-      ...options,
+      ...rest,
+      // With apps, Pusher clients connect at /app/<key> beside socket.io.
+      ...(this.apps ? { pusher: { ...pusher, apps: this.apps, appOfJob: (jobId: string) => this.appOfJob(jobId) } } : {}),
       store: this.store,
       feed,
       signer: this.signer,
@@ -503,17 +507,20 @@ export class Jobcast {
   async metricsText(): Promise<string> {
     const m = this.metrics;
     let connections = 0;
+    let pusherConnections = 0;
     let subscriptions = 0;
     let channels = 0;
     let unacknowledged = 0;
     for (const gateway of this.#gateways) {
       const s = gateway.stats();
       connections += s.connections;
+      pusherConnections += s.pusherConnections;
       subscriptions += s.subscriptions;
       channels += s.channels;
       unacknowledged += s.unacknowledgedOutcomes;
     }
-    m.connections.set(connections);
+    m.connections.set({ transport: 'socket.io' }, connections - pusherConnections);
+    m.connections.set({ transport: 'pusher' }, pusherConnections);
     m.subscriptions.set(subscriptions);
     m.channels.set(channels);
     m.outcomesUnacknowledged.set(unacknowledged);

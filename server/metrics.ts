@@ -48,7 +48,7 @@ export class Metrics {
     this.retries = new Counter({ name: 'jobcast_job_retries_total', help: 'Failed attempts that will run again', labelNames: ['job'], registers });
     this.stalls = new Counter({ name: 'jobcast_job_stalls_total', help: 'Jobs whose worker stopped renewing the lock', labelNames: ['job'], registers });
     this.redisReconnects = new Counter({ name: 'jobcast_redis_reconnects_total', help: 'Reconnections to Redis', registers });
-    this.connections = new Gauge({ name: 'jobcast_connections', help: 'Client connections on this gateway', registers });
+    this.connections = new Gauge({ name: 'jobcast_connections', help: 'Client connections on this gateway, by transport (socket.io, pusher)', labelNames: ['transport'], registers });
     this.subscriptions = new Gauge({ name: 'jobcast_subscriptions', help: 'Channel subscriptions on this gateway', registers });
     this.channels = new Gauge({ name: 'jobcast_channels', help: 'Channels this gateway receives from Redis', registers });
     this.queueJobs = new Gauge({ name: 'jobcast_queue_jobs', help: 'Jobs per type and state (read from BullMQ at scrape time)', labelNames: ['job', 'state'], registers });

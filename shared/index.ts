@@ -47,3 +47,19 @@ export { ChannelName, JobId } from './channels.js';
 export { jobChannel, jobIdOfChannel, JOB_EVENT_NAMES, JOB_STATES } from './constants.js';
 export { ErrorCode, httpStatusOf } from './codes.js';
 export { Right, TokenPayload } from './token-claims.js';
+export { PusherCode } from './pusher-codes.js';
+export {
+  PUSHER_PATH_PREFIX,
+  PUSHER_JOB_CHANNEL_PREFIX,
+  PusherChannelName,
+  PusherClientFrame,
+  PusherSubscribeData,
+  PusherUnsubscribeData,
+  PusherPosition,
+  PusherConnectionData,
+  PusherConnectionEstablished,
+  PusherError,
+  PusherSubscriptionSucceeded,
+  PusherSubscriptionError,
+  PusherEventFrame,
+} from './pusher-protocol.js';

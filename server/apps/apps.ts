@@ -7,6 +7,10 @@ export interface App {
   key: string;
   secret: string;
   enabled: boolean;
+  /** Pusher clients may subscribe to channels without a prefix, unsigned. @defaultValue false */
+  publicChannels?: boolean;
+  /** Pusher clients may send `client-` events on their private channels. @defaultValue false */
+  clientEvents?: boolean;
 }
 
 const AppSchema = z.object({
@@ -14,6 +18,8 @@ const AppSchema = z.object({
   key: z.string().min(1).max(200),
   secret: z.string().min(16, 'app secrets must be at least 16 characters'),
   enabled: z.boolean().default(true),
+  publicChannels: z.boolean().default(false),
+  clientEvents: z.boolean().default(false),
 });
 const AppsFile = z.array(AppSchema);
 
@@ -34,7 +40,7 @@ export class AppRegistry {
     }
   }
 
-  /** Reads `JOBCAST_APPS_FILE` (a JSON array of `{ id, key, secret, enabled? }`). */
+  /** Reads `JOBCAST_APPS_FILE` (a JSON array of `{ id, key, secret, enabled?, publicChannels?, clientEvents? }`). */
   static fromFile(defaultApp: App, path: string | undefined): AppRegistry {
     if (!path) return new AppRegistry(defaultApp);
     const parsed = AppsFile.safeParse(JSON.parse(readFileSync(path, 'utf8')));
@@ -47,6 +53,12 @@ export class AppRegistry {
 
   get(id: string): App | undefined {
     return this.#byId.get(id);
+  }
+
+  /** The app with this key (what Pusher clients connect with), or `undefined`. */
+  byKey(key: string): App | undefined {
+    for (const app of this.#byId.values()) if (app.key === key) return app;
+    return undefined;
   }
 
   /** The internal channel name of an app's channel. */

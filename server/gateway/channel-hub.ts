@@ -16,6 +16,21 @@ interface Entry {
   joining: Set<ChannelEvent[]>;
   /** Newest event forwarded, to re-read what a Redis reconnect made us miss. */
   last: StreamPosition | null;
+  /** Subscribers of other transports (socket.io ones are in the channel's room). */
+  members: Set<HubMember>;
+}
+
+/**
+ * A subscriber of a transport other than socket.io (the Pusher protocol): the hub hands it
+ * each live event of the channels it joined, in order, and never writes to it otherwise.
+ */
+export interface HubMember {
+  /** Pusher-style connection id, for `socket_id` exclusion and the timeline. */
+  readonly socketId: string;
+  /** True once the connection is gone: a join that finishes then is undone. */
+  readonly closed: boolean;
+  /** One live event of `event.channel`; called synchronously from the hub's forward loop. */
+  deliver(event: ChannelEvent): void;
 }
 
 /** The socket.io room of a channel; prefixed so it can never equal a socket id. */
@@ -94,7 +109,23 @@ export class ChannelHub {
    * Subscribes `socket` to `channel` from `since`: resolves to the acknowledgement, after
    * which the socket is in the channel's room and receives every later event.
    */
-  async join(socket: GatewaySocket, channel: string, since: StreamPosition | undefined): Promise<SubscribeOk | null> {
+  join(socket: GatewaySocket, channel: string, since: StreamPosition | undefined): Promise<SubscribeOk | null> {
+    return this.#join(channel, since, socket.data.socketId, () => socket.disconnected, () => socket.join(roomOf(channel)), true);
+  }
+
+  /** {@link join} for a subscriber of another transport: it gets every later event by `deliver`. */
+  joinMember(member: HubMember, channel: string, since: StreamPosition | undefined): Promise<SubscribeOk | null> {
+    // Pusher clients never acknowledge outcomes: theirs are not waited for.
+    return this.#join(channel, since, member.socketId, () => member.closed, () => this.#entries.get(channel)?.members.add(member), false);
+  }
+
+  /** Takes `member` out of `channel` (it must have joined it). */
+  leaveMember(member: HubMember, channel: string): void {
+    this.#entries.get(channel)?.members.delete(member);
+    this.#release(channel);
+  }
+
+  async #join(channel: string, since: StreamPosition | undefined, socketId: string, gone: () => boolean, attach: () => void, acknowledges: boolean): Promise<SubscribeOk | null> {
     const entry = this.#acquire(channel);
     const buffer: ChannelEvent[] = [];
     entry.joining.add(buffer);
@@ -108,7 +139,7 @@ export class ChannelHub {
     } finally {
       entry.joining.delete(buffer);
     }
-    if (socket.disconnected) {
+    if (gone()) {
       this.#release(channel);
       return null;
     }
@@ -123,11 +154,11 @@ export class ChannelHub {
       }
     }
     // Synchronous from here to the join: no live event can slip between ack and room.
-    socket.join(roomOf(channel));
-    for (const event of events) this.#noteOutcome(event);
+    attach();
+    if (acknowledges) for (const event of events) this.#noteOutcome(event);
     const lastLifecycle = events.filter((e) => e.event !== 'progress').at(-1);
     if (lastLifecycle && channel.startsWith('job:')) {
-      this.#timeline?.record(channel, 'delivered', { event: lastLifecycle.event, offset: lastLifecycle.offset, connections: [socket.data.socketId], replayed: true });
+      this.#timeline?.record(channel, 'delivered', { event: lastLifecycle.event, offset: lastLifecycle.offset, connections: [socketId], replayed: true });
     }
     return { ok: true, channel, epoch: read.epoch, offset: top, recovered: read.recovered, events };
   }
@@ -142,7 +173,7 @@ export class ChannelHub {
     let entry = this.#entries.get(channel);
     if (!entry) {
       const live = this.#feed.subscribe(channel);
-      entry = { refs: 0, live, joining: new Set(), last: null };
+      entry = { refs: 0, live, joining: new Set(), last: null, members: new Set() };
       this.#entries.set(channel, entry);
       const created = entry;
       // A failed SUBSCRIBE must not stay cached: the next join tries again.
@@ -192,10 +223,10 @@ export class ChannelHub {
     const room = roomOf(event.channel);
     if (this.#metrics) {
       const type = eventType(event.event);
-      this.#metrics.delivered.inc({ type }, this.#io.sockets.adapter.rooms.get(room)?.size ?? 0);
+      this.#metrics.delivered.inc({ type }, (this.#io.sockets.adapter.rooms.get(room)?.size ?? 0) + entry.members.size);
       this.#metrics.deliveryLatency.observe(Math.max(0, Date.now() - event.ts) / 1000);
     }
-    this.#noteOutcome(event);
+    if (this.#io.sockets.adapter.rooms.get(room)?.size) this.#noteOutcome(event);
     // Deliveries of every lifecycle event and outcome are recorded; progress would be too many.
     if (this.#timeline && event.event !== 'progress' && event.channel.startsWith('job:')) {
       const connections: string[] = [];
@@ -203,8 +234,11 @@ export class ChannelHub {
         const sid = this.#io.sockets.sockets.get(id)?.data.socketId;
         if (sid && connections.length < 20) connections.push(sid);
       }
+      for (const member of entry.members) if (connections.length < 20) connections.push(member.socketId);
       this.#timeline.record(event.channel, 'delivered', { event: event.event, offset: event.offset, connections });
     }
+    // Pusher excludes the publisher's connection by sending it nothing; so do we.
+    for (const member of entry.members) if (exclude === undefined || member.socketId !== exclude) member.deliver(event);
     const ids = this.#io.sockets.adapter.rooms.get(room);
     if (!ids) return;
     // One frame for every fast socket; slow ones get conflated delivery of their own, and the

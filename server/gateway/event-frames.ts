@@ -16,7 +16,11 @@ const { Sender } = WebSocket as unknown as { Sender: { frame(data: Buffer, optio
  * on the main namespace, then the JSON array `["event", event]`.
  */
 export function eventFrame(event: ChannelEvent): Buffer {
-  const payload = Buffer.from(`42${JSON.stringify(['event', event])}`);
+  return textFrame(Buffer.from(`42${JSON.stringify(['event', event])}`));
+}
+
+/** The complete, unmasked, uncompressed WebSocket text frame of `payload`. */
+export function textFrame(payload: Buffer): Buffer {
   const parts = Sender.frame(payload, { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false });
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }

@@ -17,6 +17,7 @@ import { SlowConsumers, type SlowConsumerOptions } from './slow-consumers.js';
 import { PresenceWriter } from './presence.js';
 import type { RedisClient } from '../redis/connect.js';
 import type { GatewayServer, GatewaySocket } from './types.js';
+import { PusherEndpoint, type PusherEndpointContext, type PusherEndpointOptions } from './pusher/pusher-endpoint.js';
 
 /** Options of {@link attachGateway}. */
 export interface GatewayOptions {
@@ -43,6 +44,11 @@ export interface GatewayOptions {
   metrics?: Metrics;
   /** Where deliveries and acknowledgements of job events are recorded. */
   timeline?: Timeline;
+  /**
+   * The Pusher Channels protocol at `/app/<key>` for these apps' keys (off without apps).
+   * `appOfJob`: which app started a job, so only that app's clients reach its channel.
+   */
+  pusher?: PusherEndpointOptions & { apps: PusherEndpointContext['apps']; appOfJob: PusherEndpointContext['appOfJob'] };
 }
 
 /** A running gateway: the socket.io server and the hub of live channels. */
@@ -53,7 +59,7 @@ export interface Gateway {
   /** Progress events not sent to slow clients because a newer one replaced them. */
   readonly conflated: number;
   /** Connections, channels held, and live messages received from Redis so far. */
-  stats(): { connections: number; channels: number; subscriptions: number; received: number; slow: number; unacknowledgedOutcomes: number };
+  stats(): { connections: number; pusherConnections: number; channels: number; subscriptions: number; received: number; slow: number; unacknowledgedOutcomes: number };
   /** Tells clients to reconnect elsewhere, closes every connection; idempotent. */
   close(): Promise<void>;
 }
@@ -97,6 +103,38 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
   };
   const subscribeLimiter = new RateLimiterMemory({ points: options.subscribesPerSecond ?? 50, duration: 1 });
   let connections = 0;
+  const release = (ip: string) => {
+    const left = (perIp.get(ip) ?? 1) - 1;
+    if (left > 0) perIp.set(ip, left);
+    else perIp.delete(ip);
+  };
+  const highWaterBytes = options.slowConsumers?.highWaterBytes ?? 1024 * 1024;
+  let pusherConflated = 0;
+  const pusher = options.pusher
+    ? new PusherEndpoint(httpServer, {
+        ...options.pusher,
+        hub,
+        append: (channel, event, data, opts) => options.store.append(channel, event, data, opts),
+        origins: options.origins ?? true,
+        admit: (ip) => {
+          if ((perIp.get(ip) ?? 0) >= maxPerIp) return false;
+          perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
+          return true;
+        },
+        release,
+        clientIp,
+        nextSocketId: () => `${gatewayNumber}.${++connections}`,
+        consumeSubscribe: async (id) => void (await subscribeLimiter.consume(id)),
+        maxSubscriptions: maxSubs,
+        highWaterBytes,
+        lowWaterBytes: options.slowConsumers?.lowWaterBytes ?? Math.floor(highWaterBytes / 4),
+        onConflated: () => {
+          pusherConflated += 1;
+          options.metrics?.conflated.inc();
+        },
+        log: log.child({ transport: 'pusher' }),
+      })
+    : null;
 
   io.on('connection', (socket) => {
     const ip = clientIp(socket.request);
@@ -118,9 +156,7 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
       }
     });
     socket.on('disconnect', () => {
-      const left = (perIp.get(ip) ?? 1) - 1;
-      if (left > 0) perIp.set(ip, left);
-      else perIp.delete(ip);
+      release(ip);
       slow.forget(socket);
       for (const channel of socket.data.channels) hub.leave(socket, channel);
       socket.data.channels.clear();
@@ -195,16 +231,18 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
       return hub.channelCount;
     },
     get conflated() {
-      return slow.conflated;
+      return slow.conflated + pusherConflated;
     },
     stats() {
       let subscriptions = 0;
       for (const n of hub.counts().values()) subscriptions += n;
-      return { connections: io.engine.clientsCount, channels: hub.channelCount, subscriptions, received: hub.received, slow: slow.slowCount, unacknowledgedOutcomes: hub.unacknowledged };
+      const pusherConnections = pusher?.connectionCount ?? 0;
+      return { connections: io.engine.clientsCount + pusherConnections, pusherConnections, channels: hub.channelCount, subscriptions, received: hub.received, slow: slow.slowCount + (pusher?.slowCount ?? 0), unacknowledgedOutcomes: hub.unacknowledged };
     },
     close() {
       closing ??= (async () => {
         io.emit('notice', { code: ErrorCode.unavailable, message: 'gateway shutting down; reconnect' });
+        await pusher?.close();
         // Closing the engine also closes the HTTP server; the caller owns that, so only sockets.
         slow.close();
         await presence?.close();

@@ -100,6 +100,14 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
       [`${basePath}/jobs/{id}`]: { get: { summary: "A job's status", security: [{ channelToken: [] }], parameters: [jobId], responses: { 200: ok('status'), ...errors } } },
       [`${basePath}/jobs/{id}/cancel`]: { post: { summary: 'Cancel (token with the cancel right)', security: [{ channelToken: [] }], parameters: [jobId], responses: { 202: ok('cancel'), 409: error, ...errors } } },
       [`${basePath}/jobs/{id}/retry`]: { post: { summary: 'Run a failed job again (token with the retry right)', security: [{ channelToken: [] }], parameters: [jobId], responses: { 202: ok('queued'), 409: error, ...errors } } },
+      [`${basePath}/pusher/auth`]: {
+        post: {
+          summary: "Pusher channel authorisation for a jobcast token (pusher-js's channelAuthorization.endpoint); private-jobcast-job-<id> is the job channel",
+          security: [{ channelToken: [] }],
+          requestBody: { content: { 'application/x-www-form-urlencoded': { schema: { type: 'object', required: ['socket_id', 'channel_name'], properties: { socket_id: { type: 'string' }, channel_name: { type: 'string' }, app_key: { type: 'string' }, token: { type: 'string' } } } } } },
+          responses: { 200: ok('signed', { type: 'object', properties: { auth: { type: 'string' } }, required: ['auth'] }), ...errors },
+        },
+      },
       [`${basePath}/jobs/{id}/partial`]: { get: { summary: 'The rendered result (HTML)', security: [{ channelToken: [] }], parameters: [jobId], responses: { 200: { description: 'HTML fragment', content: { 'text/html': {} } }, 409: error, ...errors } } },
     },
   };

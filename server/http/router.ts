@@ -7,6 +7,7 @@ import { errorHandler, tokenOf } from './error-handler.js';
 import { openApiDocument } from './openapi.js';
 import { apiCors, apiHeaders } from './security.js';
 import { startGuard } from './start-guard.js';
+import { createPusherAuthRouter } from './pusher-auth.js';
 
 /** Options of {@link Jobcast.router}. */
 export interface RouterOptions {
@@ -35,6 +36,7 @@ export interface RouterOptions {
  * - `POST /jobcast/jobs/:id/cancel`: cancel (token with the cancel right)
  * - `POST /jobcast/jobs/:id/retry`: run a failed job again (token with the retry right)
  * - `GET  /jobcast/jobs/:id/partial`: the rendered result (token required)
+ * - `POST /jobcast/pusher/auth`: Pusher channel authorisation for a jobcast token (with apps)
  * - `GET  /jobcast/openapi.json`: the OpenAPI document
  *
  * Health, metrics, the signed `/apps/…` API and the admin pages are routers of their own
@@ -45,6 +47,7 @@ export function createRouter(jobcast: Jobcast, options: RouterOptions = {}): Rou
   const api = express.Router();
   const base = jobcast.basePath;
   router.use(base, apiHeaders(), apiCors(jobcast.origins), api);
+  if (jobcast.apps) router.use(createPusherAuthRouter({ apps: jobcast.apps, signer: jobcast.signer, basePath: base, logger: jobcast.logger }));
   const json = express.json({ limit: jobcast.maxInputBytes });
   const mayStart = startGuard(jobcast, { authorizeStart: options.authorizeStart, startsPerMinute: options.startsPerMinute });
 

@@ -4,8 +4,11 @@
  * {@link ClientGroup}: `reset` (start a measured window), `arm` (note when each client first
  * sees an event published after a moment: the reconnect storm's catch-up), `stats`, `close`.
  */
+import PusherServer from 'pusher';
 import { io as ioClient } from 'socket.io-client';
 import { connect } from '../../client/connection.js';
+import { pusherJs } from '../helpers/pusher-clients.js';
+import { SECRET } from './processes.js';
 
 const [kind, url, countArg, firstArg, channelsArg, tokensJson] = process.argv.slice(2);
 const count = Number(countArg);
@@ -48,6 +51,17 @@ async function open(client: Client): Promise<void> {
     // The hand-written client rejoins its room after a reconnect; what was sent meanwhile is gone.
     socket.io.on('reconnect', () => void socket.emit('join', name));
     closers.push(() => socket.disconnect());
+  } else if (kind === 'pusher') {
+    // pusher-js, unchanged, on the gateway's default app; the official SDK signs the channel.
+    const sdk = new PusherServer({ appId: 'jobcast', key: 'jobcast-key', secret: SECRET, host: '127.0.0.1' });
+    const pusher = pusherJs(url!, 'jobcast-key', { channelAuthorization: { endpoint: '', transport: 'ajax', customHandler: (p, cb) => cb(null, sdk.authorizeChannel(p.socketId, p.channelName)) } });
+    const channel = pusher.subscribe(`private-jobcast-job-bench-${client.channel}`);
+    channel.bind('progress', (data: { seq: number; ts: number }) => record(client, data.seq, data.ts, false));
+    await new Promise<void>((resolve, reject) => {
+      channel.bind('pusher:subscription_succeeded', () => resolve());
+      channel.bind('pusher:subscription_error', (e: unknown) => reject(new Error(`pusher subscribe: ${JSON.stringify(e)}`)));
+    });
+    closers.push(() => pusher.disconnect());
   } else {
     const jc = connect({ url: url! });
     const sub = jc.channel(name, { token: tokens[client.channel]! });

@@ -9,7 +9,8 @@ import { TokenSigner } from '../../server/tokens.js';
 import { startRole } from '../helpers/processes.js';
 import { deleteKeys, uniquePrefix } from '../helpers/redis.js';
 
-export type Kind = 'baseline' | 'jobcast';
+/** The hand-written relay, jobcast's socket.io path, and pusher-js clients on jobcast's Pusher path. */
+export type Kind = 'baseline' | 'jobcast' | 'pusher';
 export const SECRET = 'bench-secret-0123456789abcdef';
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 

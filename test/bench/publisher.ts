@@ -37,7 +37,8 @@ function run(rate: number, durationMs: number, seqBase: number): Promise<{ sent:
       const published =
         kind === 'baseline'
           ? redis.publish(`${prefix}job:bench-${c}`, JSON.stringify({ seq, pct: seq % 100, ts: Date.now() }))
-          : store.append(`job:bench-${c}`, 'progress', { pct: seq % 100, seq });
+          : // Pusher frames carry no publish time: for pusher-js clients it travels in the data.
+            store.append(`job:bench-${c}`, 'progress', kind === 'pusher' ? { pct: seq % 100, seq, ts: Date.now() } : { pct: seq % 100, seq });
       published.then(done, (error: unknown) => {
         process.stderr.write(`publish failed: ${String(error)}\n`);
         process.exit(1);

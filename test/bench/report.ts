@@ -29,6 +29,10 @@ export function headline({ jobs, fanouts, conns }: Results) {
     jobsRatio: ratio(Math.max(...jobs.jobcast), Math.max(...jobs.bare)),
     stormLostBaseline: of(fanouts, 'baseline').reduce((a, f) => a + f.storm.window.lost, 0),
     connectionsHeld: jcConns.held,
+    // The Pusher path (pusher-js clients) against jobcast's socket.io path, when it ran.
+    ...(of(fanouts, 'pusher').length
+      ? { pusherCpuUsPerEvent: fixedCpu('pusher'), socketIoCpuUsPerEvent: fixedCpu('jobcast'), pusherKbPerConn: of(conns, 'pusher')[0]?.kbPerConn ?? null }
+      : {}),
   };
 }
 

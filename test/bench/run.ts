@@ -13,7 +13,9 @@ import { fanout, type FanoutResult } from './fanout.js';
 import { headline, report } from './report.js';
 
 const quick = process.argv.includes('--quick');
-const KINDS = ['baseline', 'jobcast'] as const;
+// `BENCH_KINDS=jobcast,pusher` runs only those gateways' scenarios (the jobs scenario always runs).
+const ALL_KINDS = ['baseline', 'jobcast', 'pusher'] as const;
+const KINDS = process.env.BENCH_KINDS ? ALL_KINDS.filter((k) => process.env.BENCH_KINDS!.split(',').includes(k)) : ALL_KINDS;
 export const shapes = {
   quick,
   jobs: quick ? 1000 : 5000,

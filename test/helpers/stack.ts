@@ -25,7 +25,7 @@ export interface TestStack {
 }
 
 /** jobcast with web router, gateway and worker on one HTTP server on port 0, own key prefix. */
-export async function startStack(options: { jobs?: JobDefinition<any, any>[]; worker?: boolean; gateway?: Parameters<Jobcast['attachGateway']>[1]; apps?: AppRegistry; retentionSeconds?: number; retentionCount?: number; concurrency?: number; inline?: boolean; triggersPerSecond?: number; router?: RouterOptions } = {}): Promise<TestStack> { // any: jobs of every type
+export async function startStack(options: { jobs?: JobDefinition<any, any>[]; worker?: boolean; gateway?: Parameters<Jobcast['attachGateway']>[1]; apps?: AppRegistry; retentionSeconds?: number; retentionCount?: number; concurrency?: number; inline?: boolean; triggersPerSecond?: number; router?: RouterOptions; routes?: (app: express.Express) => void } = {}): Promise<TestStack> { // any: jobs of every type
   const redisUrl = await testRedisUrl();
   const prefix = uniquePrefix();
   const jobcast = createJobcast({
@@ -42,6 +42,7 @@ export async function startStack(options: { jobs?: JobDefinition<any, any>[]; wo
     logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
   });
   const app = express();
+  options.routes?.(app);
   // Like a host app: job starts over HTTP for signed-in users, and the operations routers mounted by hand.
   app.use(jobcast.router(options.router ?? { authorizeStart: (req) => req.get('x-test-user') !== undefined, ownerOf: (req) => req.get('x-test-user') }));
   app.use(jobcast.healthRouter());

@@ -47,7 +47,8 @@ describe('metrics across a scripted run', () => {
       assert.ok(delta('jobcast_delivery_latency_seconds_count') >= 7);
       assert.equal(delta('jobcast_job_duration_seconds_count', '{job="count",outcome="completed"}'), 1);
       assert.equal(sample(after, 'jobcast_outcomes_unacknowledged'), 0);
-      assert.equal(sample(after, 'jobcast_connections'), 1);
+      assert.equal(sample(after, 'jobcast_connections', '{transport="socket.io"}'), 1);
+      assert.equal(sample(after, 'jobcast_connections', '{transport="pusher"}'), 0);
       assert.equal(sample(after, 'jobcast_subscriptions'), 1);
       assert.ok(sample(after, 'jobcast_queue_jobs', '{job="count",state="completed"}') >= 1);
       for (const line of after.split('\n').filter((l) => l && !l.startsWith('#'))) assert.match(line, /^jobcast_/, 'every name is prefixed jobcast_');
