@@ -14,7 +14,7 @@ import { createRouter, type RouterOptions } from './http/router.js';
 import { createHealthRouter, type HealthRouterOptions } from './http/health-router.js';
 import { createMetricsRouter, type MetricsRouterOptions } from './http/metrics-router.js';
 import { createAppsRouter } from './http/pusher-router.js';
-import { queuePrefix, type JobDefinition } from './jobs/define-job.js';
+import type { JobDefinition } from './jobs/define-job.js';
 import { JobQueues } from './jobs/job-queues.js';
 import { cancelJob, retryJob, type CancelResult } from './jobs/cancellation.js';
 import { AfterCommit } from './jobs/after-commit.js';
@@ -32,6 +32,7 @@ import type { AppRegistry } from './apps/apps.js';
 import type { Origins } from './http/security.js';
 import { Metrics, eventType } from './metrics.js';
 import { TokenSigner, type Right } from './tokens.js';
+import { channelKeys, jobKeys, queueKeys } from './channels/keys.js';
 
 /** Options of {@link createJobcast}. */
 export interface JobcastOptions {
@@ -255,7 +256,7 @@ export class Jobcast {
     }
     try {
       await this.store.append(channel, 'queued', { job: definition.name, attempts }, { reset: true });
-      if (options.app) await this.#redis.set(`${this.keyPrefix}{${channel}}:app`, options.app, 'EX', retention);
+      if (options.app) await this.#redis.set(channelKeys(this.keyPrefix, channel).app, options.app, 'EX', retention);
       await this.queues.queue(definition.name).add(definition.name, parsed.data, {
         jobId,
         attempts,
@@ -336,7 +337,7 @@ export class Jobcast {
 
   /** The app that started a job over the HTTP API, or `null`. */
   appOfJob(jobId: string): Promise<string | null> {
-    return this.#redis.get(`${this.keyPrefix}{${jobChannel(jobId)}}:app`);
+    return this.#redis.get(jobKeys(this.keyPrefix, jobId).app);
   }
 
   /** The command connection (shared by the store, the queues and the HTTP API). */
@@ -544,7 +545,7 @@ function backoffOf(definition: JobDefinition<unknown, unknown>) {
 
 /** The Redis key holding the job id of a unique job type's key (in the queue's hash slot). */
 function uniqueKey(keyPrefix: string, jobName: string, key: string): string {
-  return `${queuePrefix(keyPrefix, jobName)}:unique:${createHash('sha256').update(key).digest('base64url')}`;
+  return queueKeys(keyPrefix, jobName).unique(createHash('sha256').update(key).digest('base64url'));
 }
 
 function parseJobId(raw: string): string {

@@ -1,4 +1,4 @@
-import express, { type Express } from 'express';
+import type { Express } from 'express';
 import type { Jobcast } from './jobcast.js';
 
 /** What the CLI roles serve besides the router: where they always served it, at the root. */

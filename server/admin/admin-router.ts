@@ -11,6 +11,7 @@ import type { Jobcast } from '../jobcast.js';
 import { adminAuth } from './admin-auth.js';
 import { CONSOLE_SCRIPT } from './console-script.js';
 import { consolePage } from './console-page.js';
+import { sharedKeys } from '../channels/keys.js';
 
 /**
  * The operator's pages under `/admin/`, behind the admin token: the live debug console, its
@@ -30,7 +31,7 @@ export function createAdminRouter(jobcast: Jobcast, options: { adminToken: strin
 
   router.get(`${path}/api/overview`, async (_req, res) => {
     const presence = await readPresence(jobcast.redis, jobcast.keyPrefix);
-    const gateways = await jobcast.redis.zcard(`${jobcast.keyPrefix}{presence}:gateways`);
+    const gateways = await jobcast.redis.zcard(sharedKeys(jobcast.keyPrefix).gateways);
     let subscriptions = 0;
     for (const n of presence.values()) subscriptions += n;
     const queues: Record<string, Record<string, number>> = {};

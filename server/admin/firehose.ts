@@ -1,5 +1,6 @@
 import type { ChannelEvent } from '../../shared/protocol.js';
 import type { RedisClient } from '../redis/connect.js';
+import { sharedKeys } from '../channels/keys.js';
 
 const MAX = 2000;
 
@@ -13,7 +14,7 @@ export class Firehose {
 
   constructor(redis: RedisClient, prefix: string) {
     this.#redis = redis;
-    this.#key = `${prefix}{admin}:events`;
+    this.#key = sharedKeys(prefix).firehose;
   }
 
   add(event: ChannelEvent): void {

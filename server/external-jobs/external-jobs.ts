@@ -5,7 +5,7 @@ import { eventClassOf, jobStateAfter } from '../../shared/constants.js';
 import type { ExternalJobReport, ExternalJobReported, ExternalJobStatus, OpenExternalJob, OpenedExternalJob } from '../../shared/external-jobs.js';
 import { ProgressEvent, type ChannelEvent, type JobState } from '../../shared/protocol.js';
 import type { ChannelStore } from '../channels/channel-store.js';
-import { externalDeadlinesKey, externalJobKeys, type ExternalJobKeys } from '../channels/keys.js';
+import { externalJobKeys, type ExternalJobKeys, sharedKeys } from '../channels/keys.js';
 import { ConflictError, InvalidInputError, NotFoundError, PayloadTooLargeError, UnauthorizedError, UnavailableError } from '../errors.js';
 import type { RedisClient } from '../redis/connect.js';
 import type { Right } from '../tokens.js';
@@ -92,7 +92,7 @@ export class ExternalJobs {
       });
       await redis.expire(keys.record, retention);
       const first = body.stalledAfterSeconds ?? body.failedAfterSeconds;
-      if (first) await redis.zadd(externalDeadlinesKey(this.#deps.keyPrefix), now + Math.round(first * 1000), jobId);
+      if (first) await redis.zadd(sharedKeys(this.#deps.keyPrefix).externalDeadlines, now + Math.round(first * 1000), jobId);
       this.#deps.timeline?.record(jobId, 'enqueued', { job: name, app: appId, externalId: body.id });
     }
     // Also on a reopen: an open that died between the record and the event left an empty channel.
@@ -179,7 +179,7 @@ export class ExternalJobs {
    * @returns how many jobs were checked
    */
   async sweepDeadlines(now = Date.now(), { leaseMs = 30_000, count = 100 } = {}): Promise<number> {
-    const due = await this.#redis.jobcastClaimDue(externalDeadlinesKey(this.#deps.keyPrefix), String(now), String(leaseMs), String(count));
+    const due = await this.#redis.jobcastClaimDue(sharedKeys(this.#deps.keyPrefix).externalDeadlines, String(now), String(leaseMs), String(count));
     for (const jobId of due) await this.#checkDeadline(jobId, now);
     return due.length;
   }
@@ -187,7 +187,7 @@ export class ExternalJobs {
   async #checkDeadline(jobId: string, now: number): Promise<void> {
     const channel = jobChannel(jobId);
     const keys = this.#keys(channel);
-    const schedule = externalDeadlinesKey(this.#deps.keyPrefix);
+    const schedule = sharedKeys(this.#deps.keyPrefix).externalDeadlines;
     const r = await this.#redis.hgetall(keys.record);
     if (!r.app || r.finishedAt) {
       await this.#redis.zrem(schedule, jobId);
@@ -251,7 +251,7 @@ export class ExternalJobs {
         throw refuse();
       }
       fields.finishedAt = now;
-      await redis.zrem(externalDeadlinesKey(this.#deps.keyPrefix), jobId);
+      await redis.zrem(sharedKeys(this.#deps.keyPrefix).externalDeadlines, jobId);
       this.#deps.timeline?.record(jobId, report.type === 'completed' ? 'completed' : 'failed', { externalId: record.id });
     } else {
       if (record.finishedAt) throw refuse();
@@ -272,7 +272,7 @@ export class ExternalJobs {
       if (report.type !== 'heartbeat' && !stored) throw refuse();
       if (report.type !== 'heartbeat' && report.type !== 'retrying') await redis.hsetnx(keys.record, 'startedAt', now);
       const first = numberOrNull(record.stalledAfterMs) ?? numberOrNull(record.failedAfterMs);
-      if (first !== null) await redis.zadd(externalDeadlinesKey(this.#deps.keyPrefix), Number(fields.quietFrom) + first, jobId);
+      if (first !== null) await redis.zadd(sharedKeys(this.#deps.keyPrefix).externalDeadlines, Number(fields.quietFrom) + first, jobId);
     }
     await redis.hset(keys.record, fields);
     await redis.expire(keys.record, this.#deps.retentionSeconds);

@@ -1,8 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { RedisClient } from '../redis/connect.js';
+import { sharedKeys } from '../channels/keys.js';
 
 const LIVE_MS = 10_000;
-const keys = (prefix: string) => ({ gateways: `${prefix}{presence}:gateways`, of: (id: string) => `${prefix}{presence}:gw:${id}` });
+const keys = (prefix: string) => {
+  const shared = sharedKeys(prefix);
+  return { gateways: shared.gateways, of: shared.gateway };
+};
 
 /**
  * Publishes how many subscriptions this gateway holds per channel, so any process can answer

@@ -8,6 +8,7 @@ import { InvalidInputError, RateLimitedError, UnauthorizedError, invalidInputFro
 import type { ExternalJobs } from '../external-jobs/external-jobs.js';
 import type { RedisClient } from '../redis/connect.js';
 import { claimSignature, verifySignedRequest } from './pusher-signature.js';
+import { sharedKeys } from '../channels/keys.js';
 
 /** What {@link createExternalJobsRouter} uses of jobcast. */
 export interface ExternalJobsHost {
@@ -35,7 +36,7 @@ export function createExternalJobsRouter(host: ExternalJobsHost, options: { apps
   const router = express.Router();
   const signature = { redis: host.redis, keyPrefix: host.keyPrefix };
   // The apps router's budget: the same Redis keys, so these writes count with the others.
-  const writes = new RateLimiterRedis({ storeClient: host.redis, keyPrefix: `${host.keyPrefix}{rate}:apps`, points: host.triggersPerSecond, duration: 1 });
+  const writes = new RateLimiterRedis({ storeClient: host.redis, keyPrefix: sharedKeys(host.keyPrefix).rateLimit('apps'), points: host.triggersPerSecond, duration: 1 });
 
   const verify = async (req: Request, write: boolean) => {
     const signed = verifySignedRequest(req as SignedRequest, String(req.params.appId), { apps: options.apps });

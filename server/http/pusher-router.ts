@@ -10,6 +10,7 @@ import { createExternalJobsRouter } from './external-jobs-router.js';
 import { verifyPusherSignature } from './pusher-signature.js';
 import { apiHeaders } from './security.js';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { sharedKeys } from '../channels/keys.js';
 
 /** Options of {@link createAppsRouter}. */
 export interface AppsRouterOptions {
@@ -50,7 +51,7 @@ export function createAppsRouter(jobcast: Jobcast, options: AppsRouterOptions): 
     verifyPusherSignature(req as Request & { rawBody?: Buffer }, String(req.params.appId), { apps, redis: jobcast.redis, keyPrefix: jobcast.keyPrefix });
 
   // Per app key, across every process: a runaway publisher slows down, the others do not.
-  const writes = new RateLimiterRedis({ storeClient: jobcast.redis, keyPrefix: `${jobcast.keyPrefix}{rate}:apps`, points: jobcast.triggersPerSecond, duration: 1 });
+  const writes = new RateLimiterRedis({ storeClient: jobcast.redis, keyPrefix: sharedKeys(jobcast.keyPrefix).rateLimit('apps'), points: jobcast.triggersPerSecond, duration: 1 });
   const verifyWrite = async (req: Request) => {
     const app = await verify(req);
     try {

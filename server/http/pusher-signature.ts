@@ -3,6 +3,7 @@ import type { Request } from 'express';
 import type { App, AppRegistry } from '../apps/apps.js';
 import { ForbiddenError, UnauthorizedError } from '../errors.js';
 import type { RedisClient } from '../redis/connect.js';
+import { sharedKeys } from '../channels/keys.js';
 
 /** Options of {@link verifyPusherSignature}. */
 export interface SignatureOptions {
@@ -74,5 +75,5 @@ export function verifySignedRequest(req: Request & { rawBody?: Buffer }, appId: 
  */
 export async function claimSignature(signature: string, options: Pick<SignatureOptions, 'redis' | 'keyPrefix' | 'maxSkewSeconds'>): Promise<boolean> {
   const skew = options.maxSkewSeconds ?? 600;
-  return (await options.redis.set(`${options.keyPrefix}{sig}:${signature}`, '1', 'EX', skew * 2, 'NX')) !== null;
+  return (await options.redis.set(sharedKeys(options.keyPrefix).signature(signature), '1', 'EX', skew * 2, 'NX')) !== null;
 }

@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import { rateLimitPrefix } from '../channels/keys.js';
+import { sharedKeys } from '../channels/keys.js';
 import { ForbiddenError, RateLimitedError, UnavailableError } from '../errors.js';
 import type { JobDefinition } from '../jobs/define-job.js';
 import type { RedisClient } from '../redis/connect.js';
@@ -28,7 +28,7 @@ export interface StartGuardOptions {
  */
 export function startGuard(host: StartGuardHost, options: StartGuardOptions): (req: Request, jobName: string) => Promise<void> {
   const perMinute = options.startsPerMinute ?? 30;
-  const limiter = new RateLimiterRedis({ storeClient: host.redis, keyPrefix: rateLimitPrefix(host.keyPrefix, 'starts'), points: perMinute, duration: 60 });
+  const limiter = new RateLimiterRedis({ storeClient: host.redis, keyPrefix: sharedKeys(host.keyPrefix).rateLimit('starts'), points: perMinute, duration: 60 });
   return async (req, jobName) => {
     const definition = host.queues.definition(jobName); // 404 for an unknown job type
     if (options.authorizeStart) {

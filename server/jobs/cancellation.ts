@@ -3,10 +3,11 @@ import { jobChannel } from '../../shared/channels.js';
 import type { ChannelStore } from '../channels/channel-store.js';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors.js';
 import type { JobQueues } from './job-queues.js';
+import { jobKeys, sharedKeys } from '../channels/keys.js';
 
 /** Redis names cancellation uses: the request flag of a job, and the channel workers listen on. */
 export function cancelKeys(keyPrefix: string, jobId: string): { flag: string; bus: string } {
-  return { flag: `${keyPrefix}{${jobChannel(jobId)}}:cancel`, bus: `${keyPrefix}cancel` };
+  return { flag: jobKeys(keyPrefix, jobId).cancel, bus: sharedKeys(keyPrefix).cancelBus };
 }
 
 /** What a cancel request did. */

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { Logger } from '../logger.js';
+import { queueKeys } from '../channels/keys.js';
 
 /** Extra detail of a progress report. */
 export interface ProgressInfo {
@@ -117,5 +118,5 @@ export function defineJob<Input, Result>(definition: JobDefinition<Input, Result
 
 /** The BullMQ key prefix of a job type's queue: hash-tagged per queue for Redis Cluster. */
 export function queuePrefix(keyPrefix: string, jobName: string): string {
-  return `${keyPrefix}{q:${jobName}}`;
+  return queueKeys(keyPrefix, jobName).prefix;
 }

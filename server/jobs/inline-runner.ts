@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import type { RedisClient } from '../redis/connect.js';
 import { retryable, type JobDefinition } from './define-job.js';
 import { executeAttempt } from './execute-attempt.js';
+import { jobKeys } from '../channels/keys.js';
 
 /** What inline runs need. */
 export interface InlineDeps {
@@ -18,7 +19,7 @@ export interface InlineDeps {
   maxPartialBytes: number;
 }
 
-const recordKey = (keyPrefix: string, jobId: string) => `${keyPrefix}{${jobChannel(jobId)}}:inline`;
+const recordKey = (keyPrefix: string, jobId: string) => jobKeys(keyPrefix, jobId).inline;
 
 /**
  * Inline mode, for an application's own tests: the job runs here and now, in this process,

@@ -1,6 +1,7 @@
 import { jobChannel, jobIdOfChannel } from '../../shared/channels.js';
 import type { ChannelStore } from '../channels/channel-store.js';
 import type { RedisClient } from '../redis/connect.js';
+import { jobKeys } from '../channels/keys.js';
 
 /** One thing that happened to a job, for the operator's timeline. */
 export interface TimelineEntry {
@@ -12,7 +13,7 @@ export interface TimelineEntry {
 }
 
 const MAX_ENTRIES = 500;
-const keyOf = (prefix: string, jobId: string) => `${prefix}{${jobChannel(jobId)}}:timeline`;
+const keyOf = (prefix: string, jobId: string) => jobKeys(prefix, jobId).timeline;
 
 /**
  * The story of one job across processes: who enqueued it (request id), which worker started
