@@ -32,7 +32,7 @@ export interface ConnectOptions {
   maxReconnectDelayMs?: number;
   /** First wait before retrying a subscribe refused for a passing reason (Redis down). @defaultValue 250 */
   minResubscribeDelayMs?: number;
-  /** Longest wait between subscribe retries. @defaultValue 5000 */
+  /** Longest wait between subscribe retries, so a client is live again at most this long after Redis is back. @defaultValue 1500 */
   maxResubscribeDelayMs?: number;
   /** Allow HTTP long-polling as a fallback (needs sticky sessions). @defaultValue false */
   polling?: boolean;

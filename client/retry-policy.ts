@@ -7,11 +7,14 @@ import { ErrorCode } from '../shared/codes.js';
 export interface RetryPolicy {
   /** First retry delay. @defaultValue 250 */
   minDelayMs: number;
-  /** Largest retry delay. @defaultValue 5000 */
+  /**
+   * Largest retry delay: also the longest a client may take to notice that Redis is back,
+   * hence short. @defaultValue 1500
+   */
   maxDelayMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { minDelayMs: 250, maxDelayMs: 5000 };
+export const DEFAULT_RETRY: RetryPolicy = { minDelayMs: 250, maxDelayMs: 1500 };
 
 /**
  * The wait before retry number `attempt` (0 for the first): doubling from `minDelayMs`,
