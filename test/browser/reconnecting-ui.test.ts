@@ -101,7 +101,7 @@ describe('the one-tag view through faults, in a real browser', () => {
     const started = await cluster.jobcast.start(countJob, { steps: 100, stepMs: 80 });
     // The same job on two pages, with a token that expires in a second or two.
     const token = await cluster.jobcast.token([jobChannel(started.jobId)], { ttlSeconds: 2 });
-    const refreshing = await open(renderJobElement({ jobId: started.jobId, token }).value.replace('<div class="jobcast"', '<div data-jobcast-token-url="/refresh-token" class="jobcast"'));
+    const refreshing = await open(renderJobElement({ jobId: started.jobId, token }, { tokenUrl: '/refresh-token' }).value);
     const stuck = await open(renderJobElement({ jobId: started.jobId, token }).value);
     for (const { page } of [refreshing, stuck]) await waitFor(async () => (await pct(page, started.jobId)) > 0, 'progress on the page');
     await waitFor(() => Date.now() / 1000 > expiryOf(token) + 0.2, 'the token to expire', 5000);
