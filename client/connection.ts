@@ -288,15 +288,17 @@ export class JobcastConnection {
     });
   }
 
-  /** Waits `ms`, or less if the connection is closed meanwhile. */
+  /** Waits `ms`, or less if the connection is closed or replaced meanwhile (retry on the new one at once). */
   #pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
+        this.#socket.off('connect', done);
         this.#closing.signal.removeEventListener('abort', done);
         resolve();
       };
       const timer = setTimeout(done, ms);
+      this.#socket.on('connect', done);
       this.#closing.signal.addEventListener('abort', done);
     });
   }

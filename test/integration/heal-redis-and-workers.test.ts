@@ -90,7 +90,7 @@ describe('a SIGKILLed worker: its jobs show `stalled` within seconds with the de
     const doomed = await cluster.startRole('worker');
     const jobs = await plannedJobs(cluster.jobcast, 3, 'kill');
     watchers = await watch(gateway.url!, jobs.flatMap((j) => [j, j]));
-    for (const j of jobs) await cluster.jobcast.start(countJob, { steps: 100, stepMs: 100 }, { jobId: j.jobId });
+    for (const j of jobs) await cluster.jobcast.start(countJob, { steps: 80, stepMs: 100 }, { jobId: j.jobId });
     await waitFor(() => watchers.every((w) => w.events.includes('progress')), 'the doomed worker to run every job');
     await cluster.startRole('worker');
     const stalledAt = watchers.map((w) => new Promise<number>((resolve) => w.subscription.on('stalled', () => resolve(Date.now()))));
