@@ -239,14 +239,14 @@ export class JobcastConnection {
     let refreshes = 0;
     const over = () => this.#closed || subscription.state === 'unsubscribed';
     for (;;) {
-      if (over()) return this.#endedBy(subscription);
+      if (over()) return this.#stopped(subscription);
       if (!this.#socket.connected) await this.#connected();
-      if (over()) return this.#endedBy(subscription);
+      if (over()) return this.#stopped(subscription);
       try {
         await subscription.sync();
         return;
       } catch (error) {
-        if (over()) return this.#endedBy(subscription);
+        if (over()) return this.#stopped(subscription);
         // Dropped meanwhile: the next connect is the retry, with socket.io's own backoff.
         if (!this.#socket.connected) continue;
         const code = error instanceof JobcastClientError ? error.code : ErrorCode.unavailable;
@@ -270,7 +270,8 @@ export class JobcastConnection {
     }
   }
 
-  #endedBy(subscription: Subscription): void {
+  /** The loop ends without the channel live: a failure only if the connection was closed under it. */
+  #stopped(subscription: Subscription): void {
     if (this.#closed && subscription.state !== 'unsubscribed') throw new JobcastClientError(ErrorCode.unavailable, 'connection closed');
   }
 
@@ -307,7 +308,8 @@ export class JobcastConnection {
     return new Promise((resolve, reject) => {
       this.#socket.timeout(this.#ackTimeoutMs).emit('subscribe', request, (error: Error | null, ack: SubscribeAck) => {
         if (!error) return resolve(ack);
-        if (error.message === 'socket has been disconnected') return reject(new JobcastClientError(ErrorCode.unavailable, 'the connection dropped during subscribe'));
+        // socket.io rejects pending acknowledgements on a disconnect, after marking it.
+        if (!this.#socket.connected) return reject(new JobcastClientError(ErrorCode.unavailable, 'the connection dropped during subscribe'));
         // No answer in time: the path is probably dead without having closed (a silent drop).
         // A fresh connection is the cure; it resubscribes every channel from its position.
         if (this.#socket.connected) this.#socket.io.engine?.close();

@@ -136,7 +136,8 @@ export function trackElement(el: HTMLElement, options: MountOptions = {}): () =>
   let following: Subscription | undefined;
   const checkLive = () => {
     const live = connection.state === 'connected' && following?.state === 'subscribed';
-    const over = following?.state === 'unsubscribed';
+    // Nothing followed any more (refused, finished, not found): the problem shown says it all.
+    const over = !following || following.state === 'unsubscribed';
     if (live || over) {
       clearTimeout(unreachable);
       unreachable = undefined;
@@ -249,6 +250,7 @@ export function trackElement(el: HTMLElement, options: MountOptions = {}): () =>
       },
       (error: unknown) => {
         clearTimeout(stallTimer);
+        follow(undefined);
         if (disposed) return;
         const { text, retry } = describe(error);
         const expired = error instanceof JobcastClientError && error.code === ErrorCode.tokenExpired;
