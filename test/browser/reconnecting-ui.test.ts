@@ -73,7 +73,7 @@ describe('the one-tag view through faults, in a real browser', () => {
   const pct = async (page: Page, jobId: string) => Number((await page.locator(`[data-jobcast-job="${jobId}"] [role="progressbar"]`).getAttribute('aria-valuenow')) ?? -1);
 
   it('shows "Reconnecting…" during a Redis outage with a reconnect in it, and clears it when events flow again', async () => {
-    const started = await cluster.jobcast.start(countJob, { steps: 150, stepMs: 60 });
+    const started = await cluster.jobcast.start(countJob, { steps: 90, stepMs: 60 });
     const { page, errors } = await open(renderJobElement(started).value);
     const el = page.locator(`[data-jobcast-job="${started.jobId}"]`);
     await waitFor(async () => (await pct(page, started.jobId)) > 0, 'progress on the page');
@@ -98,7 +98,7 @@ describe('the one-tag view through faults, in a real browser', () => {
   });
 
   it('a page that outlived its token gets a fresh one from data-jobcast-token-url; without it, it asks to be reloaded', async () => {
-    const started = await cluster.jobcast.start(countJob, { steps: 100, stepMs: 80 });
+    const started = await cluster.jobcast.start(countJob, { steps: 60, stepMs: 80 });
     // The same job on two pages, with a token that expires in a second or two.
     const token = await cluster.jobcast.token([jobChannel(started.jobId)], { ttlSeconds: 2 });
     const refreshing = await open(renderJobElement({ jobId: started.jobId, token }, { tokenUrl: '/refresh-token' }).value);
