@@ -12,7 +12,7 @@
 export { connect, JobcastConnection } from './connection.js';
 export type { ConnectOptions, ConnectionState, ConnectionEvents, SubscribeOptions } from './connection.js';
 export { Subscription } from './subscription.js';
-export type { EventContext, SubscriptionState, SubscriptionStateContext, TokenSource } from './subscription.js';
+export type { EventContext, GetToken, SubscriptionState, SubscriptionStateContext, TokenSource } from './subscription.js';
 export { trackJob } from './track-job.js';
 export type { JobHandlers, JobOutcome } from './track-job.js';
 export { JobcastClientError } from './errors.js';

@@ -1,5 +1,6 @@
 import type { ChannelEvent, StreamPosition, SubscribeAck, SubscribeRequest } from '../shared/protocol.js';
 import { OUTCOME_EVENTS, SKIP_EVENT, type OutcomeEventName } from '../shared/constants.js';
+import { ErrorCode } from '../shared/codes.js';
 import { Emitter } from './emitter.js';
 import { JobcastClientError } from './errors.js';
 
@@ -20,14 +21,27 @@ export interface EventContext<Data = unknown> {
 
 export type SubscriptionState = 'subscribing' | 'subscribed' | 'unsubscribed';
 
-/** Context of a subscription state change; `recovered` on `subscribed` says whether history was complete. */
+/**
+ * Context of a subscription state change; `recovered` on `subscribed` says whether history was
+ * complete. On `subscribing` (not live: events are not flowing) and `unsubscribed`, `code` and
+ * `reason` say why: `jobcast:unavailable` while the connection is down or a resubscribe was
+ * refused for a passing reason (it is being retried), an error code when refused for good.
+ */
 export interface SubscriptionStateContext {
   state: SubscriptionState;
   recovered?: boolean;
+  code?: string;
+  reason?: string;
 }
 
 /** A token, or a function that returns a fresh one (called on every (re)subscribe). */
 export type TokenSource = string | (() => string | Promise<string>);
+
+/**
+ * Fetches a fresh token for `channel` from the application (its refresh endpoint), called when
+ * the gateway refused the current one as expired. Resolve `''` to say there is none any more.
+ */
+export type GetToken = (context: { channel: string }) => Promise<string>;
 
 /** How a subscription reaches the gateway; implemented by the connection. */
 export interface SubscriptionTransport {
@@ -35,6 +49,8 @@ export interface SubscriptionTransport {
   subscribe(request: SubscribeRequest): Promise<SubscribeAck>;
   unsubscribe(channel: string): void;
   start(subscription: Subscription): Promise<void>;
+  /** Subscribes again from the subscription's position, retrying until it is live or refused for good. */
+  resync(subscription: Subscription): void;
   /** Tells the gateway the application received an outcome event. */
   ack(channel: string, offset: number): void;
   forget(subscription: Subscription): void;
@@ -49,7 +65,8 @@ export class Subscription {
   readonly channel: string;
   #state: SubscriptionState = 'subscribing';
   #position: StreamPosition | null;
-  #token: TokenSource;
+  #token: TokenSource | undefined;
+  readonly #getToken: GetToken | undefined;
   #transport: SubscriptionTransport;
   readonly #events = new Emitter<Record<string, EventContext>>();
   readonly #lifecycle = new Emitter<{ state: SubscriptionStateContext; error: { error: JobcastClientError } }>();
@@ -60,11 +77,18 @@ export class Subscription {
   readonly #latest = new Map<string, EventContext>();
   #generation = 0;
 
-  constructor(transport: SubscriptionTransport, channel: string, token: TokenSource, since?: StreamPosition) {
+  constructor(transport: SubscriptionTransport, channel: string, token: TokenSource | undefined, since?: StreamPosition, getToken?: GetToken) {
+    if (token === undefined && !getToken) throw new JobcastClientError(ErrorCode.invalidInput, `subscribing to ${channel} needs a token or getToken`);
     this.#transport = transport;
     this.channel = channel;
     this.#token = token;
+    this.#getToken = getToken;
     this.#position = since ?? null;
+  }
+
+  /** True when an expired token can be replaced without the page (a `getToken`, or a token function). */
+  get refreshable(): boolean {
+    return this.#getToken !== undefined || typeof this.#token === 'function';
   }
 
   get state(): SubscriptionState {
@@ -99,7 +123,7 @@ export class Subscription {
   async fetchPartial(base: string | URL = typeof location === 'undefined' ? '' : location.href): Promise<string> {
     const url = (this.latest<{ partialUrl?: string | null }>('completed')?.data ?? {}).partialUrl;
     if (!url) throw new JobcastClientError('jobcast:not-found', `no rendered result on ${this.channel} (not completed, or the job has no render)`);
-    const token = typeof this.#token === 'function' ? await this.#token() : this.#token;
+    const token = await this.#currentToken();
     const response = await fetch(new URL(url, base), { headers: { authorization: `Bearer ${token}` } });
     if (!response.ok) throw new JobcastClientError(response.status === 404 ? 'jobcast:not-found' : 'jobcast:unavailable', `the result could not be loaded (HTTP ${response.status})`);
     return response.text();
@@ -127,10 +151,44 @@ export class Subscription {
 
   /** Stops receiving; safe to call twice. */
   unsubscribe(): void {
+    this.#close();
+  }
+
+  /**
+   * @internal The token was refused as expired: asks `getToken` for a fresh one (a token
+   * function is called on every subscribe anyway). Rejects if the application has none.
+   */
+  async refreshToken(): Promise<void> {
+    if (!this.#getToken) return;
+    const token = await this.#getToken({ channel: this.channel });
+    if (!token) throw new JobcastClientError(ErrorCode.tokenExpired, 'the token expired and the application has no fresh one');
+    this.#token = token;
+  }
+
+  /** @internal Not live, and why (a refused resubscribe being retried, a lost connection). */
+  waiting(code: string, reason: string): void {
+    if (this.#state !== 'unsubscribed') this.#setState('subscribing', undefined, code, reason);
+  }
+
+  /** @internal Refused for good after the first subscribe: tells `onError`, then closes. */
+  refused(error: unknown): void {
     if (this.#state === 'unsubscribed') return;
-    this.#setState('unsubscribed');
+    const wrapped = this.#wrap(error);
+    this.#lifecycle.emit('error', { error: wrapped });
+    this.#close(wrapped.code, wrapped.message);
+  }
+
+  #close(code?: string, reason?: string): void {
+    if (this.#state === 'unsubscribed') return;
+    this.#setState('unsubscribed', undefined, code, reason);
     this.#transport.forget(this);
     if (this.#transport.connected) this.#transport.unsubscribe(this.channel);
+  }
+
+  async #currentToken(): Promise<string> {
+    if (typeof this.#token === 'function') return this.#token();
+    if (this.#token === undefined) await this.refreshToken();
+    return this.#token as string;
   }
 
   /**
@@ -159,9 +217,9 @@ export class Subscription {
       // Resync on a live connection: the gateway holds us in the channel; leave it first
       // (packets arrive in order, so the subscribe below comes after).
       this.#transport.unsubscribe(this.channel);
-      this.#setState('subscribing');
+      this.#setState('subscribing', undefined, ErrorCode.unavailable, 'events went missing on the way; asking for them again');
     }
-    const token = typeof this.#token === 'function' ? await this.#token() : this.#token;
+    const token = await this.#currentToken();
     const request: SubscribeRequest = { channel: this.channel, token, ...(this.#position ? { since: this.#position } : {}) };
     const ack = await this.#transport.subscribe(request);
     if (this.#state === 'unsubscribed') return;
@@ -190,7 +248,7 @@ export class Subscription {
     const position = this.#position;
     if (position && event.epoch === position.epoch && event.offset > position.offset + 1 && !event.conflated) {
       // Something went missing between us and the log: ask for it instead of skipping it.
-      void this.sync().catch((error: unknown) => this.#fail(error));
+      this.#transport.resync(this);
       return;
     }
     this.#deliver(event, false);
@@ -201,12 +259,7 @@ export class Subscription {
     this.#generation += 1;
     this.#inflight = undefined;
     this.#held = [];
-    if (this.#state === 'subscribed') this.#setState('subscribing');
-  }
-
-  /** @internal */
-  fail(error: unknown): void {
-    this.#fail(error);
+    if (this.#state === 'subscribed') this.#setState('subscribing', undefined, ErrorCode.unavailable, 'the connection was lost');
   }
 
   #deliver(event: ChannelEvent, replayed: boolean): void {
@@ -223,13 +276,17 @@ export class Subscription {
     this.#events.emit('*', context);
   }
 
-  #setState(state: SubscriptionState, recovered?: boolean): void {
+  #setState(state: SubscriptionState, recovered?: boolean, code?: string, reason?: string): void {
     this.#state = state;
-    this.#lifecycle.emit('state', recovered === undefined ? { state } : { state, recovered });
+    this.#lifecycle.emit('state', {
+      state,
+      ...(recovered === undefined ? {} : { recovered }),
+      ...(code === undefined ? {} : { code }),
+      ...(reason === undefined ? {} : { reason }),
+    });
   }
 
-  #fail(error: unknown): void {
-    const wrapped = error instanceof JobcastClientError ? error : new JobcastClientError('jobcast:unavailable', String((error as Error)?.message ?? error), { cause: error });
-    this.#lifecycle.emit('error', { error: wrapped });
+  #wrap(error: unknown): JobcastClientError {
+    return error instanceof JobcastClientError ? error : new JobcastClientError(ErrorCode.unavailable, String((error as Error)?.message ?? error), { cause: error });
   }
 }

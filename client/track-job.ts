@@ -7,7 +7,7 @@ import type {
   RetryingEvent,
 } from '../shared/protocol.js';
 import type { JobcastConnection } from './connection.js';
-import type { EventContext, Subscription, TokenSource } from './subscription.js';
+import type { EventContext, GetToken, Subscription, TokenSource } from './subscription.js';
 
 /** How a job ended, as {@link JobHandlers.onDone} receives it. */
 export type JobOutcome =
@@ -26,7 +26,8 @@ export interface JobHandlers {
 
 /**
  * Follows one job: its state, progress, retries and outcome, including what happened before
- * the call (from the channel snapshot). Resolves once subscribed.
+ * the call (from the channel snapshot). Resolves once subscribed. `auth` is the token, or
+ * `{ token, getToken }` to replace an expired token without reloading the page.
  *
  * @example
  * ```ts
@@ -36,8 +37,8 @@ export interface JobHandlers {
  * });
  * ```
  */
-export async function trackJob(connection: JobcastConnection, jobId: string, token: TokenSource, handlers: JobHandlers): Promise<Subscription> {
-  const subscription = connection.channel(jobChannel(jobId), { token });
+export async function trackJob(connection: JobcastConnection, jobId: string, auth: TokenSource | { token?: TokenSource; getToken?: GetToken }, handlers: JobHandlers): Promise<Subscription> {
+  const subscription = connection.channel(jobChannel(jobId), typeof auth === 'object' ? auth : { token: auth });
   let done = false;
   subscription.on('*', (event) => {
     const state = jobStateAfter(event.event);

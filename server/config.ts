@@ -43,7 +43,9 @@ const EnvConfig = z.object({
   JOBCAST_APPS_FILE: z.string().optional(),
   JOBCAST_PROBE_PORT: z.coerce.number().int().min(1).max(65535).default(6379),
   JOBCAST_DEMO: z.enum(['0', '1']).optional(),
-  JOBCAST_STALLED_INTERVAL_MS: int(30_000),
+  JOBCAST_STALLED_INTERVAL_MS: int(4000),
+  JOBCAST_HEARTBEAT_INTERVAL_MS: int(5000),
+  JOBCAST_HEARTBEAT_TIMEOUT_MS: int(5000),
   JOBCAST_RELAY_CLAIM_MS: int(15_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -118,8 +120,10 @@ export interface JobcastConfig {
   probePort: number;
   /** Include the demo job and pages. @defaultValue true, false with NODE_ENV=production */
   demo: boolean;
-  /** How often workers look for jobs whose worker died (BullMQ stalled check). @defaultValue 30000 */
+  /** How often workers look for jobs whose worker died (BullMQ stalled check; the lock lasts twice that). @defaultValue 4000 */
   stalledIntervalMs: number;
+  /** Gateway heartbeat: ping interval and how long a pong may take. @defaultValue 5000 and 5000 */
+  heartbeat: { intervalMs: number; timeoutMs: number };
   /** How long an outcome another relay took may stay unacknowledged before this one takes it. @defaultValue 15000 */
   relayClaimMs: number;
 }
@@ -177,6 +181,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): JobcastConf
     app: { id: e.JOBCAST_APP_ID, key: e.JOBCAST_APP_KEY, secret: e.JOBCAST_APP_SECRET },
     appsFile: e.JOBCAST_APPS_FILE,
     stalledIntervalMs: e.JOBCAST_STALLED_INTERVAL_MS,
+    heartbeat: { intervalMs: e.JOBCAST_HEARTBEAT_INTERVAL_MS, timeoutMs: e.JOBCAST_HEARTBEAT_TIMEOUT_MS },
     relayClaimMs: e.JOBCAST_RELAY_CLAIM_MS,
   };
 }

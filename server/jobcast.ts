@@ -86,7 +86,7 @@ export interface JobcastOptions {
    * @defaultValue false (`JOBCAST_INLINE=1` for the CLI)
    */
   inline?: boolean;
-  /** How often workers check for jobs whose worker died; they are run again. @defaultValue 30000 */
+  /** How often workers check for jobs whose worker died (shown `stalled`, then run again); the lock lasts twice that. @defaultValue 4000 */
   stalledIntervalMs?: number;
   /** Unacknowledged outcomes of a dead relay are taken over after this long. @defaultValue 15000 */
   relayClaimMs?: number;
@@ -402,7 +402,7 @@ export class Jobcast {
   }
 
   /** Attaches the socket.io gateway to `server`, with its own subscriber connection. */
-  attachGateway(server: HttpServer, options: Partial<Pick<GatewayOptions, 'path' | 'origins' | 'maxSubscriptionsPerConnection' | 'maxConnectionsPerIp' | 'subscribesPerSecond' | 'trustProxy' | 'slowConsumers'>> & { pusher?: PusherEndpointOptions } = {}): Gateway {
+  attachGateway(server: HttpServer, options: Partial<Pick<GatewayOptions, 'path' | 'origins' | 'maxSubscriptionsPerConnection' | 'maxConnectionsPerIp' | 'subscribesPerSecond' | 'trustProxy' | 'slowConsumers' | 'heartbeat'>> & { pusher?: PusherEndpointOptions } = {}): Gateway {
     const feed = new RedisChannelFeed(this.#connect({ maxRetriesPerRequest: null, sharded: this.#sharded }), { prefix: this.keyPrefix, sharded: this.#sharded });
     const { pusher, ...rest } = options;
     const gateway = attachGateway(server, {

@@ -88,6 +88,7 @@ export async function startRole(role: Role, config: JobcastConfig, redisUrl: str
       maxConnectionsPerIp: config.maxConnectionsPerIp,
       subscribesPerSecond: config.subscribesPerSecond,
       trustProxy: config.trustProxy,
+      heartbeat: config.heartbeat,
     });
   }
   let recycled: ((reason: string) => void) | undefined;

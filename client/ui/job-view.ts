@@ -30,6 +30,9 @@ export class JobView {
   #action: (() => void) | undefined;
   #countdown: ReturnType<typeof setInterval> | undefined;
   #finished = false;
+  /** Both notices can be due at once; the dead connection wins, it is the truth about the bar. */
+  #slow = false;
+  #reconnecting = false;
 
   constructor(el: HTMLElement) {
     this.#el = el;
@@ -136,19 +139,27 @@ export class JobView {
     this.#stage.textContent = 'The worker stopped responding; another will pick the job up.';
   }
 
-  /** Shows or hides the "taking longer than usual" notice. */
+  /** Shows or hides the "taking longer than usual" notice (never over "Reconnecting…"). */
   slow(on: boolean): void {
-    if (on && !this.#finished) this.#show(this.#notice, 'Taking longer than usual…');
-    else if (this.#notice.dataset.kind !== 'reconnecting') this.#hide(this.#notice);
+    this.#slow = on;
+    this.#renderNotice();
   }
 
-  /** Shows or hides the reconnecting note. */
+  /** Shows or hides the reconnecting note: no live path to the job's events right now. */
   reconnecting(on: boolean): void {
+    this.#reconnecting = on;
+    this.#renderNotice();
+  }
+
+  #renderNotice(): void {
     if (this.#finished) return;
-    if (on) {
+    if (this.#reconnecting) {
       this.#show(this.#notice, 'Cannot reach the progress service. Reconnecting…');
       this.#notice.dataset.kind = 'reconnecting';
-    } else if (this.#notice.dataset.kind === 'reconnecting') {
+    } else if (this.#slow) {
+      this.#show(this.#notice, 'Taking longer than usual…');
+      this.#notice.dataset.kind = 'slow';
+    } else {
       delete this.#notice.dataset.kind;
       this.#hide(this.#notice);
     }
@@ -201,7 +212,10 @@ export class JobView {
     this.#head.hidden = stopped;
     this.#bar.hidden = stopped;
     this.#detail.hidden = stopped;
-    if (stopped) this.#hide(this.#notice);
+    if (stopped) {
+      this.#slow = this.#reconnecting = false;
+      this.#renderNotice();
+    }
     this.#problem({ kind: 'error', text, ...(action ? { action } : {}) });
   }
 

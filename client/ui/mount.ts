@@ -1,4 +1,5 @@
 import { ErrorCode } from '../../shared/codes.js';
+import { jobChannel } from '../../shared/constants.js';
 import type { CompletedEvent, FailedEvent, CancelledEvent, ProgressEvent, RetryingEvent, ActiveEvent } from '../../shared/protocol.js';
 import { connect, type JobcastConnection } from '../connection.js';
 import { JobcastClientError } from '../errors.js';
@@ -15,6 +16,8 @@ export interface MountOptions {
   gatewayUrl?: string;
   /** Show "taking longer than usual" after this long without an event. @defaultValue 15000 */
   stallAfterMs?: number;
+  /** Show "Reconnecting…" once the job's events have had no live path for this long. @defaultValue 2000 */
+  reconnectingAfterMs?: number;
   /** Nonce for the injected `<style>`, for a strict CSP. */
   styleNonce?: string;
 }
@@ -56,9 +59,30 @@ async function postAction(url: URL, token: string): Promise<void> {
   throw new Error(message);
 }
 
+/**
+ * A `getToken` for the element's `data-jobcast-token-url`: POSTs `{ jobId, channel }` as JSON
+ * with the page's cookies and takes `{ token }` from the answer. A 401/403/404 means the
+ * application will not give one (`''`: final); anything else that fails is retried.
+ */
+export function tokenFromUrl(url: URL, jobId: string): (context: { channel: string }) => Promise<string> {
+  return async ({ channel }) => {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      credentials: 'same-origin',
+      body: JSON.stringify({ jobId, channel }),
+    });
+    if ([401, 403, 404].includes(response.status)) return '';
+    if (!response.ok) throw new Error(`the token endpoint answered HTTP ${response.status}`);
+    const token = ((await response.json()) as { token?: unknown }).token;
+    if (typeof token !== 'string' || token === '') throw new Error('the token endpoint answered without a token');
+    return token;
+  };
+}
+
 function describe(error: unknown): { text: string; retry: boolean } {
   const code = error instanceof JobcastClientError ? error.code : '';
-  if (code === ErrorCode.tokenExpired) return { text: 'This link has expired. Reload the page to keep watching.', retry: false };
+  if (code === ErrorCode.tokenExpired) return { text: 'Your access to this page has expired. Reload the page to keep watching the job.', retry: false };
   if (code === ErrorCode.unauthorized || code === ErrorCode.forbidden) return { text: 'You do not have access to this job.', retry: false };
   return { text: 'Could not reach the progress service.', retry: true };
 }
@@ -78,13 +102,16 @@ export function trackElement(el: HTMLElement, options: MountOptions = {}): () =>
   let stallTimer: ReturnType<typeof setTimeout> | undefined;
   let unreachable: ReturnType<typeof setTimeout> | undefined;
   let offState: (() => void) | undefined;
+  let offSubscription: (() => void) | undefined;
   let disposed = false;
   const stallAfterMs = Number(el.dataset.jobcastStallMs) || options.stallAfterMs || 15_000;
+  const reconnectingAfterMs = options.reconnectingAfterMs ?? 2000;
   const dispose = () => {
     disposed = true;
     clearTimeout(stallTimer);
     clearTimeout(unreachable);
     offState?.();
+    offSubscription?.();
     subscription?.unsubscribe();
     view.dispose();
     tracked.delete(el);
@@ -103,21 +130,46 @@ export function trackElement(el: HTMLElement, options: MountOptions = {}): () =>
     view.slow(false);
     if (!view.finished) stallTimer = setTimeout(() => view.slow(true), stallAfterMs);
   };
-  let wasConnected = connection.state === 'connected';
-  // Never connected after a few seconds: say so instead of showing a queue that never moves.
-  if (!wasConnected) unreachable = setTimeout(() => view.reconnecting(true), 4000);
-  offState = connection.on('state', ({ state }) => {
-    if (state === 'connected') {
-      wasConnected = true;
+  // The bar is only true while events can reach it: a connected socket whose subscription is
+  // not live (being retried while Redis is down, say) is as dead as no socket. Past a short
+  // grace (a reconnect usually takes well under a second), the page says so.
+  let following: Subscription | undefined;
+  const checkLive = () => {
+    const live = connection.state === 'connected' && following?.state === 'subscribed';
+    // Nothing followed any more (refused, finished, not found): the problem shown says it all.
+    const over = !following || following.state === 'unsubscribed';
+    if (live || over) {
       clearTimeout(unreachable);
+      unreachable = undefined;
+      view.reconnecting(false);
+    } else if (unreachable === undefined) {
+      unreachable = setTimeout(() => view.reconnecting(true), reconnectingAfterMs);
     }
-    view.reconnecting(state !== 'connected' && wasConnected);
+  };
+  offState = connection.on('state', checkLive);
+  const follow = (sub: Subscription | undefined) => {
+    offSubscription?.();
+    following = sub;
+    offSubscription = sub?.onState(checkLive);
+    clearTimeout(unreachable);
+    unreachable = undefined;
+    checkLive();
+  };
+
+  const tokenUrl = el.dataset.jobcastTokenUrl;
+  const refresh = tokenUrl ? tokenFromUrl(new URL(tokenUrl, location?.href), jobId) : undefined;
+  // The refreshed token also serves cancel, retry and the partial.
+  let current = token;
+  const getToken = refresh && (async (context: { channel: string }) => {
+    const fresh = await refresh(context);
+    if (fresh) current = fresh;
+    return fresh;
   });
 
   const loadPartial = async (partialUrl: string | null) => {
     if (partialUrl === null) return view.completed(null);
     try {
-      const response = await fetch(new URL(partialUrl, location?.href), { headers: { authorization: `Bearer ${token}` }, credentials: 'same-origin' });
+      const response = await fetch(new URL(partialUrl, location?.href), { headers: { authorization: `Bearer ${current}` }, credentials: 'same-origin' });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const html = await response.text();
       if (!disposed) view.completed(html);
@@ -128,12 +180,12 @@ export function trackElement(el: HTMLElement, options: MountOptions = {}): () =>
 
   const base = el.dataset.jobcastBase || '/jobcast';
   if (tokenRights(token).includes('cancel')) {
-    view.allowCancel(() => postAction(new URL(`${base}/jobs/${encodeURIComponent(jobId)}/cancel`, location?.href), token));
+    view.allowCancel(() => postAction(new URL(`${base}/jobs/${encodeURIComponent(jobId)}/cancel`, location?.href), current));
   }
 
   const runAgain = async () => {
     try {
-      await postAction(new URL(`${base}/jobs/${encodeURIComponent(jobId)}/retry`, location?.href), token);
+      await postAction(new URL(`${base}/jobs/${encodeURIComponent(jobId)}/retry`, location?.href), current);
       subscription?.unsubscribe();
       view.restart();
       start();
@@ -145,7 +197,7 @@ export function trackElement(el: HTMLElement, options: MountOptions = {}): () =>
   const start = () => {
     view.queued();
     armStall();
-    trackJob(connection, jobId, token, {
+    const tracking = trackJob(connection, jobId, getToken ? { token: current, getToken } : current, {
       onState: ({ state, event }) => {
         armStall();
         if (state === 'queued') view.queued();
@@ -173,7 +225,9 @@ export function trackElement(el: HTMLElement, options: MountOptions = {}): () =>
         else view.cancelled((outcome.data as CancelledEvent).reason);
         subscription?.unsubscribe();
       },
-    }).then(
+    });
+    follow(connection.subscription(jobChannel(jobId)));
+    tracking.then(
       (sub) => {
         subscription = sub;
         // A later resubscribe can be refused too (the token expired before a reconnect).
@@ -182,7 +236,7 @@ export function trackElement(el: HTMLElement, options: MountOptions = {}): () =>
           clearTimeout(stallTimer);
           const { text, retry } = describe(error);
           if (retry) return; // transient: the connection retries by itself
-          view.problem(text, undefined, true);
+          view.problem(text, error instanceof JobcastClientError && error.code === ErrorCode.tokenExpired ? reloadAction(el) : undefined, true);
           sub.unsubscribe();
         });
         // A job that exists has at least its `queued` event; an empty channel means no such
@@ -196,14 +250,21 @@ export function trackElement(el: HTMLElement, options: MountOptions = {}): () =>
       },
       (error: unknown) => {
         clearTimeout(stallTimer);
+        follow(undefined);
         if (disposed) return;
         const { text, retry } = describe(error);
-        view.problem(text, retry ? { label: 'Try again', run: start } : undefined, true);
+        const expired = error instanceof JobcastClientError && error.code === ErrorCode.tokenExpired;
+        view.problem(text, retry ? { label: 'Try again', run: start } : expired ? reloadAction(el) : undefined, true);
       },
     );
   };
   start();
   return dispose;
+}
+
+/** A Reload button, for a page that outlived its token and has no way to get a fresh one. */
+function reloadAction(el: HTMLElement): { label: string; run: () => void } {
+  return { label: 'Reload', run: () => el.ownerDocument.defaultView?.location.reload() };
 }
 
 /**

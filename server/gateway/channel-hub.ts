@@ -7,6 +7,15 @@ import { OUTCOME_EVENTS, SKIP_EVENT } from '../../shared/constants.js';
 import { eventType, type Metrics } from '../metrics.js';
 import type { Timeline } from '../jobs/timeline.js';
 import type { GatewayServer, GatewaySocket } from './types.js';
+import { UnavailableError } from '../errors.js';
+
+/**
+ * How long a join waits for Redis to confirm the live subscription. The subscriber connection
+ * queues commands through an outage rather than failing them, so without a bound a subscribe
+ * would hang unanswered until Redis is back; answering `unavailable` lets the client retry
+ * and say why it is not live. Well under the client's acknowledgement timeout (5 s).
+ */
+export const JOIN_TIMEOUT_MS = 2000;
 
 interface Entry {
   refs: number;
@@ -130,13 +139,20 @@ export class ChannelHub {
     const buffer: ChannelEvent[] = [];
     entry.joining.add(buffer);
     let read;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await entry.live;
+      await Promise.race([
+        entry.live,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new UnavailableError('Redis is not answering; retry the subscribe')), JOIN_TIMEOUT_MS);
+        }),
+      ]);
       read = await this.#store.read(channel, since);
     } catch (error) {
       this.#release(channel);
       throw error;
     } finally {
+      clearTimeout(timer);
       entry.joining.delete(buffer);
     }
     if (gone()) {

@@ -45,6 +45,12 @@ export interface GatewayOptions {
   /** Where deliveries and acknowledgements of job events are recorded. */
   timeline?: Timeline;
   /**
+   * Heartbeats, tuned for a progress bar: a ping every `intervalMs`, a connection with no
+   * answer within `timeoutMs` more is closed, on both ends (the client learns both values in
+   * the handshake). A silent drop is found within their sum. @defaultValue 5000 and 5000
+   */
+  heartbeat?: { intervalMs?: number; timeoutMs?: number };
+  /**
    * The Pusher Channels protocol at `/app/<key>` for these apps' keys (off without apps).
    * `appOfJob`: which app started a job, so only that app's clients reach its channel.
    */
@@ -87,6 +93,8 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
     },
     // Delivery is ours (offsets + log); socket.io's own recovery would duplicate it.
     serveClient: false,
+    pingInterval: options.heartbeat?.intervalMs ?? 5000,
+    pingTimeout: options.heartbeat?.timeoutMs ?? 5000,
   });
   const slow = new SlowConsumers(io, { ...options.slowConsumers, ...(options.metrics ? { onConflated: () => options.metrics!.conflated.inc() } : {}) });
   const hub = new ChannelHub(io, options.store, options.feed, log, slow, options.metrics, options.timeline);

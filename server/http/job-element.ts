@@ -7,6 +7,11 @@ export interface JobElementOptions {
   gatewayUrl?: string;
   /** Where the jobcast router is mounted. @defaultValue `/jobcast` */
   basePath?: string;
+  /**
+   * Your app's token refresh endpoint (`data-jobcast-token-url`): the page asks it for a fresh
+   * token when its token expires while open. See the README, "In the browser".
+   */
+  tokenUrl?: string;
 }
 
 /**
@@ -22,5 +27,5 @@ export interface JobElementOptions {
 export function renderJobElement(started: Pick<StartedJob, 'jobId' | 'token'>, options: JobElementOptions = {}): SafeHtml {
   return html`<div class="jobcast" data-jobcast-job="${started.jobId}" data-jobcast-token="${started.token}" data-jobcast-state="queued"${
     options.gatewayUrl ? html` data-jobcast-gateway="${options.gatewayUrl}"` : ''
-  }${options.basePath ? html` data-jobcast-base="${options.basePath}"` : ''}><div role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-label="Job progress"></div></div>`;
+  }${options.basePath ? html` data-jobcast-base="${options.basePath}"` : ''}${options.tokenUrl ? html` data-jobcast-token-url="${options.tokenUrl}"` : ''}><div role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-label="Job progress"></div></div>`;
 }

@@ -12,6 +12,9 @@ import type { Timeline } from './timeline.js';
 import { JobCancelledError, cancelKeys } from './cancellation.js';
 import { queuePrefix, retryable, type JobDefinition } from './define-job.js';
 
+/** See {@link JobRunnerOptions.stalledIntervalMs}. */
+export const DEFAULT_STALLED_INTERVAL_MS = 4000;
+
 /** Options of {@link runJobs}. */
 export interface JobRunnerOptions {
   /** A connection for BullMQ workers (`maxRetriesPerRequest: null`); each worker duplicates it. */
@@ -23,7 +26,10 @@ export interface JobRunnerOptions {
   basePath?: string;
   /** Default runs per job type at once. @defaultValue 4 */
   concurrency?: number;
-  /** BullMQ stalled check interval; the lock lasts the same. @defaultValue 30000 */
+  /**
+   * BullMQ stalled check interval; a job's lock lasts twice that and is renewed every
+   * interval, so a dead worker's job shows `stalled` within three intervals. @defaultValue 4000
+   */
   stalledIntervalMs?: number;
   /** See {@link OutcomeRelayOptions.claimAfterMs}. */
   relayClaimMs?: number;
@@ -63,6 +69,7 @@ export interface JobRunner {
  */
 export function runJobs(definitions: readonly JobDefinition<any, any>[], options: JobRunnerOptions): JobRunner { // any: jobs of every input/result type
   const basePath = options.basePath ?? '/jobcast';
+  const stalledIntervalMs = options.stalledIntervalMs ?? DEFAULT_STALLED_INTERVAL_MS;
   const { store } = options;
   /** Abort controllers of the jobs this process runs now, by job id. */
   const running = new Map<string, AbortController>();
@@ -87,7 +94,9 @@ export function runJobs(definitions: readonly JobDefinition<any, any>[], options
       ...(typeof definition.backoff === 'function'
         ? { settings: { backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) => (definition.backoff as (a: number, e: Error) => number)(attemptsMade, error ?? new Error('failed')) } }
         : {}),
-      ...(options.stalledIntervalMs ? { stalledInterval: options.stalledIntervalMs, lockDuration: options.stalledIntervalMs } : {}),
+      // BullMQ's defaults (30 s each) leave a crashed worker's page frozen for up to a minute.
+      stalledInterval: stalledIntervalMs,
+      lockDuration: 2 * stalledIntervalMs,
     });
     worker.on('stalled', (jobId) => {
       options.metrics?.stalls.inc({ job: definition.name });

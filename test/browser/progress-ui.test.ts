@@ -213,7 +213,7 @@ describe('the progress UI in a real browser', () => {
     await page.evaluate((html) => document.querySelector('main')!.insertAdjacentHTML('beforeend', html), renderJobElement(done).value);
     const errorOf = (id: string) => job(page, id).locator('.jobcast-error:not([hidden])');
     await errorOf('x1').waitFor();
-    assert.equal(await errorOf('x1').textContent(), 'This link has expired. Reload the page to keep watching.');
+    assert.equal(await errorOf('x1').textContent(), 'Your access to this page has expired. Reload the page to keep watching the job.');
     await errorOf('nosuchjob').waitFor();
     assert.equal(await errorOf('nosuchjob').textContent(), 'This job was not found. It may have expired.');
     await errorOf('x2').waitFor();

@@ -14,6 +14,7 @@ function transport() {
     subscribe: (request) => new Promise((answer) => requests.push({ request, answer })),
     unsubscribe: (channel) => void unsubscribes.push(channel),
     start: (sub) => sub.sync(),
+    resync: (sub) => void sub.sync(),
     ack: () => {},
     forget: () => {},
   };
