@@ -19,3 +19,11 @@ export function channelOfLive(prefix: string, live: string): string | null {
   if (!live.startsWith(prefix + '{') || !live.endsWith('}')) return null;
   return live.slice(prefix.length + 1, -1);
 }
+
+/**
+ * The lease naming which jobcast process publishes a watched BullMQ queue's events (one at a
+ * time, so a job's events are published in order). Hash-tagged by the queue.
+ */
+export function watchLeaseKey(prefix: string, queuePrefix: string, queueName: string): string {
+  return `${prefix}{watch:${queuePrefix}:${queueName}}:lease`;
+}

@@ -1,0 +1,263 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { jobChannel } from '../../shared/channels.js';
+import type { ChannelStore } from '../channels/channel-store.js';
+import { watchLeaseKey } from '../channels/keys.js';
+import { readStreamGroup } from '../jobs/stream-group-reader.js';
+import type { Logger } from '../logger.js';
+import type { RedisClient } from '../redis/connect.js';
+import type { WatchedQueue } from './watched-queue.js';
+
+const script = (name: string) => readFileSync(new URL(`./scripts/${name}`, import.meta.url), 'utf8');
+const HOLD_LEASE = script('hold-lease-1.lua');
+const RELEASE_LEASE = script('release-lease-1.lua');
+
+type LeaseRedis = RedisClient & {
+  jobcastHoldLease(key: string, holder: string, ms: string): Promise<number>;
+  jobcastReleaseLease(key: string, holder: string): Promise<number>;
+};
+
+/** What the watcher needs of the queue it watches. */
+type Watched = Pick<WatchedQueue, 'name' | 'prefix' | 'label' | 'key' | 'exists' | 'publishCompleted' | 'publishProgress' | 'cancelReason' | 'followable' | 'removeJob' | 'findJob' | 'deps'>;
+
+/** Options of {@link startQueueWatcher}. */
+export interface QueueWatcherOptions {
+  /** A connection to the queue's Redis, for job hashes. */
+  commands: RedisClient;
+  /** A connection of its own to the queue's Redis: the watcher blocks on it; closed by `close()`. */
+  blocking: RedisClient;
+  /** jobcast's Redis, where the lease lives. */
+  leaseRedis: RedisClient;
+  keyPrefix: string;
+  leaseMs: number;
+  logger: Logger;
+}
+
+/** A running watcher; `close()` stops it and hands the lease back. Idempotent. */
+export interface QueueWatcher {
+  /** Resolves once the consumer group exists: every event from then on is published. */
+  ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Publishes a watched BullMQ queue's events (`<prefix>:<queue>:events`, written by BullMQ in
+ * the same scripts that change a job's state) to its jobs' channels.
+ *
+ * Why a consumer group: an entry is acknowledged only after its channel event was appended,
+ * so a watcher killed mid-entry leaves it pending and the next one publishes it; the
+ * group's position survives restarts. Why a lease on top: one job's events must reach its
+ * channel in order, and a group hands consecutive entries to different consumers; so one
+ * watching process publishes at a time, and another takes over (claiming what it left
+ * pending) within `leaseMs` after it stops.
+ */
+export function startQueueWatcher(watched: Watched, options: QueueWatcherOptions): QueueWatcher {
+  const { blocking, logger: log } = options;
+  const lease = options.leaseRedis as LeaseRedis;
+  if (!('jobcastHoldLease' in options.leaseRedis)) {
+    options.leaseRedis.defineCommand('jobcastHoldLease', { numberOfKeys: 1, lua: HOLD_LEASE });
+    options.leaseRedis.defineCommand('jobcastReleaseLease', { numberOfKeys: 1, lua: RELEASE_LEASE });
+  }
+  const leaseKey = watchLeaseKey(options.keyPrefix, watched.prefix, watched.name);
+  const stream = watched.key('events');
+  // One group per jobcast installation (key prefix): two apps watching one queue each get every event.
+  const group = `jobcast:${options.keyPrefix}`;
+  const holder = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const map = eventMapper(watched, options.commands, log);
+  let running = true;
+  let leader = false;
+  let wake: (() => void) | undefined;
+  let markReady!: () => void;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  const pause = (ms: number) => new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    wake = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+  });
+  const hold = () => lease.jobcastHoldLease(leaseKey, holder, String(options.leaseMs)).then((n) => n === 1, () => false);
+
+  async function run(): Promise<void> {
+    let backoff = 100;
+    while (running) {
+      try {
+        if (!(await watched.exists())) {
+          log.warn({ queue: watched.name, prefix: watched.prefix }, `queue ${watched.name} (prefix ${watched.prefix}) has no keys in this Redis yet; watching it anyway. If your producers use another Redis or prefix, pass { connection, prefix } to watchQueue`);
+        }
+        await blocking.xgroup('CREATE', stream, group, '$', 'MKSTREAM').catch((error: unknown) => {
+          if (!String(error).includes('BUSYGROUP')) throw error;
+        });
+        break;
+      } catch (error) {
+        log.warn({ err: error }, 'cannot create the consumer group of a watched queue; retrying');
+        await pause(backoff);
+        backoff = Math.min(backoff * 2, 2000);
+      }
+    }
+    markReady();
+    while (running) {
+      if (!(await hold())) {
+        await pause(Math.max(50, options.leaseMs / 3));
+        continue;
+      }
+      leader = true;
+      log.info({ queue: watched.name }, `publishing the events of watched queue ${watched.name}`);
+      const renew = setInterval(() => {
+        void hold().then((held) => {
+          if (!held && leader) log.warn({ queue: watched.name }, 'lost the publishing lease of a watched queue; another process publishes now');
+          leader = held;
+        });
+      }, Math.max(50, options.leaseMs / 3));
+      try {
+        await readStreamGroup({
+          connection: blocking,
+          stream,
+          group,
+          consumer: holder,
+          handle: (_id, entry) => map(entry),
+          // The lease says nobody else reads: what any consumer left pending is ours at once.
+          claimAfterMs: options.leaseMs,
+          takeOverFirst: true,
+          running: () => running && leader,
+          drainOnStop: false,
+          logger: log,
+        });
+      } finally {
+        clearInterval(renew);
+      }
+    }
+  }
+
+  const done = run();
+  let closing: Promise<void> | undefined;
+  return {
+    ready,
+    close() {
+      closing ??= (async () => {
+        running = false;
+        markReady();
+        wake?.();
+        await done;
+        if (leader) await lease.jobcastReleaseLease(leaseKey, holder).catch(() => undefined);
+        await blocking.quit().catch(() => blocking.disconnect());
+      })();
+      return closing;
+    },
+  };
+}
+
+/**
+ * Maps one BullMQ event to the job channel's event (documented in the README, "Use it with
+ * your existing BullMQ queues"):
+ * `waiting` → `queued` · `active` → `active` · `progress` → `progress` · `delayed` after a
+ * failure, or `waiting` after a failed attempt → `retrying` · `stalled` → `stalled` ·
+ * `completed` → render once, `completed` · `failed` → `failed` (or `cancelled` after a
+ * cancel request) · `removed` → `cancelled`.
+ */
+function eventMapper(watched: Watched, commands: RedisClient, log: Logger): (entry: Record<string, string>) => Promise<void> {
+  const store: ChannelStore = watched.deps.store;
+  const warned = new Set<string>();
+
+  /** The job hash fields the events do not carry. */
+  async function jobFields(bullId: string) {
+    const [name, atm, opts, failedReason, processedOn, finishedOn] = await commands.hmget(watched.key(bullId), 'name', 'atm', 'opts', 'failedReason', 'processedOn', 'finishedOn');
+    let attempts = 1;
+    try {
+      attempts = Math.max(1, Number((JSON.parse(opts ?? '{}') as { attempts?: unknown }).attempts) || 1);
+    } catch {
+      // no options: one attempt
+    }
+    return { name: name ?? watched.name, attemptsMade: Number(atm ?? 0), attempts, failedReason: failedReason ?? 'failed', processedOn, finishedOn };
+  }
+
+  async function retrying(jobId: string, bullId: string, retryAt: number | null): Promise<void> {
+    const channel = jobChannel(jobId);
+    const reason = await watched.cancelReason(jobId);
+    if (reason !== null) {
+      // Cancelled while it ran, and BullMQ would run it again: it stops here.
+      if (!(await watched.removeJob(bullId))) log.warn({ jobId }, 'a cancelled job was taken by a worker again before it could be removed');
+      await store.append(channel, 'cancelled', { reason });
+      return;
+    }
+    const job = await jobFields(bullId);
+    await store.append(channel, 'retrying', { attempt: job.attemptsMade + 1, attempts: job.attempts, error: job.failedReason.slice(0, 500), retryAt });
+  }
+
+  return async (entry) => {
+    const bullId = entry.jobId;
+    if (!bullId) return;
+    if (!watched.followable(bullId)) {
+      if (warned.size < 100 && !warned.has(bullId)) {
+        warned.add(bullId);
+        log.warn({ bullId: bullId.slice(0, 80) }, 'a job of a watched queue has an id that cannot be part of a channel name; it is not followed');
+      }
+      return;
+    }
+    const jobId = `${watched.label}:${bullId}`;
+    const channel = jobChannel(jobId);
+    switch (entry.event) {
+      case 'waiting': {
+        const prev = entry.prev;
+        if (prev === 'active') {
+          // Back to the queue from a worker: a failed attempt retried at once (the attempt count
+          // went up), or a stall (it did not; `stalled` follows).
+          const active = (await store.read(channel)).events.filter((e) => e.event === 'active').pop();
+          const attempt = (active?.data as { attempt?: number } | undefined)?.attempt ?? 1;
+          if ((await jobFields(bullId)).attemptsMade >= attempt) await retrying(jobId, bullId, null);
+        } else if (prev === undefined || prev === 'failed' || prev === 'completed' || prev === 'waiting-children') {
+          const job = await jobFields(bullId);
+          // Run again after an outcome (`job.retry()`): the channel starts over.
+          await store.append(channel, 'queued', { job: job.name, attempts: job.attempts }, prev === 'failed' || prev === 'completed' ? { reset: true } : {});
+        }
+        return;
+      }
+      case 'delayed': {
+        const job = await jobFields(bullId);
+        if (job.attemptsMade > 0) await retrying(jobId, bullId, Number(entry.delay) || null);
+        else await store.append(channel, 'queued', { job: job.name, attempts: job.attempts });
+        return;
+      }
+      case 'active': {
+        const job = await jobFields(bullId);
+        await store.append(channel, 'active', { attempt: job.attemptsMade + 1, attempts: job.attempts });
+        return;
+      }
+      case 'progress':
+        return watched.publishProgress(jobId, entry.data);
+      case 'stalled':
+        await store.append(channel, 'stalled', { message: 'the worker stopped responding; the job goes back to the queue' });
+        return;
+      case 'completed': {
+        let returnvalue: unknown = entry.returnvalue;
+        try {
+          returnvalue = entry.returnvalue === undefined ? null : JSON.parse(entry.returnvalue);
+        } catch {
+          // not JSON: the string as it is
+        }
+        return watched.publishCompleted(jobId, returnvalue, await watched.findJob(bullId));
+      }
+      case 'failed': {
+        const reason = await watched.cancelReason(jobId);
+        if (reason !== null) {
+          await store.append(channel, 'cancelled', { reason });
+          return;
+        }
+        const job = await jobFields(bullId);
+        await store.append(channel, 'failed', { error: (entry.failedReason ?? job.failedReason).slice(0, 500), attempts: job.attemptsMade, retryable: false });
+        return;
+      }
+      case 'removed': {
+        const reason = await watched.cancelReason(jobId);
+        // A job removed before it finished ends here; one removed after its outcome keeps it.
+        await store.append(channel, 'cancelled', { reason: reason ?? 'removed from the queue' });
+        return;
+      }
+      default:
+        // added (waiting/delayed follow), retries-exhausted (failed came first), our own
+        // jobcast:cancel, deduplication and the rest say nothing new about a job's state.
+        return;
+    }
+  };
+}
