@@ -38,6 +38,8 @@ const EnvConfig = z.object({
   JOBCAST_DEMO: z.enum(['0', '1']).default('1'),
   JOBCAST_STALLED_INTERVAL_MS: int(30_000),
   JOBCAST_RELAY_CLAIM_MS: int(15_000),
+  JOBCAST_WATCH_QUEUES: z.string().regex(/^[^:,\s]+(,[^:,\s]+)*$/, 'use name,name (BullMQ queue names, no ":")').optional(),
+  JOBCAST_WATCH_PREFIX: z.string().min(1).default('bull'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -107,6 +109,8 @@ export interface JobcastConfig {
   stalledIntervalMs: number;
   /** How long an outcome another relay took may stay unacknowledged before this one takes it. @defaultValue 15000 */
   relayClaimMs: number;
+  /** Existing BullMQ queues the web, gateway and `all` roles watch (`JOBCAST_WATCH_QUEUES`), and their prefix. */
+  watchQueues: { names: string[]; prefix: string };
 }
 
 /** Reads the configuration from environment variables; throws with every problem named. */
@@ -153,5 +157,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): JobcastConf
     appsFile: e.JOBCAST_APPS_FILE,
     stalledIntervalMs: e.JOBCAST_STALLED_INTERVAL_MS,
     relayClaimMs: e.JOBCAST_RELAY_CLAIM_MS,
+    watchQueues: { names: e.JOBCAST_WATCH_QUEUES ? e.JOBCAST_WATCH_QUEUES.split(',') : [], prefix: e.JOBCAST_WATCH_PREFIX },
   };
 }

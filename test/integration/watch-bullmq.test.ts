@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { createJobcast, type Jobcast } from '../../server/index.js';
 import { createLogger } from '../../server/logger.js';
 import { startStack, TEST_SECRET, type TestStack } from '../helpers/stack.js';
@@ -16,6 +17,7 @@ describe('watching an existing BullMQ queue run by an unmodified BullMQ worker p
   let stack: TestStack;
   let bullPrefix: string;
   let emails: Queue;
+  let connection: Redis;
   const workers: BullWorkerProcess[] = [];
   const watchers: Watcher[] = [];
   const render = (result: { sent: number }) => `<p class="sent">Sent ${result.sent} emails</p>`;
@@ -24,7 +26,7 @@ describe('watching an existing BullMQ queue run by an unmodified BullMQ worker p
     stack = await startStack({ worker: false, jobs: [] });
     // Under the test's key prefix, so the stack's cleanup removes the queue too.
     bullPrefix = `${stack.prefix}bull`;
-    emails = new Queue('emails', { connection: { url: stack.redisUrl }, prefix: bullPrefix });
+    emails = new Queue('emails', { connection: (connection = new Redis(stack.redisUrl, { maxRetriesPerRequest: null })), prefix: bullPrefix });
     await stack.jobcast.watchQueue('emails', { prefix: bullPrefix, render }).ready;
     workers.push(await startBullWorker({ REDIS_URL: stack.redisUrl, QUEUE: 'emails', BULL_PREFIX: bullPrefix }));
   });
@@ -32,6 +34,7 @@ describe('watching an existing BullMQ queue run by an unmodified BullMQ worker p
     closeAll(watchers);
     await Promise.all(workers.map((w) => w.stop('SIGKILL')));
     await emails.close();
+    connection.disconnect();
     await stack.close();
   });
 
@@ -148,13 +151,14 @@ describe('watched queue: a worker SIGKILLed mid-job, and two watching processes'
   let second: Jobcast;
   let bullPrefix: string;
   let queue: Queue;
+  let connection: Redis;
   const workers: BullWorkerProcess[] = [];
   const watchers: Watcher[] = [];
 
   before(async () => {
     stack = await startStack({ worker: false, jobs: [] });
     bullPrefix = `${stack.prefix}bull`;
-    queue = new Queue('kills', { connection: { url: stack.redisUrl }, prefix: bullPrefix });
+    queue = new Queue('kills', { connection: (connection = new Redis(stack.redisUrl, { maxRetriesPerRequest: null })), prefix: bullPrefix });
     // A second jobcast process's worth of watching: same Redis and key prefix, its own connections.
     second = createJobcast({ redisUrl: stack.redisUrl, secret: TEST_SECRET, keyPrefix: stack.prefix, logger: createLogger('silent') });
     await Promise.all([stack.jobcast.watchQueue('kills', { prefix: bullPrefix, leaseMs: 1500 }).ready, second.watchQueue('kills', { prefix: bullPrefix, leaseMs: 1500 }).ready]);
@@ -163,6 +167,7 @@ describe('watched queue: a worker SIGKILLed mid-job, and two watching processes'
     closeAll(watchers);
     await Promise.all(workers.map((w) => w.stop('SIGKILL')));
     await queue.close();
+    connection.disconnect();
     await second.close();
     await stack.close();
   });
