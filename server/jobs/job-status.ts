@@ -40,7 +40,7 @@ export async function describeJob(deps: { store: ChannelStore; basePath: string 
     state,
     progress: progress.success ? progress.data : null,
     attemptsMade: job.attemptsMade,
-    attempts: job.opts.attempts ?? 1,
+    attempts: Math.max(1, job.opts.attempts ?? 1),
     ...(state === 'completed' ? { result: job.returnvalue } : {}),
     ...(state === 'failed' && job.failedReason ? { error: job.failedReason } : {}),
     createdAt: job.timestamp ?? null,

@@ -169,7 +169,11 @@ function eventMapper(watched: Watched, commands: RedisClient, log: Logger): (ent
     } catch {
       // no options: one attempt
     }
-    return { name: name ?? watched.name, attemptsMade: Number(atm ?? 0), attempts, failedReason: failedReason ?? 'failed', processedOn, finishedOn };
+    const attemptsMade = Number(atm ?? 0);
+    // The attempt an event is about, read after the fact: a job that finished meanwhile has
+    // counted its last attempt already (BullMQ counts on completion too).
+    const attempt = Math.max(1, Math.min(attempts, finishedOn ? attemptsMade : attemptsMade + 1));
+    return { name: name ?? watched.name, attemptsMade, attempt, attempts, failedReason: failedReason ?? 'failed', processedOn, finishedOn };
   }
 
   async function retrying(jobId: string, bullId: string, retryAt: number | null): Promise<void> {
@@ -182,7 +186,7 @@ function eventMapper(watched: Watched, commands: RedisClient, log: Logger): (ent
       return;
     }
     const job = await jobFields(bullId);
-    await store.append(channel, 'retrying', { attempt: job.attemptsMade + 1, attempts: job.attempts, error: job.failedReason.slice(0, 500), retryAt });
+    await store.append(channel, 'retrying', { attempt: Math.min(job.attempts, job.attemptsMade + 1), attempts: job.attempts, error: job.failedReason.slice(0, 500), retryAt });
   }
 
   return async (entry) => {
@@ -221,7 +225,7 @@ function eventMapper(watched: Watched, commands: RedisClient, log: Logger): (ent
       }
       case 'active': {
         const job = await jobFields(bullId);
-        await store.append(channel, 'active', { attempt: job.attemptsMade + 1, attempts: job.attempts });
+        await store.append(channel, 'active', { attempt: job.attempt, attempts: job.attempts });
         return;
       }
       case 'progress':

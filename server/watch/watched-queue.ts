@@ -98,6 +98,11 @@ export class WatchedQueue<Result = unknown> {
     this.ready = this.#watcher.ready;
   }
 
+  /** The BullMQ queue itself (for Bull Board and job counts). */
+  get bullQueue(): Queue {
+    return this.#queue;
+  }
+
   /** The Redis key of one of the queue's BullMQ keys (`events`, a job id, …). */
   key(type: string): string {
     return this.#queue.toKey(type);
@@ -137,14 +142,20 @@ export class WatchedQueue<Result = unknown> {
     const { store } = this.#deps;
     const channel = jobChannel(jobId);
     const [snapshot, state] = await Promise.all([store.read(channel), job.getState()]);
-    const attempts = job.opts.attempts ?? 1;
-    if (state === 'completed') return this.publishCompleted(jobId, job.returnvalue, job);
-    if (state === 'failed') return void (await store.append(channel, 'failed', { error: (job.failedReason ?? 'failed').slice(0, 500), attempts: job.attemptsMade, retryable: false }));
+    // BullMQ leaves `attempts` at 0 when the producer set none: one attempt.
+    const attempts = Math.max(1, job.opts.attempts ?? 1);
+    if (state === 'completed' || state === 'failed') {
+      // It finished since `job` was read: read it again for its result.
+      const done = (await this.findJob(job.id!)) ?? job;
+      if (state === 'completed') return this.publishCompleted(jobId, done.returnvalue, done);
+      if ((await this.cancelReason(jobId)) !== null) return;
+      return void (await store.append(channel, 'failed', { error: (done.failedReason ?? 'failed').slice(0, 500), attempts: done.attemptsMade, retryable: false }));
+    }
     // An empty channel: the job predates watching. (Its own events, when they come, repeat
     // what this says; a job channel shows the newest.)
     if (snapshot.offset > 0) return;
     if (state === 'active') {
-      await store.append(channel, 'active', { attempt: job.attemptsMade + 1, attempts });
+      await store.append(channel, 'active', { attempt: Math.min(attempts, job.attemptsMade + 1), attempts });
       if (job.progress !== 0) await this.#append(channel, 'progress', progressFromBullmq(job.progress));
     } else {
       await store.append(channel, 'queued', { job: job.name, attempts });

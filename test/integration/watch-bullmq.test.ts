@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -38,11 +40,14 @@ describe('watching an existing BullMQ queue run by an unmodified BullMQ worker p
     await stack.close();
   });
 
-  async function follow(data: Record<string, unknown>, opts: { attempts?: number; backoff?: number } = {}, subscribers = 1) {
+  /** Adds a job and subscribes to it while the queue is paused (`hold`: the caller resumes), so nothing starts unseen. */
+  async function follow(data: Record<string, unknown>, opts: { attempts?: number; backoff?: number; hold?: boolean } = {}, subscribers = 1) {
+    await emails.pause();
     const job = await emails.add('welcome', data, { attempts: opts.attempts ?? 1, ...(opts.backoff ? { backoff: { type: 'fixed', delay: opts.backoff } } : {}) });
     const started = await stack.jobcast.tokenForJob(job);
     const ws = await watch(stack.url, Array.from({ length: subscribers }, () => started));
     watchers.push(...ws);
+    if (!opts.hold) await emails.resume();
     return { job, started, ws };
   }
 
@@ -79,12 +84,14 @@ describe('watching an existing BullMQ queue run by an unmodified BullMQ worker p
   it('a number is a percentage; a subscriber whose connection is cut mid-job misses nothing', async () => {
     const proxy = await TcpProxy.start([Number(new URL(stack.url).port)]);
     try {
+      await emails.pause();
       const job = await emails.add('welcome', { steps: 20, stepMs: 60 });
       const started = await stack.jobcast.tokenForJob(job);
       const [w] = await watch(proxy.url, [started]);
       watchers.push(w!);
       const pcts: unknown[] = [];
       w!.subscription.on('progress', (e) => pcts.push((e.data as { pct: unknown }).pct));
+      await emails.resume();
       await waitFor(() => pcts.length >= 5, 'some progress');
       assert.ok(proxy.cut() > 0, 'the connection was cut');
       await waitFor(() => w!.done, 'the outcome after reconnecting', 20_000);
@@ -98,12 +105,14 @@ describe('watching an existing BullMQ queue run by an unmodified BullMQ worker p
   });
 
   it('retries with backoff show as retrying; a job that fails every attempt ends in one failed', async () => {
-    const retried = await follow({ steps: 2, stepMs: 10, failAttempts: 2 }, { attempts: 3, backoff: 300 });
-    const failing = await follow({ steps: 2, stepMs: 10, failForGood: true }, { attempts: 2, backoff: 200 });
+    // Held until the listeners are on, so no retry comes before them.
+    const retried = await follow({ steps: 2, stepMs: 10, failAttempts: 2 }, { attempts: 3, backoff: 300, hold: true });
+    const failing = await follow({ steps: 2, stepMs: 10, failForGood: true }, { attempts: 2, backoff: 200, hold: true });
     const retries: { attempt: number; attempts: number; error: string; retryAt: number | null }[] = [];
     retried.ws[0]!.subscription.on('retrying', (e) => retries.push(e.data as (typeof retries)[number]));
     let failed: unknown;
     failing.ws[0]!.subscription.on('failed', (e) => (failed = e.data));
+    await emails.resume();
     await waitFor(() => retried.ws[0]!.done && failing.ws[0]!.done, 'both outcomes', 20_000);
 
     assert.deepEqual(outcomesOf(retried.ws[0]!), ['completed']);
@@ -117,8 +126,7 @@ describe('watching an existing BullMQ queue run by an unmodified BullMQ worker p
   });
 
   it('cancel: a waiting job is removed; a running one cannot be stopped when the workers do not take cancel requests', async () => {
-    await emails.pause();
-    const waiting = await follow({ steps: 2 });
+    const waiting = await follow({ steps: 2 }, { hold: true });
     const cancelled = await fetch(`${stack.url}/jobcast/jobs/${waiting.started.jobId}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${waiting.started.token}` } });
     assert.equal(cancelled.status, 202);
     assert.deepEqual(await cancelled.json(), { jobId: waiting.started.jobId, state: 'cancelled' });
@@ -134,6 +142,19 @@ describe('watching an existing BullMQ queue run by an unmodified BullMQ worker p
     assert.match(((await refused.json()) as { error: { message: string } }).error.message, /already running, and the workers of queue emails cannot be told to stop it/);
     await waitFor(() => running.ws[0]!.done, 'it finishes on its own', 20_000);
     assert.deepEqual(outcomesOf(running.ws[0]!), ['completed']);
+  });
+
+  it('jobcast status prints a watched job (JOBCAST_WATCH_QUEUES)', async () => {
+    const job = await emails.add('welcome', { steps: 2, stepMs: 50 });
+    const started = await stack.jobcast.tokenForJob(job);
+    const [w] = await watch(stack.url, [started]);
+    watchers.push(w!);
+    await waitFor(() => w!.done, 'the outcome');
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'status', started.jobId], {
+      env: { ...process.env, REDIS_URL: stack.redisUrl, JOBCAST_PREFIX: stack.prefix, JOBCAST_SECRET: TEST_SECRET, JOBCAST_WATCH_QUEUES: 'emails', JOBCAST_WATCH_PREFIX: bullPrefix, LOG_LEVEL: 'silent' },
+      timeout: 20_000,
+    });
+    assert.match(stdout, new RegExp(`^welcome ${started.jobId}: completed \\(100%\\), attempt 1 of 1`));
   });
 
   it('clear errors: a job id not in the queue, a queue not watched, an id that is not a watched job', async () => {
@@ -200,5 +221,44 @@ describe('watched queue: a worker SIGKILLed mid-job, and two watching processes'
         assert.equal(afterStall.filter((e) => e === 'active').length, 1);
       }
     }
+  });
+});
+
+describe('watched queue with cancelRunning: workers that opt in stop a running job from the page', () => {
+  let stack: TestStack;
+  let queue: Queue;
+  let connection: Redis;
+  let worker: BullWorkerProcess | undefined;
+  const watchers: Watcher[] = [];
+
+  before(async () => {
+    stack = await startStack({ worker: false, jobs: [] });
+    const prefix = `${stack.prefix}bull`;
+    queue = new Queue('exports', { connection: (connection = new Redis(stack.redisUrl, { maxRetriesPerRequest: null })), prefix });
+    await stack.jobcast.watchQueue('exports', { prefix, cancelRunning: true }).ready;
+    worker = await startBullWorker({ REDIS_URL: stack.redisUrl, QUEUE: 'exports', BULL_PREFIX: prefix, CANCELLABLE: '1' });
+  });
+  after(async () => {
+    closeAll(watchers);
+    await worker?.stop('SIGKILL');
+    await queue.close();
+    connection.disconnect();
+    await stack.close();
+  });
+
+  it('a running job ends cancelled (not failed), with the reason, once', async () => {
+    const job = await queue.add('export', { steps: 100, stepMs: 50 }, { attempts: 3 });
+    const started = await stack.jobcast.tokenForJob(job);
+    const [w] = await watch(stack.url, [started]);
+    watchers.push(w!);
+    await waitFor(() => w!.events.filter((e) => e === 'progress').length >= 2, 'running');
+    assert.deepEqual(await stack.jobcast.cancel(started.jobId, 'not needed any more'), { jobId: started.jobId, state: 'cancelling' });
+    let reason: unknown;
+    w!.subscription.on('cancelled', (e) => (reason = (e.data as { reason: string }).reason));
+    await waitFor(() => w!.done, 'cancelled', 15_000);
+    assert.deepEqual(outcomesOf(w!), ['cancelled']);
+    assert.equal(reason, 'not needed any more');
+    assert.equal(await job.getState(), 'failed', 'BullMQ recorded the stopped run as failed; the page says cancelled');
+    assert.equal((await stack.jobcast.status(started.jobId)).state, 'cancelled');
   });
 });
