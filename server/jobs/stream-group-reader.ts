@@ -20,7 +20,12 @@ export interface StreamGroupReaderOptions {
   /** Consumer name; unique per process. */
   consumer: string;
   /** Handles one entry; the entry is acknowledged after it resolves, retried when it throws. */
-  handle(id: string, fields: Record<string, string>): Promise<void>;
+  handle?(id: string, fields: Record<string, string>): Promise<void>;
+  /**
+   * Instead of `handle`: handles one read's entries (up to 100, in stream order) at once,
+   * acknowledged together after it resolves, all read again when it throws.
+   */
+  handleBatch?(entries: { id: string; fields: Record<string, string> }[]): Promise<void>;
   /** Entries another consumer took but did not acknowledge for this long are taken over. */
   claimAfterMs: number;
   /**
@@ -54,9 +59,16 @@ export async function readStreamGroup(options: StreamGroupReaderOptions): Promis
     return reply?.[0]?.[1] ?? [];
   };
   const drain = async (entries: StreamEntry[]) => {
+    if (options.handleBatch) {
+      if (!entries.length) return;
+      // A pending entry trimmed from the stream comes back without fields: nothing to handle.
+      await options.handleBatch(entries.filter(([, fields]) => fields).map(([id, fields]) => ({ id, fields: entryFields(fields) })));
+      await conn.xack(stream, group, ...entries.map(([id]) => id));
+      return;
+    }
     for (const [id, fields] of entries) {
       // A pending entry trimmed from the stream comes back without fields: nothing to handle.
-      if (fields) await options.handle(id, entryFields(fields));
+      if (fields) await options.handle?.(id, entryFields(fields));
       await conn.xack(stream, group, id);
     }
   };

@@ -5,6 +5,7 @@ import { jobChannel } from '../../shared/channels.js';
 import type { ChannelStore } from '../channels/channel-store.js';
 import { watchLeaseKey } from '../channels/keys.js';
 import { readStreamGroup } from '../jobs/stream-group-reader.js';
+import { sweepOutcomes } from './outcome-sweep.js';
 import type { Logger } from '../logger.js';
 import type { RedisClient } from '../redis/connect.js';
 import type { WatchedQueue } from './watched-queue.js';
@@ -12,6 +13,10 @@ import type { WatchedQueue } from './watched-queue.js';
 const script = (name: string) => readFileSync(new URL(`./scripts/${name}`, import.meta.url), 'utf8');
 const HOLD_LEASE = script('hold-lease-1.lua');
 const RELEASE_LEASE = script('release-lease-1.lua');
+/** How often the publisher looks for outcomes the stream dropped, how far back when it starts, and how old they must be. */
+const SWEEP_EVERY_MS = 2000;
+const SWEEP_BACK_MS = 10 * 60_000;
+const SWEEP_SETTLE_MS = 3000;
 
 type LeaseRedis = RedisClient & {
   jobcastHoldLease(key: string, holder: string, ms: string): Promise<number>;
@@ -19,7 +24,7 @@ type LeaseRedis = RedisClient & {
 };
 
 /** What the watcher needs of the queue it watches. */
-type Watched = Pick<WatchedQueue, 'name' | 'prefix' | 'label' | 'key' | 'exists' | 'publishCompleted' | 'publishProgress' | 'cancelReason' | 'followable' | 'removeJob' | 'findJob' | 'deps'>;
+type Watched = Pick<WatchedQueue, 'renders' | 'name' | 'prefix' | 'label' | 'key' | 'exists' | 'publishCompleted' | 'publishProgress' | 'cancelReason' | 'followable' | 'removeJob' | 'findJob' | 'deps'>;
 
 /** Options of {@link startQueueWatcher}. */
 export interface QueueWatcherOptions {
@@ -110,13 +115,45 @@ export function startQueueWatcher(watched: Watched, options: QueueWatcherOptions
           leader = held;
         });
       }, Math.max(50, options.leaseMs / 3));
+      // Outcomes whose events the stream dropped unread; jobs finished in the last few seconds
+      // are left to the stream, which normally brings them within milliseconds.
+      let sweptTo = Date.now() - SWEEP_BACK_MS;
+      const sweep = setInterval(() => {
+        const to = Date.now() - SWEEP_SETTLE_MS;
+        void sweepOutcomes(watched, options.commands, sweptTo, to).then(
+          (n) => {
+            sweptTo = to;
+            if (n) log.warn({ queue: watched.name, published: n }, `published ${n} outcomes whose events the queue's stream dropped before they were read; raise BullMQ's streams.events.maxLen for bursts this big`);
+          },
+          (error: unknown) => log.warn({ err: error }, 'outcome sweep failed; retrying'),
+        );
+      }, SWEEP_EVERY_MS);
       try {
         await readStreamGroup({
           connection: blocking,
           stream,
           group,
           consumer: holder,
-          handle: (_id, entry) => map(entry),
+          // One job's events in order, different jobs' at once: a watcher keeps up with
+          // BullMQ workers at their concurrency instead of one round trip per event.
+          handleBatch: async (entries) => {
+            const byJob = new Map<string, Record<string, string>[]>();
+            for (const { fields } of entries) {
+              const list = byJob.get(fields.jobId ?? '');
+              if (list) list.push(fields);
+              else byJob.set(fields.jobId ?? '', [fields]);
+            }
+            const results = await Promise.allSettled([...byJob.values()].map(async (list) => {
+              for (const [i, fields] of list.entries()) {
+                // A progress report superseded by the next one in the same read is not worth a
+                // round trip (progress conflates; the newest is what a page shows).
+                if (fields.event === 'progress' && list[i + 1]?.event === 'progress') continue;
+                await map(fields);
+              }
+            }));
+            const failed = results.find((r) => r.status === 'rejected');
+            if (failed) throw (failed as PromiseRejectedResult).reason;
+          },
           // The lease says nobody else reads: what any consumer left pending is ours at once.
           claimAfterMs: options.leaseMs,
           takeOverFirst: true,
@@ -126,6 +163,7 @@ export function startQueueWatcher(watched: Watched, options: QueueWatcherOptions
         });
       } finally {
         clearInterval(renew);
+        clearInterval(sweep);
       }
     }
   }
@@ -240,7 +278,12 @@ function eventMapper(watched: Watched, commands: RedisClient, log: Logger): (ent
         } catch {
           // not JSON: the string as it is
         }
-        return watched.publishCompleted(jobId, returnvalue, await watched.findJob(bullId));
+        if (watched.renders) return watched.publishCompleted(jobId, returnvalue, await watched.findJob(bullId));
+        // No render: the two timestamps are all that is needed of the job.
+        const job = await jobFields(bullId);
+        const durationMs = job.processedOn && job.finishedOn ? Math.max(0, Number(job.finishedOn) - Number(job.processedOn)) : 0;
+        await store.append(channel, 'completed', { partialUrl: null, durationMs });
+        return;
       }
       case 'failed': {
         const reason = await watched.cancelReason(jobId);

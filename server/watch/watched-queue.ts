@@ -121,6 +121,11 @@ export class WatchedQueue<Result = unknown> {
     return job;
   }
 
+  /** Whether completed jobs get a partial (the watcher then loads the job for `render`). */
+  get renders(): boolean {
+    return this.#options.render !== undefined;
+  }
+
   /** The BullMQ job, or `undefined` when the queue no longer has it. */
   findJob(bullId: string): Promise<Job | undefined> {
     return this.#queue.getJob(bullId).catch(() => undefined);
@@ -166,8 +171,9 @@ export class WatchedQueue<Result = unknown> {
   async publishCompleted(jobId: string, returnvalue: unknown, job: Job | undefined): Promise<void> {
     const channel = jobChannel(jobId);
     const { store } = this.#deps;
-    // A replayed `completed` (another watcher, a catch-up) renders nothing twice.
-    if ((await store.read(channel)).events.some((e) => e.event === 'completed')) return;
+    // A replayed `completed` (another watcher, a catch-up) renders nothing twice. (Without
+    // render there is nothing to spare: the append itself keeps one outcome.)
+    if (this.#options.render && (await store.read(channel)).events.some((e) => e.event === 'completed')) return;
     let partialUrl: string | null = null;
     if (this.#options.render) {
       try {
