@@ -20,19 +20,18 @@ export async function sweepOutcomes(watched: Swept, commands: RedisClient, from:
   for (const state of ['completed', 'failed'] as const) {
     const ids = (await commands.zrangebyscore(watched.key(state), from, to, 'LIMIT', 0, 1000)).filter((id) => watched.followable(id));
     if (!ids.length) continue;
-    // Channels hash-tag by channel: one command each (a pipeline, not one multi-key call).
+    // Channels hash-tag by channel: one command each (no pipeline, which a Redis Cluster
+    // refuses across slots; ioredis sends concurrent commands without waiting anyway).
     const redis = watched.deps.redis;
-    const pipeline = redis.pipeline();
-    for (const id of ids) {
-      const { meta } = channelKeys(keyPrefix, jobChannel(`${watched.label}:${id}`));
-      pipeline.exists(meta);
-      pipeline.hexists(meta, 's:outcome');
-    }
-    const replies = (await pipeline.exec()) ?? [];
+    const replies = await Promise.all(
+      ids.map(async (id) => {
+        const { meta } = channelKeys(keyPrefix, jobChannel(`${watched.label}:${id}`));
+        return Promise.all([redis.exists(meta), redis.hexists(meta, 's:outcome')]);
+      }),
+    );
     for (const [i, id] of ids.entries()) {
-      const exists = replies[i * 2]?.[1] === 1;
-      const hasOutcome = replies[i * 2 + 1]?.[1] === 1;
-      if (!exists || hasOutcome) continue;
+      const [exists, hasOutcome] = replies[i]!;
+      if (exists !== 1 || hasOutcome === 1) continue;
       const jobId = `${watched.label}:${id}`;
       const job = await watched.findJob(id);
       if (!job) continue;
