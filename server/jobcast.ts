@@ -27,7 +27,7 @@ import type { Origins } from './http/security.js';
 import { Metrics, eventType } from './metrics.js';
 import { TokenSigner, type Right } from './tokens.js';
 import { WatchedQueue, type WatchQueueOptions } from './watch/watched-queue.js';
-import { isWatchedJobId, splitWatchedJobId } from './watch/watched-job-id.js';
+import { isWatchedJobId, queueLabel, splitWatchedJobId } from './watch/watched-job-id.js';
 
 /** Options of {@link createJobcast}. */
 export interface JobcastOptions {
@@ -356,6 +356,8 @@ export class Jobcast {
    * ```
    */
   watchQueue<Result = any>(name: string, options: WatchQueueOptions<Result> = {}): WatchedQueue<Result> { // any: the return value is the app's
+    const clash = this.#watched.get(queueLabel(name, options.alias));
+    if (clash) throw new Error(`queue ${name} is already watched by this jobcast (as ${clash.name}, prefix ${clash.prefix}); pass { alias } to watch a second queue of that name`);
     const queue = new WatchedQueue<Result>(name, options, {
       store: this.store,
       redis: this.#redis,
@@ -366,11 +368,6 @@ export class Jobcast {
       logger: this.logger,
       connect: () => this.#connect({ maxRetriesPerRequest: null }),
     });
-    const clash = this.#watched.get(queue.label);
-    if (clash) {
-      void queue.close();
-      throw new Error(`queue ${name} is already watched by this jobcast (as ${clash.name}, prefix ${clash.prefix}); pass { alias } to watch a second queue of that name`);
-    }
     this.#watched.set(queue.label, queue);
     this.#closers.unshift(async () => {
       this.#watched.delete(queue.label);
