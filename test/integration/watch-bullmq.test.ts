@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { createJobcast, type Jobcast } from '../../server/index.js';
 import { createLogger } from '../../server/logger.js';
 import { startStack, TEST_SECRET, type TestStack } from '../helpers/stack.js';
@@ -167,6 +168,21 @@ describe('watching an existing BullMQ queue run by an unmodified BullMQ worker p
     const status = await fetch(`${stack.url}/jobcast/jobs/emails:a%20b`, { headers: { authorization: 'Bearer x' } });
     assert.equal(status.status, 400);
     assert.throws(() => stack.jobcast.watchQueue('emails', { prefix: 'elsewhere' }), /already watched/);
+  });
+
+  it('a queue that does not exist yet is watched anyway, with a log line saying where to look', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    const jc = createJobcast({ redisUrl: stack.redisUrl, secret: TEST_SECRET, keyPrefix: stack.prefix, logger });
+    try {
+      await jc.watchQueue('not-yet', { prefix: bullPrefix }).ready;
+      assert.ok(
+        lines.some((l) => l.includes(`queue not-yet (prefix ${bullPrefix}) has no keys in this Redis yet; watching it anyway. If your producers use another Redis or prefix, pass { connection, prefix }`)),
+        lines.join('\n'),
+      );
+    } finally {
+      await jc.close();
+    }
   });
 });
 
