@@ -47,6 +47,8 @@ const EnvConfig = z.object({
   JOBCAST_HEARTBEAT_INTERVAL_MS: int(5000),
   JOBCAST_HEARTBEAT_TIMEOUT_MS: int(5000),
   JOBCAST_RELAY_CLAIM_MS: int(15_000),
+  JOBCAST_WATCH_QUEUES: z.string().regex(/^[^:,\s]+(,[^:,\s]+)*$/, 'use name,name (BullMQ queue names, no ":")').optional(),
+  JOBCAST_WATCH_PREFIX: z.string().min(1).default('bull'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -126,6 +128,8 @@ export interface JobcastConfig {
   heartbeat: { intervalMs: number; timeoutMs: number };
   /** How long an outcome another relay took may stay unacknowledged before this one takes it. @defaultValue 15000 */
   relayClaimMs: number;
+  /** Existing BullMQ queues the web, gateway and `all` roles watch (`JOBCAST_WATCH_QUEUES`), and their prefix. */
+  watchQueues: { names: string[]; prefix: string };
 }
 
 /** Reads the configuration from environment variables; throws with every problem named. */
@@ -183,5 +187,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): JobcastConf
     stalledIntervalMs: e.JOBCAST_STALLED_INTERVAL_MS,
     heartbeat: { intervalMs: e.JOBCAST_HEARTBEAT_INTERVAL_MS, timeoutMs: e.JOBCAST_HEARTBEAT_TIMEOUT_MS },
     relayClaimMs: e.JOBCAST_RELAY_CLAIM_MS,
+    watchQueues: { names: e.JOBCAST_WATCH_QUEUES ? e.JOBCAST_WATCH_QUEUES.split(',') : [], prefix: e.JOBCAST_WATCH_PREFIX },
   };
 }

@@ -29,6 +29,8 @@ export { defineJob } from './jobs/define-job.js';
 export type { JobDefinition, JobContext, ProgressInfo } from './jobs/define-job.js';
 export type { JobRunner } from './jobs/job-runner.js';
 export type { CancelResult } from './jobs/cancellation.js';
+export type { WatchedQueue, WatchQueueOptions } from './watch/watched-queue.js';
+export { progressFromBullmq } from './watch/progress-mapping.js';
 export { AfterCommit } from './jobs/after-commit.js';
 export { createResourcePool } from './jobs/resource-pool.js';
 export type { ResourcePool, ResourcePoolOptions } from './jobs/resource-pool.js';

@@ -7,7 +7,7 @@ import type { ChannelEvent, JobStatus, StartedJob } from '../shared/protocol.js'
 import type { ChannelStore } from './channels/channel-store.js';
 import { RedisChannelFeed } from './channels/redis-channel-feed.js';
 import { RedisChannelStore } from './channels/redis-channel-store.js';
-import { ConflictError, InvalidInputError, PayloadTooLargeError, UnavailableError, invalidInputFrom } from './errors.js';
+import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError, PayloadTooLargeError, UnavailableError, invalidInputFrom } from './errors.js';
 import { attachGateway, type Gateway, type GatewayOptions } from './gateway/gateway.js';
 import type { PusherEndpointOptions } from './gateway/pusher/pusher-endpoint.js';
 import { createRouter, type RouterOptions } from './http/router.js';
@@ -33,6 +33,8 @@ import type { Origins } from './http/security.js';
 import { Metrics, eventType } from './metrics.js';
 import { TokenSigner, type Right } from './tokens.js';
 import { channelKeys, jobKeys, queueKeys } from './channels/keys.js';
+import { WatchedQueue, type WatchQueueOptions } from './watch/watched-queue.js';
+import { isWatchedJobId, queueLabel, splitWatchedJobId } from './watch/watched-job-id.js';
 
 /** Options of {@link createJobcast}. */
 export interface JobcastOptions {
@@ -156,6 +158,7 @@ export class Jobcast {
   readonly #sharded: boolean;
   readonly #redis: RedisClient;
   readonly #closers: (() => Promise<void>)[] = [];
+  readonly #watched = new Map<string, WatchedQueue<any>>(); // any: each queue's return values are the app's
   #closing: Promise<void> | undefined;
 
   constructor(options: JobcastOptions) {
@@ -316,6 +319,7 @@ export class Jobcast {
    * Subscribers get `cancelled`. 404 for an unknown job, 409 for a finished one.
    */
   cancel(jobId: string, reason = 'cancelled by the user'): Promise<CancelResult> {
+    if (isWatchedJobId(jobId)) return this.#watchedJob(jobId).then(({ queue, bullId }) => queue.cancel(bullId, reason.slice(0, 200)));
     return cancelJob(
       { queues: this.queues, store: this.store, redis: this.#redis, keyPrefix: this.keyPrefix, retentionSeconds: this.#options.retentionSeconds ?? 86_400 },
       jobId,
@@ -332,6 +336,7 @@ export class Jobcast {
 
   /** Runs a failed job again (job types with `retryFromPage`); 403 otherwise, 409 unless failed. */
   retry(jobId: string): Promise<{ jobId: string; state: 'queued' }> {
+    if (isWatchedJobId(jobId)) return Promise.reject(new ForbiddenError(`job ${jobId} belongs to a watched BullMQ queue; run it again with BullMQ's job.retry()`));
     return retryJob({ queues: this.queues, store: this.store, redis: this.#redis, keyPrefix: this.keyPrefix }, jobId);
   }
 
@@ -357,10 +362,72 @@ export class Jobcast {
 
   /** State, progress, attempts and result of a job; throws 404 for an unknown job. */
   async status(jobId: string): Promise<JobStatus> {
+    if (isWatchedJobId(jobId)) {
+      const { queue, bullId } = await this.#watchedJob(jobId);
+      return queue.status(bullId);
+    }
     const external = await this.externalJobs.statusOf(jobId);
     if (external) return external;
     const inline = await inlineStatus(this.#redis, this.keyPrefix, this.basePath, jobId, (name) => Boolean(this.queues.definition(name).render));
     return inline ?? readJobStatus(this, jobId);
+  }
+
+  /**
+   * Follows an existing BullMQ queue: every job of it, added by any producer and run by any
+   * unmodified BullMQ worker, gets a job channel fed from the queue's own event stream. Call
+   * it in every process that mints tokens or serves status for the queue; the processes that
+   * call it share the publishing (one at a time, another takes over when it stops).
+   *
+   * @example
+   * ```ts
+   * jobcast.watchQueue('emails', { render: (result) => html`<p>Sent to ${result.to}</p>`.toString() });
+   * const job = await emails.add('welcome', { to });      // your existing BullMQ producer
+   * res.send(renderJobElement(await jobcast.tokenForJob(job, { owner: user.id })));
+   * ```
+   */
+  watchQueue<Result = any>(name: string, options: WatchQueueOptions<Result> = {}): WatchedQueue<Result> { // any: the return value is the app's
+    const clash = this.#watched.get(queueLabel(name, options.alias));
+    if (clash) throw new Error(`queue ${name} is already watched by this jobcast (as ${clash.name}, prefix ${clash.prefix}); pass { alias } to watch a second queue of that name`);
+    const queue = new WatchedQueue<Result>(name, options, {
+      store: this.store,
+      redis: this.#redis,
+      keyPrefix: this.keyPrefix,
+      basePath: this.basePath,
+      retentionSeconds: this.#options.retentionSeconds ?? 86_400,
+      maxPartialBytes: this.#options.maxPartialBytes ?? 1024 * 1024,
+      logger: this.logger,
+      connect: () => this.#connect({ maxRetriesPerRequest: null }),
+    });
+    this.#watched.set(queue.label, queue);
+    this.#closers.unshift(async () => {
+      this.#watched.delete(queue.label);
+      await queue.close();
+    });
+    return queue;
+  }
+
+  /** The BullMQ queues this instance watches. */
+  get watchedQueues(): WatchedQueue<unknown>[] {
+    return [...this.#watched.values()];
+  }
+
+  /**
+   * A token (and the job id for {@link renderJobElement}) for a job of a watched queue:
+   * pass the BullMQ `Job` your producer's `queue.add` returned, or `{ queueName, id }`.
+   * 404 when the queue is not watched here or has no such job.
+   */
+  async tokenForJob(job: { queueName: string; id?: string | undefined }, options: { owner?: string; rights?: Right[] } = {}): Promise<StartedJob> {
+    const queue = [...this.#watched.values()].find((q) => q.name === job.queueName);
+    if (!queue) throw new NotFoundError(`queue ${JSON.stringify(job.queueName).slice(0, 80)} is not watched; call jobcast.watchQueue(${JSON.stringify(job.queueName).slice(0, 80)}) first`);
+    if (job.id === undefined) throw new InvalidInputError('the job has no id yet: pass the job queue.add() resolved to', 'id');
+    return queue.follow(String(job.id), (channel) => this.token([channel], { owner: options.owner, rights: options.rights ?? ['subscribe', 'cancel'] }));
+  }
+
+  async #watchedJob(jobId: string): Promise<{ queue: WatchedQueue<unknown>; bullId: string }> {
+    const split = splitWatchedJobId(jobId);
+    const queue = split && this.#watched.get(split.label);
+    if (!split || !queue) throw new NotFoundError(`no job with id ${JSON.stringify(jobId).slice(0, 80)} (no watched queue ${JSON.stringify(split?.label ?? jobId).slice(0, 80)} here)`);
+    return { queue, bullId: split.bullId };
   }
 
   /**

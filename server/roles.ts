@@ -67,6 +67,8 @@ export async function startRole(role: Role, config: JobcastConfig, redisUrl: str
     logger,
   });
   await jobcast.ready();
+  // Workers run jobcast's own jobs; watching existing BullMQ queues is for the serving roles.
+  if (role !== 'worker') for (const name of config.watchQueues.names) jobcast.watchQueue(name, { prefix: config.watchQueues.prefix });
 
   let server: Server | null = null;
   if (role === 'web' || role === 'all') {

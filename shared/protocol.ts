@@ -40,6 +40,8 @@ export const ProgressEvent = z.object({
   pct: z.number().min(0).max(100).nullable(),
   stage: z.string().max(200).optional(),
   message: z.string().max(1000).optional(),
+  /** Anything else the job reported with its progress (watched BullMQ queues pass it through). */
+  data: z.unknown().optional(),
 });
 export type ProgressEvent = z.infer<typeof ProgressEvent>;
 

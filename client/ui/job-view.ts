@@ -33,6 +33,7 @@ export class JobView {
   /** Both notices can be due at once; the dead connection wins, it is the truth about the bar. */
   #slow = false;
   #reconnecting = false;
+  #keepError = false;
 
   constructor(el: HTMLElement) {
     this.#el = el;
@@ -81,6 +82,8 @@ export class JobView {
         this.#cancel.disabled = false;
         this.#cancel.textContent = 'Cancel';
         this.problem(`Could not cancel: ${(error as Error).message}`);
+        // Why it cannot be cancelled (a running job of a watched queue) stays while it runs.
+        this.#keepError = true;
       });
     };
   }
@@ -91,6 +94,7 @@ export class JobView {
 
   queued(): void {
     this.#finished = false;
+    this.#keepError = false;
     this.#head.hidden = this.#bar.hidden = this.#detail.hidden = false;
     this.#hide(this.#error);
     this.#hide(this.#button);
@@ -102,7 +106,7 @@ export class JobView {
   active(attempt: number, attempts: number): void {
     this.#setState('active');
     this.#clearCountdown();
-    this.#hide(this.#error);
+    if (!this.#keepError) this.#hide(this.#error);
     if (this.#stage.textContent === 'Waiting in the queue…' || this.#el.dataset.jobcastRetried) this.#stage.textContent = attempt > 1 ? `Starting attempt ${attempt} of ${attempts}…` : 'Starting…';
   }
 
@@ -110,7 +114,7 @@ export class JobView {
     this.#head.hidden = this.#bar.hidden = this.#detail.hidden = false;
     this.#setState('active');
     this.#clearCountdown();
-    this.#hide(this.#error);
+    if (!this.#keepError) this.#hide(this.#error);
     if (stage !== undefined) this.#stage.textContent = stage;
     else if (this.#stage.textContent === 'Waiting in the queue…') this.#stage.textContent = 'Working…';
     this.#message.textContent = message ?? '';

@@ -12,6 +12,7 @@ import { adminAuth } from './admin-auth.js';
 import { CONSOLE_SCRIPT } from './console-script.js';
 import { consolePage } from './console-page.js';
 import { sharedKeys } from '../channels/keys.js';
+import { WatchedJobId, isWatchedJobId } from '../watch/watched-job-id.js';
 
 /**
  * The operator's pages under `/admin/`, behind the admin token: the live debug console, its
@@ -36,6 +37,8 @@ export function createAdminRouter(jobcast: Jobcast, options: { adminToken: strin
     for (const n of presence.values()) subscriptions += n;
     const queues: Record<string, Record<string, number>> = {};
     for (const d of jobcast.queues.definitions) queues[d.name] = await jobcast.queues.queue(d.name).getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
+    // Watched BullMQ queues in the same table, named so they are not taken for job types.
+    for (const q of jobcast.watchedQueues) queues[`${q.name} (watched, prefix ${q.prefix})`] = await q.bullQueue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
     res.json({ gateways, channels: presence.size, subscriptions, queues });
   });
 
@@ -45,8 +48,8 @@ export function createAdminRouter(jobcast: Jobcast, options: { adminToken: strin
   });
 
   router.get(`${path}/api/jobs/:id/timeline`, async (req, res) => {
-    const parsed = JobId.safeParse(req.params.id);
-    if (!parsed.success) throw new InvalidInputError('job id: letters, digits, _ and -', 'id');
+    const parsed = isWatchedJobId(String(req.params.id)) ? WatchedJobId.safeParse(req.params.id) : JobId.safeParse(req.params.id);
+    if (!parsed.success) throw new InvalidInputError('job id: letters, digits, _ and - (or <queue>:<id> for a watched queue)', 'id');
     const [entries, status] = await Promise.all([jobcast.timeline.read(parsed.data, jobcast.store), jobcast.status(parsed.data).catch(() => null)]);
     res.json({ status, entries });
   });
@@ -54,7 +57,10 @@ export function createAdminRouter(jobcast: Jobcast, options: { adminToken: strin
   // Bull Board, the queue dashboard people know, with the same token.
   const board = new ExpressAdapter();
   board.setBasePath(`${path}/queues`);
-  createBullBoard({ queues: jobcast.queues.definitions.map((d) => new BullMQAdapter(jobcast.queues.queue(d.name))), serverAdapter: board });
+  createBullBoard({
+    queues: [...jobcast.queues.definitions.map((d) => jobcast.queues.queue(d.name)), ...jobcast.watchedQueues.map((q) => q.bullQueue)].map((q) => new BullMQAdapter(q)),
+    serverAdapter: board,
+  });
   router.use(`${path}/queues`, board.getRouter());
 
   router.use(path, errorHandler(jobcast.logger));

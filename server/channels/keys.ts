@@ -122,3 +122,10 @@ export function externalJobKeys(prefix: string, channel: string): ExternalJobKey
   return { record: `${base}:external`, outcome: `${base}:external-outcome`, request: (id) => `${base}:external-request:${id}` };
 }
 
+/**
+ * The lease naming which jobcast process publishes a watched BullMQ queue's events (one at a
+ * time, so a job's events are published in order). Hash-tagged by the queue.
+ */
+export function watchLeaseKey(prefix: string, queuePrefix: string, queueName: string): string {
+  return `${prefix}{watch:${queuePrefix}:${queueName}}:lease`;
+}

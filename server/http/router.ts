@@ -8,6 +8,7 @@ import { openApiDocument } from './openapi.js';
 import { apiCors, apiHeaders } from './security.js';
 import { startGuard } from './start-guard.js';
 import { createPusherAuthRouter } from './pusher-auth.js';
+import { WatchedJobId, isWatchedJobId } from '../watch/watched-job-id.js';
 
 /** Options of {@link Jobcast.router}. */
 export interface RouterOptions {
@@ -102,8 +103,9 @@ export function createRouter(jobcast: Jobcast, options: RouterOptions = {}): Rou
   return router;
 }
 
+/** A job id of jobcast's own, or of a watched BullMQ queue (`<queue>:<id>`). */
 function parseJobId(raw: unknown): string {
-  const parsed = JobId.safeParse(raw);
+  const parsed = typeof raw === 'string' && isWatchedJobId(raw) ? WatchedJobId.safeParse(raw) : JobId.safeParse(raw);
   if (!parsed.success) throw new InvalidInputError(`job id: ${parsed.error.issues[0]?.message ?? 'invalid'}`, 'id');
   return parsed.data;
 }

@@ -1,3 +1,4 @@
+import type { Job } from 'bullmq';
 import { jobChannel } from '../../shared/channels.js';
 import { ProgressEvent, type JobState, type JobStatus } from '../../shared/protocol.js';
 import type { ChannelStore } from '../channels/channel-store.js';
@@ -11,11 +12,18 @@ export async function readJobStatus(
 ): Promise<JobStatus> {
   const job = await jobcast.queues.find(jobId);
   if (!job) throw new NotFoundError(`no job with id ${JSON.stringify(jobId).slice(0, 80)}`);
+  return describeJob(jobcast, jobId, job, Boolean(jobcast.queues.definition(job.name).render));
+}
+
+/**
+ * The status of BullMQ job `job`, known to jobcast as `jobId` (its own jobs and watched
+ * queues' jobs alike); `rendered` says whether a completed job has a partial.
+ */
+export async function describeJob(deps: { store: ChannelStore; basePath: string }, jobId: string, job: Job, rendered: boolean): Promise<JobStatus> {
   const channel = jobChannel(jobId);
-  const [bullState, snapshot] = await Promise.all([job.getState(), jobcast.store.read(channel)]);
+  const [bullState, snapshot] = await Promise.all([job.getState(), deps.store.read(channel)]);
   const latest = (name: string) => snapshot.events.filter((e) => e.event === name).pop();
   const progress = ProgressEvent.safeParse(latest('progress')?.data);
-  const definition = jobcast.queues.definition(job.name);
 
   let state: JobState | 'unknown';
   if (latest('cancelled')) state = 'cancelled';
@@ -32,12 +40,17 @@ export async function readJobStatus(
     state,
     progress: progress.success ? progress.data : null,
     attemptsMade: job.attemptsMade,
-    attempts: job.opts.attempts ?? 1,
+    attempts: Math.max(1, job.opts.attempts ?? 1),
     ...(state === 'completed' ? { result: job.returnvalue } : {}),
     ...(state === 'failed' && job.failedReason ? { error: job.failedReason } : {}),
     createdAt: job.timestamp ?? null,
     startedAt: job.processedOn ?? null,
     finishedAt: job.finishedOn ?? null,
-    partialUrl: state === 'completed' && definition.render ? `${jobcast.basePath}/jobs/${jobId}/partial` : null,
+    partialUrl: state === 'completed' && rendered ? partialUrlOf(deps.basePath, jobId) : null,
   };
+}
+
+/** Where a job's rendered result is served. */
+export function partialUrlOf(basePath: string, jobId: string): string {
+  return `${basePath}/jobs/${encodeURIComponent(jobId)}/partial`;
 }

@@ -1,8 +1,13 @@
 /**
  * Scenario 2, in a process of its own: BullMQ jobs with 10 progress updates each at worker
- * concurrency 50, bare BullMQ (`job.updateProgress`) or jobcast's job runner (`ctx.progress`,
- * published to subscribers through the channel log). Prints jobs/s.
+ * concurrency 50, bare BullMQ (`job.updateProgress`), jobcast's job runner (`ctx.progress`,
+ * published to subscribers through the channel log), or bare BullMQ with jobcast watching the
+ * queue from another process (`watched`: the same workers, every event published to job
+ * channels). Prints jobs/s (and for `watched`, how long after the last job the watcher had
+ * published every outcome).
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -15,9 +20,27 @@ const [kind, redisUrl, countArg] = process.argv.slice(2);
 const JOBS = Number(countArg);
 const prefix = uniquePrefix('benchjobs');
 
-async function bare(): Promise<number> {
+/** `jobs.ts watcher <redisUrl> <prefix>`: a jobcast process watching the bench queue. */
+async function watcher(keyPrefix: string): Promise<void> {
+  const jc = createJobcast({ redisUrl: redisUrl!, secret: 'bench-secret-0123456789abcdef', keyPrefix, logger: createLogger('silent') });
+  await jc.watchQueue('bare', { prefix: keyPrefix }).ready;
+  process.stdout.write('ready\n');
+  process.on('SIGTERM', () => void jc.close().then(() => process.exit(0)));
+}
+
+/** Starts the watcher process; resolves once it reads the queue's events. */
+async function startWatcher() {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'watcher', redisUrl!, prefix], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+  return child;
+}
+
+async function bare(watched = false): Promise<{ elapsed: number; publishedAfterMs?: number }> {
   const connection = new Redis(redisUrl!, { maxRetriesPerRequest: null });
-  const queue = new Queue('bare', { connection, prefix });
+  // The whole burst (≈14 events a job) fits in the event stream, so a watcher that lags the
+  // workers loses nothing; the same setting for bare and watched runs.
+  const queue = new Queue('bare', { connection, prefix, streams: { events: { maxLen: JOBS * 20 } } });
+  const watcherProcess = watched ? await startWatcher() : undefined;
   await queue.addBulk(Array.from({ length: JOBS }, (_, i) => ({ name: 'bare', data: { i } })));
   const started = Date.now();
   const worker = new Worker(
@@ -30,10 +53,22 @@ async function bare(): Promise<number> {
   );
   await waitFor(async () => (await queue.getJobCounts('completed')).completed === JOBS, 'bare jobs', 300_000);
   const elapsed = Date.now() - started;
+  let publishedAfterMs: number | undefined;
+  if (watcherProcess) {
+    // Jobs 1…JOBS (BullMQ counts from 1): every channel has its outcome once the watcher caught up.
+    const outcomes = async () => {
+      const pipeline = connection.pipeline();
+      for (let id = 1; id <= JOBS; id++) pipeline.hexists(`${prefix}{job:bare:${id}}:meta`, 's:outcome');
+      return ((await pipeline.exec()) ?? []).every(([, n]) => n === 1);
+    };
+    await waitFor(outcomes, 'the watcher to publish every outcome', 300_000);
+    publishedAfterMs = Date.now() - started - elapsed;
+    watcherProcess.kill('SIGTERM');
+  }
   await worker.close();
   await queue.close();
   connection.disconnect();
-  return elapsed;
+  return { elapsed, ...(publishedAfterMs !== undefined ? { publishedAfterMs } : {}) };
 }
 
 async function jobcast(): Promise<number> {
@@ -57,7 +92,11 @@ async function jobcast(): Promise<number> {
   return elapsed;
 }
 
-const elapsed = kind === 'bare' ? await bare() : await jobcast();
-await deleteKeys(redisUrl!, prefix);
-process.stdout.write(JSON.stringify({ kind, jobs: JOBS, jobsPerSec: Math.round(JOBS / (elapsed / 1000)) }) + '\n');
-process.exit(0);
+if (kind === 'watcher') {
+  await watcher(countArg!);
+} else {
+  const { elapsed, publishedAfterMs } = kind === 'bare' || kind === 'watched' ? await bare(kind === 'watched') : { elapsed: await jobcast(), publishedAfterMs: undefined };
+  await deleteKeys(redisUrl!, prefix);
+  process.stdout.write(JSON.stringify({ kind, jobs: JOBS, jobsPerSec: Math.round(JOBS / (elapsed / 1000)), ...(publishedAfterMs !== undefined ? { publishedAfterMs } : {}) }) + '\n');
+  process.exit(0);
+}

@@ -5,7 +5,7 @@ import type { FanoutResult } from './fanout.js';
 import type { Shapes } from './run.js';
 
 interface Results {
-  jobs: Record<'bare' | 'jobcast', number[]>;
+  jobs: Record<'bare' | 'jobcast' | 'watched', number[]>;
   fanouts: FanoutResult[];
   conns: ConnectionsResult[];
 }
@@ -27,6 +27,7 @@ export function headline({ jobs, fanouts, conns }: Results) {
     p99Ms: Math.max(...jc.map((f) => f.fixed.p99)),
     kbPerConn: jcConns.kbPerConn,
     jobsRatio: ratio(Math.max(...jobs.jobcast), Math.max(...jobs.bare)),
+    watchedRatio: ratio(Math.max(...jobs.watched), Math.max(...jobs.bare)),
     stormLostBaseline: of(fanouts, 'baseline').reduce((a, f) => a + f.storm.window.lost, 0),
     connectionsHeld: jcConns.held,
     // The Pusher path (pusher-js clients) against jobcast's socket.io path, when it ran.
@@ -65,6 +66,7 @@ export function report(shapes: Shapes, results: Results & { seconds: number }): 
     '| --- | --- |',
     `| bare BullMQ (job.updateProgress) | ${jobs.bare.join(' / ')} |`,
     `| jobcast (ctx.progress, published to subscribers) | ${jobs.jobcast.join(' / ')} |`,
+    `| bare BullMQ, its queue watched by jobcast in another process (every event published) | ${jobs.watched.join(' / ')} |`,
     '',
     `### 3 and 5. Connections: ${c.steps.join(', ')} subscribed clients, 1 event/s each; idle RSS measured at ${c.memoryAt}`,
     '',
@@ -88,6 +90,7 @@ export function report(shapes: Shapes, results: Results & { seconds: number }): 
     `| p99Ms at ${f.rate} events/s | ≤ 5 | ${h.p99Ms} |`,
     `| kbPerConn | ≤ 8 | ${h.kbPerConn} |`,
     `| jobsRatio | ≥ 0.9 | ${h.jobsRatio} |`,
+    `| watchedRatio (watched bare BullMQ ÷ bare BullMQ) | ≥ 0.95 | ${h.watchedRatio} |`,
     `| connections held by one gateway, p99 < 100 ms (tried up to ${Math.max(...c.steps)}) | 10000 | ${h.connectionsHeld} |`,
   ];
   return lines.join('\n');

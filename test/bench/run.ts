@@ -37,7 +37,7 @@ export const shapes = {
 };
 export type Shapes = typeof shapes;
 
-async function jobsPerSec(kind: 'bare' | 'jobcast', redisUrl: string): Promise<number> {
+async function jobsPerSec(kind: 'bare' | 'jobcast' | 'watched', redisUrl: string): Promise<number> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./jobs.ts', import.meta.url)), kind, redisUrl, String(shapes.jobs)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString())));
   return (JSON.parse(line) as { jobsPerSec: number }).jobsPerSec;
@@ -46,12 +46,12 @@ async function jobsPerSec(kind: 'bare' | 'jobcast', redisUrl: string): Promise<n
 const redisUrl = await testRedisUrl();
 const rounds = quick ? 1 : 2;
 const started = Date.now();
-const jobs: Record<'bare' | 'jobcast', number[]> = { bare: [], jobcast: [] };
+const jobs: Record<'bare' | 'jobcast' | 'watched', number[]> = { bare: [], jobcast: [], watched: [] };
 const fanouts: FanoutResult[] = [];
 const conns: ConnectionsResult[] = [];
 // Alternate, so drift on a shared machine hits both alike.
 for (let round = 0; round < rounds; round++) {
-  for (const kind of ['bare', 'jobcast'] as const) jobs[kind].push(await jobsPerSec(kind, redisUrl));
+  for (const kind of ['bare', 'jobcast', 'watched'] as const) jobs[kind].push(await jobsPerSec(kind, redisUrl));
   for (const kind of KINDS) fanouts.push(await fanout(kind, redisUrl, shapes.fanout));
 }
 for (const kind of KINDS) conns.push(await connections(kind, redisUrl, shapes.connections));

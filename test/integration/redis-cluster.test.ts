@@ -11,6 +11,9 @@ import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { closeAll, report, watch, type Watcher } from '../helpers/watchers.js';
 import { plannedJobs } from '../helpers/planned-jobs.js';
 import { waitFor } from '../helpers/wait.js';
+import { Queue, Worker } from 'bullmq';
+import { Cluster } from 'ioredis';
+import { parseClusterNodes } from '../../server/redis/connect.js';
 
 describe('on a three-master Redis Cluster: sharded pub/sub, hash-tagged keys', () => {
   const redis = new OwnRedisCluster();
@@ -81,5 +84,36 @@ describe('on a three-master Redis Cluster: sharded pub/sub, hash-tagged keys', (
     console.log(`redis cluster: ${cut} connections cut; ${JSON.stringify(result)}`);
     assert.deepEqual([result.lost, result.duplicated, result.outOfOrder], [0, 0, 0]);
     assert.equal(result.delivered, result.published);
+  });
+
+  it('watches an existing BullMQ queue with a hash-tagged prefix: progress and one completed', async () => {
+    const connection = new Cluster(parseClusterNodes(redis.nodes.join(',')), { redisOptions: { maxRetriesPerRequest: null } });
+    const prefix = `{bull-${Math.random().toString(36).slice(2, 8)}}`;
+    const queue = new Queue('reports', { connection, prefix });
+    const watched = cluster.jobcast.watchQueue('reports', { prefix });
+    let worker: Worker | undefined;
+    const jc = connect({ url: proxy.url });
+    try {
+      await watched.ready;
+      const started = await cluster.jobcast.tokenForJob(await queue.add('report', {}));
+      const seen: string[] = [];
+      const sub = jc.channel(started.channel, { token: started.token });
+      sub.on('*', (e) => seen.push(e.event));
+      await sub.subscribe();
+      worker = new Worker('reports', async (job) => {
+        for (let i = 1; i <= 5; i++) await job.updateProgress(i * 20);
+        return { ok: true };
+      }, { connection, prefix });
+      await waitFor(() => seen.includes('completed'), 'completed', 20_000);
+      assert.equal(seen.filter((e) => e === 'completed').length, 1);
+      assert.ok(seen.filter((e) => e === 'progress').length >= 1, seen.join(','));
+    } finally {
+      jc.close();
+      await worker?.close();
+      await watched.close();
+      await queue.obliterate({ force: true }).catch(() => undefined);
+      await queue.close();
+      connection.disconnect();
+    }
   });
 });

@@ -1,0 +1,186 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { watchLeaseKey } from '../channels/keys.js';
+import { readStreamGroup } from '../jobs/stream-group-reader.js';
+import { sweepOutcomes } from './outcome-sweep.js';
+import { eventMapper } from './bullmq-event-mapper.js';
+import type { Logger } from '../logger.js';
+import type { RedisClient } from '../redis/connect.js';
+import type { WatchedQueue } from './watched-queue.js';
+
+const script = (name: string) => readFileSync(new URL(`./scripts/${name}`, import.meta.url), 'utf8');
+const HOLD_LEASE = script('hold-lease-1.lua');
+const RELEASE_LEASE = script('release-lease-1.lua');
+/** How often the publisher looks for outcomes the stream dropped, how far back when it starts, and how old they must be. */
+const SWEEP_EVERY_MS = 2000;
+const SWEEP_BACK_MS = 10 * 60_000;
+const SWEEP_SETTLE_MS = 3000;
+
+type LeaseRedis = RedisClient & {
+  jobcastHoldLease(key: string, holder: string, ms: string): Promise<number>;
+  jobcastReleaseLease(key: string, holder: string): Promise<number>;
+};
+
+/** What the watcher needs of the queue it watches. */
+export type Watched = Pick<WatchedQueue, 'renders' | 'name' | 'prefix' | 'label' | 'key' | 'exists' | 'publishCompleted' | 'publishProgress' | 'cancelReason' | 'followable' | 'removeJob' | 'findJob' | 'deps'>;
+
+/** Options of {@link startQueueWatcher}. */
+export interface QueueWatcherOptions {
+  /** A connection to the queue's Redis, for job hashes. */
+  commands: RedisClient;
+  /** A connection of its own to the queue's Redis: the watcher blocks on it; closed by `close()`. */
+  blocking: RedisClient;
+  /** jobcast's Redis, where the lease lives. */
+  leaseRedis: RedisClient;
+  keyPrefix: string;
+  leaseMs: number;
+  logger: Logger;
+}
+
+/** A running watcher; `close()` stops it and hands the lease back. Idempotent. */
+export interface QueueWatcher {
+  /** Resolves once the consumer group exists: every event from then on is published. */
+  ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Publishes a watched BullMQ queue's events (`<prefix>:<queue>:events`, written by BullMQ in
+ * the same scripts that change a job's state) to its jobs' channels.
+ *
+ * Why a consumer group: an entry is acknowledged only after its channel event was appended,
+ * so a watcher killed mid-entry leaves it pending and the next one publishes it; the
+ * group's position survives restarts. Why a lease on top: one job's events must reach its
+ * channel in order, and a group hands consecutive entries to different consumers; so one
+ * watching process publishes at a time, and another takes over (claiming what it left
+ * pending) within `leaseMs` after it stops.
+ */
+export function startQueueWatcher(watched: Watched, options: QueueWatcherOptions): QueueWatcher {
+  const { blocking, logger: log } = options;
+  const lease = options.leaseRedis as LeaseRedis;
+  if (!('jobcastHoldLease' in options.leaseRedis)) {
+    options.leaseRedis.defineCommand('jobcastHoldLease', { numberOfKeys: 1, lua: HOLD_LEASE });
+    options.leaseRedis.defineCommand('jobcastReleaseLease', { numberOfKeys: 1, lua: RELEASE_LEASE });
+  }
+  const leaseKey = watchLeaseKey(options.keyPrefix, watched.prefix, watched.name);
+  const stream = watched.key('events');
+  // One group per jobcast installation (key prefix): two apps watching one queue each get every event.
+  const group = `jobcast:${options.keyPrefix}`;
+  const holder = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const map = eventMapper(watched, options.commands, log);
+  let running = true;
+  let leader = false;
+  let wake: (() => void) | undefined;
+  let markReady!: () => void;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  const pause = (ms: number) => new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    wake = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+  });
+  const hold = () => lease.jobcastHoldLease(leaseKey, holder, String(options.leaseMs)).then((n) => n === 1, () => false);
+
+  async function run(): Promise<void> {
+    let backoff = 100;
+    while (running) {
+      try {
+        if (!(await watched.exists())) {
+          log.warn({ queue: watched.name, prefix: watched.prefix }, `queue ${watched.name} (prefix ${watched.prefix}) has no keys in this Redis yet; watching it anyway. If your producers use another Redis or prefix, pass { connection, prefix } to watchQueue`);
+        }
+        await blocking.xgroup('CREATE', stream, group, '$', 'MKSTREAM').catch((error: unknown) => {
+          if (!String(error).includes('BUSYGROUP')) throw error;
+        });
+        break;
+      } catch (error) {
+        log.warn({ err: error }, 'cannot create the consumer group of a watched queue; retrying');
+        await pause(backoff);
+        backoff = Math.min(backoff * 2, 2000);
+      }
+    }
+    markReady();
+    while (running) {
+      if (!(await hold())) {
+        await pause(Math.max(50, options.leaseMs / 3));
+        continue;
+      }
+      leader = true;
+      log.info({ queue: watched.name }, `publishing the events of watched queue ${watched.name}`);
+      const renew = setInterval(() => {
+        void hold().then((held) => {
+          if (!held && leader) log.warn({ queue: watched.name }, 'lost the publishing lease of a watched queue; another process publishes now');
+          leader = held;
+        });
+      }, Math.max(50, options.leaseMs / 3));
+      // Outcomes whose events the stream dropped unread; jobs finished in the last few seconds
+      // are left to the stream, which normally brings them within milliseconds.
+      let sweptTo = Date.now() - SWEEP_BACK_MS;
+      const sweep = setInterval(() => {
+        const to = Date.now() - SWEEP_SETTLE_MS;
+        void sweepOutcomes(watched, options.commands, sweptTo, to).then(
+          (n) => {
+            sweptTo = to;
+            if (n) log.warn({ queue: watched.name, published: n }, `published ${n} outcomes whose events the queue's stream dropped before they were read; raise BullMQ's streams.events.maxLen for bursts this big`);
+          },
+          (error: unknown) => log.warn({ err: error }, 'outcome sweep failed; retrying'),
+        );
+      }, SWEEP_EVERY_MS);
+      try {
+        await readStreamGroup({
+          connection: blocking,
+          stream,
+          group,
+          consumer: holder,
+          // One job's events in order, different jobs' at once: a watcher keeps up with
+          // BullMQ workers at their concurrency instead of one round trip per event.
+          handleBatch: async (entries) => {
+            const byJob = new Map<string, Record<string, string>[]>();
+            for (const { fields } of entries) {
+              const list = byJob.get(fields.jobId ?? '');
+              if (list) list.push(fields);
+              else byJob.set(fields.jobId ?? '', [fields]);
+            }
+            const results = await Promise.allSettled([...byJob.values()].map(async (list) => {
+              for (const [i, fields] of list.entries()) {
+                // A progress report superseded by the next one in the same read is not worth a
+                // round trip (progress conflates; the newest is what a page shows).
+                if (fields.event === 'progress' && list[i + 1]?.event === 'progress') continue;
+                await map(fields);
+              }
+            }));
+            const failed = results.find((r) => r.status === 'rejected');
+            if (failed) throw (failed as PromiseRejectedResult).reason;
+          },
+          // The lease says nobody else reads: what any consumer left pending is ours at once.
+          claimAfterMs: options.leaseMs,
+          takeOverFirst: true,
+          running: () => running && leader,
+          drainOnStop: false,
+          logger: log,
+        });
+      } finally {
+        clearInterval(renew);
+        clearInterval(sweep);
+      }
+    }
+  }
+
+  const done = run();
+  let closing: Promise<void> | undefined;
+  return {
+    ready,
+    close() {
+      closing ??= (async () => {
+        running = false;
+        markReady();
+        wake?.();
+        await done;
+        if (leader) await lease.jobcastReleaseLease(leaseKey, holder).catch(() => undefined);
+        await blocking.quit().catch(() => blocking.disconnect());
+      })();
+      return closing;
+    },
+  };
+}
