@@ -1,13 +1,12 @@
-import { createHash, randomBytes } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import type { Router } from 'express';
-import { ChannelName, JobId, jobChannel, jobIdOfChannel } from '../shared/channels.js';
+import { ChannelName, jobIdOfChannel } from '../shared/channels.js';
 import { JOB_EVENT_NAMES } from '../shared/constants.js';
 import type { ChannelEvent, JobStatus, StartedJob } from '../shared/protocol.js';
 import type { ChannelStore } from './channels/channel-store.js';
 import { RedisChannelFeed } from './channels/redis-channel-feed.js';
 import { RedisChannelStore } from './channels/redis-channel-store.js';
-import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError, PayloadTooLargeError, UnavailableError, invalidInputFrom } from './errors.js';
+import { ForbiddenError, InvalidInputError, NotFoundError } from './errors.js';
 import { attachGateway, type Gateway, type GatewayOptions } from './gateway/gateway.js';
 import type { PusherEndpointOptions } from './gateway/pusher/pusher-endpoint.js';
 import { createRouter, type RouterOptions } from './http/router.js';
@@ -15,10 +14,11 @@ import { createHealthRouter, type HealthRouterOptions } from './http/health-rout
 import { createMetricsRouter, type MetricsRouterOptions } from './http/metrics-router.js';
 import { createAppsRouter } from './http/pusher-router.js';
 import type { JobDefinition } from './jobs/define-job.js';
+import { type JobStarter, type StartOptions, startJob } from './jobs/start-job.js';
 import { JobQueues } from './jobs/job-queues.js';
 import { cancelJob, retryJob, type CancelResult } from './jobs/cancellation.js';
 import { AfterCommit } from './jobs/after-commit.js';
-import { inlineStatus, runInline } from './jobs/inline-runner.js';
+import { inlineStatus } from './jobs/inline-runner.js';
 import { Timeline } from './jobs/timeline.js';
 import { Firehose } from './admin/firehose.js';
 import { createAdminRouter } from './admin/admin-router.js';
@@ -32,7 +32,7 @@ import type { AppRegistry } from './apps/apps.js';
 import type { Origins } from './http/security.js';
 import { Metrics, eventType } from './metrics.js';
 import { TokenSigner, type Right } from './tokens.js';
-import { channelKeys, jobKeys, queueKeys } from './channels/keys.js';
+import { jobKeys } from './channels/keys.js';
 import { WatchedQueue, type WatchQueueOptions } from './watch/watched-queue.js';
 import { isWatchedJobId, queueLabel, splitWatchedJobId } from './watch/watched-job-id.js';
 
@@ -95,22 +95,7 @@ export interface JobcastOptions {
   logger?: Logger;
 }
 
-/** Options of {@link Jobcast.start}. */
-export interface StartOptions {
-  /** Who owns the job (your user id); recorded in the token. */
-  owner?: string;
-  /** Rights the returned token grants. @defaultValue ['subscribe', 'cancel', 'retry'] */
-  rights?: Right[];
-  /** The id of the request that starts the job, logged with the job id. */
-  requestId?: string;
-  /** The app (HTTP API) that starts the job; only it can read or cancel it there. */
-  app?: string;
-  /**
-   * Your own id for the job (letters, digits, `_`, `-`), for example to subscribe before it
-   * starts. Starting a second job with an id in use is refused. @defaultValue a random id
-   */
-  jobId?: string;
-}
+export type { StartOptions } from './jobs/start-job.js';
 
 /**
  * One jobcast instance: starts jobs, triggers events, and hands out the router, gateway and
@@ -146,7 +131,7 @@ export class Jobcast {
   /** Jobs of other job systems, reported over the signed HTTP API (`/apps/:appId/external-jobs`). */
   readonly externalJobs: ExternalJobs;
   readonly #gateways: Gateway[] = [];
-  readonly #inline: boolean;
+  readonly #starter: JobStarter;
   /** Browser origins allowed on the API and the gateway. */
   readonly origins: Origins;
   /** Signed API writes one app key may make per second. */
@@ -169,7 +154,6 @@ export class Jobcast {
     this.basePath = options.basePath ?? '/jobcast';
     this.maxInputBytes = options.maxInputBytes ?? 65_536;
     this.apps = options.apps;
-    this.#inline = options.inline ?? false;
     this.origins = options.origins ?? true;
     this.triggersPerSecond = options.triggersPerSecond ?? 200;
     this.maxEventBytes = options.maxEventBytes ?? 10_240;
@@ -202,6 +186,21 @@ export class Jobcast {
       token: (channels, o) => this.token(channels, o),
       timeline: this.timeline,
     });
+    this.#starter = {
+      redis: this.#redis,
+      store: this.store,
+      queues: this.queues,
+      timeline: this.timeline,
+      logger: this.logger,
+      keyPrefix: this.keyPrefix,
+      basePath: this.basePath,
+      inline: options.inline ?? false,
+      maxInputBytes: this.maxInputBytes,
+      maxPartialBytes: options.maxPartialBytes ?? 1024 * 1024,
+      retentionSeconds: options.retentionSeconds ?? 86_400,
+      retentionCount: options.retentionCount ?? 1000,
+      token: (channels, o) => this.token(channels, o),
+    };
     this.#closers.push(() => this.queues.close(), () => this.#redis.quit().then(() => undefined));
   }
 
@@ -215,85 +214,8 @@ export class Jobcast {
    * Throws {@link InvalidInputError} (400, naming the field), 404 for an unknown job type,
    * 413 for an oversized input, 503 when Redis is unreachable.
    */
-  async start<I>(job: JobDefinition<I, any> | string, input: unknown, options: StartOptions = {}): Promise<StartedJob> { // any: the result type does not matter here
-    const definition = this.queues.definition(typeof job === 'string' ? job : job.name);
-    const json = JSON.stringify(input ?? null);
-    const max = this.maxInputBytes;
-    if (Buffer.byteLength(json) > max) throw new PayloadTooLargeError(`job input is over the ${max}-byte limit`);
-    const parsed = await definition.input.safeParseAsync(input);
-    if (!parsed.success) throw invalidInputFrom(parsed.error.issues);
-
-    const joined = this.#inline ? null : await this.#uniqueJob(definition, parsed.data, options);
-    if (joined) return joined;
-    const jobId = options.jobId === undefined ? randomBytes(12).toString('base64url') : parseJobId(options.jobId);
-    if (options.jobId !== undefined && (await this.queues.queue(definition.name).getJob(jobId))) {
-      throw new ConflictError(`a job with id ${jobId} already exists`);
-    }
-    const channel = jobChannel(jobId);
-    const attempts = definition.attempts ?? 1;
-    const retention = this.#options.retentionSeconds ?? 86_400;
-    if (definition.unique) {
-      // Claim the key for this job; a racing start that lost the claim joins the winner.
-      const key = uniqueKey(this.keyPrefix, definition.name, definition.unique.key(parsed.data));
-      const claimed = await this.#redis.set(key, jobId, 'EX', retention, 'NX');
-      if (claimed === null) {
-        const again = await this.#uniqueJob(definition, parsed.data, options);
-        if (again) return again;
-        await this.#redis.set(key, jobId, 'EX', retention);
-      }
-    }
-    this.timeline.record(jobId, 'enqueued', { job: definition.name, ...(options.requestId ? { reqId: options.requestId } : {}), ...(options.owner ? { owner: options.owner } : {}), ...(options.app ? { app: options.app } : {}) });
-    if (this.#inline) {
-      await this.store.append(channel, 'queued', { job: definition.name, attempts }, { reset: true });
-      await runInline(definition, jobId, parsed.data, {
-        store: this.store,
-        redis: this.#redis,
-        keyPrefix: this.keyPrefix,
-        basePath: this.basePath,
-        logger: this.logger,
-        retentionSeconds: retention,
-        maxPartialBytes: this.#options.maxPartialBytes ?? 1024 * 1024,
-      });
-      const token = await this.token([channel], { owner: options.owner, rights: options.rights ?? ['subscribe', 'cancel', 'retry'] });
-      return { jobId, channel, token };
-    }
-    try {
-      await this.store.append(channel, 'queued', { job: definition.name, attempts }, { reset: true });
-      if (options.app) await this.#redis.set(channelKeys(this.keyPrefix, channel).app, options.app, 'EX', retention);
-      await this.queues.queue(definition.name).add(definition.name, parsed.data, {
-        jobId,
-        attempts,
-        backoff: backoffOf(definition),
-        removeOnComplete: { age: retention, count: this.#options.retentionCount ?? 1000 },
-        removeOnFail: { age: retention, count: this.#options.retentionCount ?? 1000 },
-      });
-    } catch (error) {
-      throw new UnavailableError('the job could not be queued: Redis is unreachable', { cause: error });
-    }
-    const token = await this.token([channel], { owner: options.owner, rights: options.rights ?? ['subscribe', 'cancel', 'retry'] });
-    this.logger.info({ jobId, channel, job: definition.name, owner: options.owner, reqId: options.requestId }, 'job queued');
-    return { jobId, channel, token };
-  }
-
-  /**
-   * For a job type with `unique`: the job already waiting or running for this input's key,
-   * joined (a fresh token for it) or refused; `null` when there is none (start a new one).
-   */
-  async #uniqueJob(definition: JobDefinition<unknown, unknown>, input: unknown, options: StartOptions): Promise<StartedJob | null> {
-    if (!definition.unique) return null;
-    const key = uniqueKey(this.keyPrefix, definition.name, definition.unique.key(input));
-    const existing = await this.#redis.get(key);
-    if (!existing) return null;
-    const job = await this.queues.queue(definition.name).getJob(existing);
-    const state = job ? await job.getState() : 'unknown';
-    // Finished, cancelled or gone: the key is free again.
-    if (!job || !['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'].includes(state)) return null;
-    if ((await this.store.read(jobChannel(existing))).events.some((e) => e.event === 'cancelled')) return null;
-    if (definition.unique.onDuplicate === 'reject') throw new ConflictError(`a ${definition.name} job for this input is already ${state === 'active' ? 'running' : 'queued'}: ${existing}`);
-    const channel = jobChannel(existing);
-    const token = await this.token([channel], { owner: options.owner, rights: options.rights ?? ['subscribe', 'cancel', 'retry'] });
-    this.logger.info({ jobId: existing, channel, job: definition.name, reqId: options.requestId }, 'joined the running job with the same uniqueness key');
-    return { jobId: existing, channel, token };
+  start<I>(job: JobDefinition<I, any> | string, input: unknown, options: StartOptions = {}): Promise<StartedJob> { // any: the result type does not matter here
+    return startJob(this.#starter, this.queues.definition(typeof job === 'string' ? job : job.name), input, options);
   }
 
   /** Publishes a custom event on any channel, from any process; resolves to the stored event. */
@@ -602,24 +524,6 @@ export class Jobcast {
   }
 }
 
-/** BullMQ backoff options of a job type (a function runs in the worker as the `custom` strategy). */
-function backoffOf(definition: JobDefinition<unknown, unknown>) {
-  const backoff = definition.backoff;
-  if (typeof backoff === 'function') return { type: 'custom' };
-  if (!backoff) return { type: 'exponential', delay: 1000, jitter: 0.5 };
-  return { type: backoff.type, delay: backoff.delayMs, ...(backoff.jitter !== undefined ? { jitter: backoff.jitter } : {}) };
-}
-
-/** The Redis key holding the job id of a unique job type's key (in the queue's hash slot). */
-function uniqueKey(keyPrefix: string, jobName: string, key: string): string {
-  return queueKeys(keyPrefix, jobName).unique(createHash('sha256').update(key).digest('base64url'));
-}
-
-function parseJobId(raw: string): string {
-  const parsed = JobId.safeParse(raw);
-  if (!parsed.success) throw new InvalidInputError(`jobId: ${parsed.error.issues[0]?.message ?? 'invalid'}`, 'jobId');
-  return parsed.data;
-}
 
 /**
  * Creates a jobcast instance. See {@link Jobcast}.

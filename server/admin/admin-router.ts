@@ -7,18 +7,39 @@ import { InvalidInputError } from '../errors.js';
 import { readPresence } from '../gateway/presence.js';
 import { errorHandler } from '../http/error-handler.js';
 import { pageHeaders } from '../http/security.js';
-import type { Jobcast } from '../jobcast.js';
+import type { Queue } from 'bullmq';
+import type { JobStatus } from '../../shared/protocol.js';
+import type { ChannelStore } from '../channels/channel-store.js';
+import type { JobQueues } from '../jobs/job-queues.js';
+import type { Timeline } from '../jobs/timeline.js';
+import type { Logger } from '../logger.js';
+import type { RedisClient } from '../redis/connect.js';
+import type { Firehose } from './firehose.js';
 import { adminAuth } from './admin-auth.js';
 import { CONSOLE_SCRIPT } from './console-script.js';
 import { consolePage } from './console-page.js';
 import { sharedKeys } from '../channels/keys.js';
 import { WatchedJobId, isWatchedJobId } from '../watch/watched-job-id.js';
 
+/** What the admin pages need of jobcast (a `Jobcast` is one). */
+export interface AdminRouterHost {
+  readonly logger: Logger;
+  readonly redis: RedisClient;
+  readonly keyPrefix: string;
+  readonly queues: JobQueues;
+  readonly store: ChannelStore;
+  readonly timeline: Pick<Timeline, 'read'>;
+  readonly firehose: Pick<Firehose, 'read'>;
+  /** Watched BullMQ queues, shown beside jobcast's own. */
+  readonly watchedQueues: readonly { name: string; prefix: string; bullQueue: Queue }[];
+  status(jobId: string): Promise<JobStatus>;
+}
+
 /**
  * The operator's pages under `/admin/`, behind the admin token: the live debug console, its
  * JSON API, and Bull Board at `/admin/queues`.
  */
-export function createAdminRouter(jobcast: Jobcast, options: { adminToken: string | undefined; path?: string }): Router {
+export function createAdminRouter(jobcast: AdminRouterHost, options: { adminToken: string | undefined; path?: string }): Router {
   const path = options.path ?? '/admin';
   const router = express.Router();
   router.use(path, adminAuth(options.adminToken, path));

@@ -3,7 +3,9 @@ import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import { JobcastError } from '../errors.js';
 import { renderJobElement } from '../http/job-element.js';
-import type { Jobcast } from '../jobcast.js';
+import type { StartedJob } from '../../shared/protocol.js';
+import type { StartOptions } from '../jobs/start-job.js';
+import type { Logger } from '../logger.js';
 import type { createAnalyseHistoryJob } from './analyse-history-job.js';
 import { formPage, jobPage } from './pages.js';
 import { DEMO_CSS } from './demo-css.js';
@@ -12,6 +14,13 @@ import { pageHeaders } from '../http/security.js';
 /** A URL with the values of token-like query parameters replaced. */
 export function redactTokens(url: string): string {
   return url.replace(/([?&](?:token|auth_signature)=)[^&]*/g, '$1[redacted]');
+}
+
+/** What the demo app needs of jobcast (a `Jobcast` is one): what a user's own app uses. */
+export interface DemoHost {
+  readonly logger: Logger;
+  start(job: string, input: unknown, options?: StartOptions): Promise<StartedJob>;
+  router(): express.Router;
 }
 
 /** Options of {@link createDemoApp}. */
@@ -31,7 +40,7 @@ export interface DemoAppOptions {
  * and the page that follows it, plus the jobcast router. The same shape a user's own express
  * app takes: the form posts to the app's own route, which calls `jobcast.start()`.
  */
-export function createDemoApp(jobcast: Jobcast, options: DemoAppOptions): Express {
+export function createDemoApp(jobcast: DemoHost, options: DemoAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   // One request id per request, taken from X-Request-Id when a proxy set one; it is logged with
@@ -63,7 +72,7 @@ export function createDemoApp(jobcast: Jobcast, options: DemoAppOptions): Expres
   app.post('/analyses', ...pages, form, async (req, res) => {
     const values = { path: String(req.body?.path ?? ''), pace: String(req.body?.pace ?? 'watchable') };
     try {
-      const started = await jobcast.start(options.job, values, { owner: req.ip, requestId: String(req.id) });
+      const started = await jobcast.start(options.job.name, values, { owner: req.ip, requestId: String(req.id) });
       res.type('html').send(jobPage(values.path, renderJobElement(started), options.gatewayUrl, String(res.locals.cspNonce)));
     } catch (error) {
       if (!(error instanceof JobcastError)) throw error;

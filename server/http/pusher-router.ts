@@ -3,7 +3,14 @@ import { z } from 'zod';
 import { ChannelName, JobId } from '../../shared/channels.js';
 import type { AppRegistry } from '../apps/apps.js';
 import { ForbiddenError, InvalidInputError, NotFoundError, PayloadTooLargeError, RateLimitedError, invalidInputFrom } from '../errors.js';
-import type { Jobcast } from '../jobcast.js';
+import type { JobStatus, StartedJob } from '../../shared/protocol.js';
+import type { ChannelStore } from '../channels/channel-store.js';
+import type { CancelResult } from '../jobs/cancellation.js';
+import type { StartOptions } from '../jobs/start-job.js';
+import type { Logger } from '../logger.js';
+import type { RedisClient } from '../redis/connect.js';
+import type { Right } from '../tokens.js';
+import type { ExternalJobsHost } from './external-jobs-router.js';
 import { readPresence } from '../gateway/presence.js';
 import { errorHandler } from './error-handler.js';
 import { createExternalJobsRouter } from './external-jobs-router.js';
@@ -11,6 +18,20 @@ import { verifyPusherSignature } from './pusher-signature.js';
 import { apiHeaders } from './security.js';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { sharedKeys } from '../channels/keys.js';
+
+/** What the signed apps API needs of jobcast (a `Jobcast` is one). */
+export interface AppsRouterHost extends ExternalJobsHost {
+  readonly logger: Logger;
+  readonly redis: RedisClient;
+  readonly keyPrefix: string;
+  readonly triggersPerSecond: number;
+  readonly store: Pick<ChannelStore, 'append'>;
+  start(job: string, input: unknown, options?: StartOptions): Promise<StartedJob>;
+  status(jobId: string): Promise<JobStatus>;
+  cancel(jobId: string): Promise<CancelResult>;
+  appOfJob(jobId: string): Promise<string | null>;
+  token(channels: string[], options?: { owner?: string; rights?: Right[]; ttlSeconds?: number }): Promise<string>;
+}
 
 /** Options of {@link createAppsRouter}. */
 export interface AppsRouterOptions {
@@ -43,7 +64,7 @@ const TokenBody = z.object({
  * - `POST /apps/:appId/jobs/:name`, `GET /apps/:appId/jobs/:id`, `POST /apps/:appId/jobs/:id/cancel`
  * - `POST /apps/:appId/tokens`
  */
-export function createAppsRouter(jobcast: Jobcast, options: AppsRouterOptions): Router {
+export function createAppsRouter(jobcast: AppsRouterHost, options: AppsRouterOptions): Router {
   const { apps } = options;
   const maxEventBytes = options.maxEventBytes ?? 10_240;
   const router = express.Router();

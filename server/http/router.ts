@@ -1,7 +1,16 @@
 import express, { type Request, type Router } from 'express';
 import { JobId, jobChannel } from '../../shared/channels.js';
 import { ConflictError, InvalidInputError, NotFoundError } from '../errors.js';
-import type { Jobcast } from '../jobcast.js';
+import type { JobStatus, StartedJob } from '../../shared/protocol.js';
+import type { AppRegistry } from '../apps/apps.js';
+import type { ChannelStore } from '../channels/channel-store.js';
+import type { CancelResult } from '../jobs/cancellation.js';
+import type { StartOptions } from '../jobs/start-job.js';
+import type { Timeline } from '../jobs/timeline.js';
+import type { Logger } from '../logger.js';
+import type { TokenSigner } from '../tokens.js';
+import type { Origins } from './security.js';
+import type { StartGuardHost } from './start-guard.js';
 import { clientBundle } from './client-bundle.js';
 import { errorHandler, tokenOf } from './error-handler.js';
 import { openApiDocument } from './openapi.js';
@@ -9,6 +18,23 @@ import { apiCors, apiHeaders } from './security.js';
 import { startGuard } from './start-guard.js';
 import { createPusherAuthRouter } from './pusher-auth.js';
 import { WatchedJobId, isWatchedJobId } from '../watch/watched-job-id.js';
+
+/** What the browser router needs of jobcast (a `Jobcast` is one). */
+export interface BrowserRouterHost extends StartGuardHost {
+  readonly basePath: string;
+  readonly origins: Origins;
+  readonly maxInputBytes: number;
+  readonly logger: Logger;
+  readonly signer: TokenSigner;
+  /** With apps, Pusher clients' channel authorisation is served too. */
+  readonly apps: AppRegistry | undefined;
+  readonly timeline: Pick<Timeline, 'record'>;
+  readonly store: Pick<ChannelStore, 'loadPartial'>;
+  start(job: string, input: unknown, options?: StartOptions): Promise<StartedJob>;
+  status(jobId: string): Promise<JobStatus>;
+  cancel(jobId: string): Promise<CancelResult>;
+  retry(jobId: string): Promise<{ jobId: string; state: 'queued' }>;
+}
 
 /** Options of {@link Jobcast.router}. */
 export interface RouterOptions {
@@ -43,7 +69,7 @@ export interface RouterOptions {
  * Health, metrics, the signed `/apps/…` API and the admin pages are routers of their own
  * (`jobcast.healthRouter()`, `metricsRouter()`, `appsRouter()`, `adminRouter()`).
  */
-export function createRouter(jobcast: Jobcast, options: RouterOptions = {}): Router {
+export function createRouter(jobcast: BrowserRouterHost, options: RouterOptions = {}): Router {
   const router = express.Router();
   const api = express.Router();
   const base = jobcast.basePath;

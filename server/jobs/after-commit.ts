@@ -1,7 +1,7 @@
 import type { StartedJob } from '../../shared/protocol.js';
 import { invalidInputFrom, JobcastError } from '../errors.js';
 import type { JobDefinition } from './define-job.js';
-import type { StartOptions } from '../jobcast.js';
+import type { StartOptions } from './start-job.js';
 
 /** What {@link AfterCommit} needs of a jobcast instance. */
 interface Starter {

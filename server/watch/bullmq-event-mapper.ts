@@ -2,7 +2,7 @@ import { jobChannel } from '../../shared/channels.js';
 import type { ChannelStore } from '../channels/channel-store.js';
 import type { Logger } from '../logger.js';
 import type { RedisClient } from '../redis/connect.js';
-import type { Watched } from './queue-watcher.js';
+import type { Watched } from './watched.js';
 
 /**
  * Maps one BullMQ event to the job channel's event (documented in the README, "Use it with

@@ -1,9 +1,9 @@
 import { jobChannel } from '../../shared/channels.js';
 import { channelKeys } from '../channels/keys.js';
 import type { RedisClient } from '../redis/connect.js';
-import type { WatchedQueue } from './watched-queue.js';
+import type { Watched } from './watched.js';
 
-type Swept = Pick<WatchedQueue, 'label' | 'key' | 'followable' | 'findJob' | 'publishCompleted' | 'cancelReason' | 'deps'>;
+type Swept = Pick<Watched, 'label' | 'key' | 'followable' | 'findJob' | 'publishCompleted' | 'cancelReason' | 'deps'>;
 
 /**
  * Publishes the outcomes BullMQ recorded between `from` and `to` (ms) whose job channel

@@ -7,7 +7,7 @@ import { sweepOutcomes } from './outcome-sweep.js';
 import { eventMapper } from './bullmq-event-mapper.js';
 import type { Logger } from '../logger.js';
 import type { RedisClient } from '../redis/connect.js';
-import type { WatchedQueue } from './watched-queue.js';
+import type { Watched } from './watched.js';
 
 const script = (name: string) => readFileSync(new URL(`./scripts/${name}`, import.meta.url), 'utf8');
 const HOLD_LEASE = script('hold-lease-1.lua');
@@ -23,7 +23,6 @@ type LeaseRedis = RedisClient & {
 };
 
 /** What the watcher needs of the queue it watches. */
-export type Watched = Pick<WatchedQueue, 'renders' | 'name' | 'prefix' | 'label' | 'key' | 'exists' | 'publishCompleted' | 'publishProgress' | 'cancelReason' | 'followable' | 'removeJob' | 'findJob' | 'deps'>;
 
 /** Options of {@link startQueueWatcher}. */
 export interface QueueWatcherOptions {

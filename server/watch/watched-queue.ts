@@ -11,6 +11,9 @@ import type { RedisClient } from '../redis/connect.js';
 import { progressFromBullmq } from './progress-mapping.js';
 import { startQueueWatcher, type QueueWatcher } from './queue-watcher.js';
 import { followableJobId, queueLabel, watchedJobId } from './watched-job-id.js';
+import type { Watched, WatchedQueueDeps } from './watched.js';
+
+export type { WatchedQueueDeps };
 
 /** Options of {@link Jobcast.watchQueue}. */
 export interface WatchQueueOptions<Result = unknown> {
@@ -40,25 +43,12 @@ export interface WatchQueueOptions<Result = unknown> {
 }
 
 /** What a watched queue needs from jobcast. */
-export interface WatchedQueueDeps {
-  store: ChannelStore;
-  /** jobcast's command connection: cancel flags and the publishing lease live there. */
-  redis: RedisClient;
-  keyPrefix: string;
-  basePath: string;
-  retentionSeconds: number;
-  maxPartialBytes: number;
-  logger: Logger;
-  /** Opens a connection to jobcast's own Redis (the default home of the queue). */
-  connect(): RedisClient;
-}
-
 /**
  * One existing BullMQ queue jobcast follows: its jobs get job channels fed from the queue's
  * event stream (see {@link startQueueWatcher}), tokens, status and cancel. Returned by
  * {@link Jobcast.watchQueue}; `close()` stops watching (idempotent).
  */
-export class WatchedQueue<Result = unknown> {
+export class WatchedQueue<Result = unknown> implements Watched {
   /** The BullMQ queue name. */
   readonly name: string;
   /** The queue's BullMQ key prefix. */
