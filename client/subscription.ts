@@ -1,5 +1,5 @@
-import type { ChannelEvent, StreamPosition, SubscribeAck, SubscribeRequest } from '../shared/protocol.js';
-import { OUTCOME_EVENTS, SKIP_EVENT, type OutcomeEventName } from '../shared/constants.js';
+import type { ChannelEvent, JobEventName, JobEventPayload, StreamPosition, SubscribeAck, SubscribeRequest } from '../shared/protocol.js';
+import { OUTCOME_EVENTS, SKIP_EVENT, isJobChannel, type OutcomeEventName } from '../shared/constants.js';
 import { ErrorCode } from '../shared/codes.js';
 import { Emitter } from './emitter.js';
 import { JobcastClientError } from './errors.js';
@@ -130,12 +130,21 @@ export class Subscription {
   }
 
   /** The newest event of that name delivered so far (live, replayed or from the snapshot). */
-  latest<Data = unknown>(event: string): EventContext<Data> | undefined {
-    return this.#latest.get(event) as EventContext<Data> | undefined;
+  latest<E extends JobEventName>(event: E): EventContext<JobEventPayload<E>> | undefined;
+  latest<Data = unknown>(event: string): EventContext<Data> | undefined;
+  latest(event: string): EventContext | undefined {
+    return this.#latest.get(event);
   }
 
-  /** Listens to one channel event by name, or `'*'` for every one. Returns `off`. */
-  on<Data = unknown>(event: string, listener: (context: EventContext<Data>) => void): () => void {
+  /**
+   * Listens to one channel event by name, or `'*'` for every one. Returns `off`. jobcast's own
+   * job events (`progress`, `completed`, …) are typed from the shared catalogue; a custom event's
+   * payload type is yours to give.
+   */
+  on<E extends JobEventName>(event: E, listener: (context: EventContext<JobEventPayload<E>>) => void): () => void;
+  on<Data = unknown>(event: string, listener: (context: EventContext<Data>) => void): () => void;
+  on(event: string, listener: (context: EventContext<never>) => void): () => void {
+    // The payloads are the server's own (the gateway relays only what the append script built).
     return this.#events.on(event, listener as (context: EventContext) => void);
   }
 
@@ -271,7 +280,7 @@ export class Subscription {
     this.#latest.set(event.event, context);
     // Outcomes are acknowledged, so operators can see that a person's page got the result;
     // before the listeners run, since a listener may unsubscribe on the outcome.
-    if (OUTCOME_EVENTS.includes(event.event as OutcomeEventName) && event.channel.startsWith('job:')) this.#transport.ack(event.channel, event.offset);
+    if (OUTCOME_EVENTS.includes(event.event as OutcomeEventName) && isJobChannel(event.channel)) this.#transport.ack(event.channel, event.offset);
     this.#events.emit(event.event, context);
     this.#events.emit('*', context);
   }

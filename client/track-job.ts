@@ -1,11 +1,5 @@
-import { OUTCOME_EVENTS, jobChannel, jobStateAfter, type JobState } from '../shared/constants.js';
-import type {
-  CompletedEvent,
-  FailedEvent,
-  CancelledEvent,
-  ProgressEvent,
-  RetryingEvent,
-} from '../shared/protocol.js';
+import { jobChannel, type JobState } from '../shared/constants.js';
+import type { ActiveEvent, CancelledEvent, CompletedEvent, FailedEvent, ProgressEvent, RetryingEvent } from '../shared/protocol.js';
 import type { JobcastConnection } from './connection.js';
 import type { EventContext, GetToken, Subscription, TokenSource } from './subscription.js';
 
@@ -15,9 +9,14 @@ export type JobOutcome =
   | { state: 'failed'; data: FailedEvent; event: EventContext }
   | { state: 'cancelled'; data: CancelledEvent; event: EventContext };
 
+/** A job's state as {@link JobHandlers.onState} receives it; `active` carries the attempt. */
+export type JobStateContext =
+  | { state: 'active'; event: EventContext<ActiveEvent> }
+  | { state: Exclude<JobState, 'active'>; event: EventContext };
+
 /** Callbacks of {@link trackJob}; each gets one context object. */
 export interface JobHandlers {
-  onState?: (context: { state: JobState; event: EventContext }) => void;
+  onState?: (context: JobStateContext) => void;
   onProgress?: (context: ProgressEvent & { event: EventContext }) => void;
   onRetrying?: (context: RetryingEvent & { event: EventContext }) => void;
   /** Called once, with the outcome, however late the subscriber joined. */
@@ -40,15 +39,23 @@ export interface JobHandlers {
 export async function trackJob(connection: JobcastConnection, jobId: string, auth: TokenSource | { token?: TokenSource; getToken?: GetToken }, handlers: JobHandlers): Promise<Subscription> {
   const subscription = connection.channel(jobChannel(jobId), typeof auth === 'object' ? auth : { token: auth });
   let done = false;
-  subscription.on('*', (event) => {
-    const state = jobStateAfter(event.event);
-    if (state && event.event !== 'progress') handlers.onState?.({ state, event });
-    if (event.event === 'progress') handlers.onProgress?.({ ...(event.data as ProgressEvent), event });
-    if (event.event === 'retrying') handlers.onRetrying?.({ ...(event.data as RetryingEvent), event });
-    if ((OUTCOME_EVENTS as readonly string[]).includes(event.event) && !done) {
-      done = true;
-      handlers.onDone?.({ state: event.event, data: event.data, event } as JobOutcome);
-    }
+  const finish = (outcome: JobOutcome) => {
+    if (done) return;
+    done = true;
+    handlers.onState?.({ state: outcome.state, event: outcome.event });
+    handlers.onDone?.(outcome);
+  };
+  // Each event has one name, so one listener per name keeps the order they arrive in.
+  subscription.on('queued', (event) => handlers.onState?.({ state: 'queued', event }));
+  subscription.on('active', (event) => handlers.onState?.({ state: 'active', event }));
+  subscription.on('stalled', (event) => handlers.onState?.({ state: 'stalled', event }));
+  subscription.on('progress', (event) => handlers.onProgress?.({ ...event.data, event }));
+  subscription.on('retrying', (event) => {
+    handlers.onState?.({ state: 'retrying', event });
+    handlers.onRetrying?.({ ...event.data, event });
   });
+  subscription.on('completed', (event) => finish({ state: 'completed', data: event.data, event }));
+  subscription.on('failed', (event) => finish({ state: 'failed', data: event.data, event }));
+  subscription.on('cancelled', (event) => finish({ state: 'cancelled', data: event.data, event }));
   return subscription.subscribe();
 }

@@ -13,6 +13,7 @@ import { createRouter, type RouterOptions } from './http/router.js';
 import { createHealthRouter, type HealthRouterOptions } from './http/health-router.js';
 import { createMetricsRouter, type MetricsRouterOptions } from './http/metrics-router.js';
 import { createAppsRouter } from './http/pusher-router.js';
+import { DEFAULTS } from './defaults.js';
 import type { JobDefinition } from './jobs/define-job.js';
 import { type JobStarter, type StartOptions, startJob } from './jobs/start-job.js';
 import { JobQueues } from './jobs/job-queues.js';
@@ -150,18 +151,18 @@ export class Jobcast {
     this.#options = options;
     this.logger = options.logger ?? createLogger();
     this.signer = new TokenSigner(options.secret);
-    this.keyPrefix = options.keyPrefix ?? 'jobcast:';
-    this.basePath = options.basePath ?? '/jobcast';
-    this.maxInputBytes = options.maxInputBytes ?? 65_536;
+    this.keyPrefix = options.keyPrefix ?? DEFAULTS.keyPrefix;
+    this.basePath = options.basePath ?? DEFAULTS.basePath;
+    this.maxInputBytes = options.maxInputBytes ?? DEFAULTS.maxInputBytes;
     this.apps = options.apps;
     this.origins = options.origins ?? true;
-    this.triggersPerSecond = options.triggersPerSecond ?? 200;
-    this.maxEventBytes = options.maxEventBytes ?? 10_240;
+    this.triggersPerSecond = options.triggersPerSecond ?? DEFAULTS.triggersPerSecond;
+    this.maxEventBytes = options.maxEventBytes ?? DEFAULTS.maxEventBytes;
     this.#target = options.clusterNodes?.length
       ? { clusterNodes: options.clusterNodes }
       : options.sentinel
         ? { sentinel: options.sentinel }
-        : { url: options.redisUrl ?? 'redis://127.0.0.1:6379' };
+        : { url: options.redisUrl ?? DEFAULTS.redisUrl };
     this.#sharded = Boolean(options.clusterNodes?.length);
     // Web requests should fail fast with a 503 while Redis is away, not hang.
     this.#redis = this.#connect({ maxRetriesPerRequest: 1 });
@@ -174,15 +175,15 @@ export class Jobcast {
       ...(options.maxEventBytes ? { maxEventBytes: options.maxEventBytes } : {}),
     });
     this.queues = new JobQueues(this.#redis, this.keyPrefix, options.jobs ?? []);
-    this.timeline = new Timeline(this.#redis, this.keyPrefix, options.retentionSeconds ?? 86_400);
+    this.timeline = new Timeline(this.#redis, this.keyPrefix, options.retentionSeconds ?? DEFAULTS.retentionSeconds);
     this.firehose = new Firehose(this.#redis, this.keyPrefix);
     this.externalJobs = new ExternalJobs({
       redis: this.#redis,
       store: this.store,
       keyPrefix: this.keyPrefix,
       basePath: this.basePath,
-      retentionSeconds: options.retentionSeconds ?? 86_400,
-      maxPartialBytes: options.maxPartialBytes ?? 1024 * 1024,
+      retentionSeconds: options.retentionSeconds ?? DEFAULTS.retentionSeconds,
+      maxPartialBytes: options.maxPartialBytes ?? DEFAULTS.maxPartialBytes,
       token: (channels, o) => this.token(channels, o),
       timeline: this.timeline,
     });
@@ -196,9 +197,9 @@ export class Jobcast {
       basePath: this.basePath,
       inline: options.inline ?? false,
       maxInputBytes: this.maxInputBytes,
-      maxPartialBytes: options.maxPartialBytes ?? 1024 * 1024,
-      retentionSeconds: options.retentionSeconds ?? 86_400,
-      retentionCount: options.retentionCount ?? 1000,
+      maxPartialBytes: options.maxPartialBytes ?? DEFAULTS.maxPartialBytes,
+      retentionSeconds: options.retentionSeconds ?? DEFAULTS.retentionSeconds,
+      retentionCount: options.retentionCount ?? DEFAULTS.retentionCount,
       token: (channels, o) => this.token(channels, o),
     };
     this.#closers.push(() => this.queues.close(), () => this.#redis.quit().then(() => undefined));
@@ -243,7 +244,7 @@ export class Jobcast {
   cancel(jobId: string, reason = 'cancelled by the user'): Promise<CancelResult> {
     if (isWatchedJobId(jobId)) return this.#watchedJob(jobId).then(({ queue, bullId }) => queue.cancel(bullId, reason.slice(0, 200)));
     return cancelJob(
-      { queues: this.queues, store: this.store, redis: this.#redis, keyPrefix: this.keyPrefix, retentionSeconds: this.#options.retentionSeconds ?? 86_400 },
+      { queues: this.queues, store: this.store, redis: this.#redis, keyPrefix: this.keyPrefix, retentionSeconds: this.#options.retentionSeconds ?? DEFAULTS.retentionSeconds },
       jobId,
       reason.slice(0, 200),
     );
@@ -278,7 +279,7 @@ export class Jobcast {
       channels,
       rights: options.rights ?? ['subscribe'],
       owner: options.owner,
-      ttlSeconds: options.ttlSeconds ?? this.#options.tokenTtlSeconds ?? 3_600,
+      ttlSeconds: options.ttlSeconds ?? this.#options.tokenTtlSeconds ?? DEFAULTS.tokenTtlSeconds,
     });
   }
 
@@ -315,8 +316,8 @@ export class Jobcast {
       redis: this.#redis,
       keyPrefix: this.keyPrefix,
       basePath: this.basePath,
-      retentionSeconds: this.#options.retentionSeconds ?? 86_400,
-      maxPartialBytes: this.#options.maxPartialBytes ?? 1024 * 1024,
+      retentionSeconds: this.#options.retentionSeconds ?? DEFAULTS.retentionSeconds,
+      maxPartialBytes: this.#options.maxPartialBytes ?? DEFAULTS.maxPartialBytes,
       logger: this.logger,
       connect: () => this.#connect({ maxRetriesPerRequest: null }),
     });
@@ -437,9 +438,9 @@ export class Jobcast {
       concurrency: options.concurrency ?? this.#options.concurrency,
       stalledIntervalMs: this.#options.stalledIntervalMs,
       relayClaimMs: this.#options.relayClaimMs,
-      maxPartialBytes: this.#options.maxPartialBytes ?? 1024 * 1024,
+      maxPartialBytes: this.#options.maxPartialBytes ?? DEFAULTS.maxPartialBytes,
       metrics: this.metrics,
-      timeline: new Timeline(connection, this.keyPrefix, this.#options.retentionSeconds ?? 86_400),
+      timeline: new Timeline(connection, this.keyPrefix, this.#options.retentionSeconds ?? DEFAULTS.retentionSeconds),
       ...(options.recycle ? { recycle: options.recycle } : {}),
     });
     this.#workersStarted = true;

@@ -19,4 +19,4 @@ export const JobId = z
   .regex(/^[A-Za-z0-9_-]+$/, 'job ids use only letters, digits, _ and -');
 export type JobId = z.infer<typeof JobId>;
 
-export { jobChannel, jobIdOfChannel } from './constants.js';
+export { isJobChannel, jobChannel, jobIdOfChannel } from './constants.js';

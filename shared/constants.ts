@@ -37,7 +37,7 @@ export type EventClass = 'lifecycle' | 'progress' | 'outcome' | 'custom';
  * channel every event is `custom` (an app may well publish its own `completed`).
  */
 export function eventClassOf(event: string, channel?: string): EventClass {
-  if (channel !== undefined && !channel.startsWith(JOB_CHANNEL_PREFIX)) return 'custom';
+  if (channel !== undefined && !isJobChannel(channel)) return 'custom';
   if (event === 'progress') return 'progress';
   if ((OUTCOME_EVENTS as readonly string[]).includes(event)) return 'outcome';
   if ((JOB_EVENT_NAMES as readonly string[]).includes(event)) return 'lifecycle';
@@ -55,7 +55,12 @@ export function jobChannel(jobId: string): string {
   return JOB_CHANNEL_PREFIX + jobId;
 }
 
+/** True for a job's channel (`job:<id>`), where lifecycle event names are jobcast's own. */
+export function isJobChannel(channel: string): boolean {
+  return channel.startsWith(JOB_CHANNEL_PREFIX);
+}
+
 /** The job id of a job channel, or `null` for any other channel. */
 export function jobIdOfChannel(channel: string): string | null {
-  return channel.startsWith(JOB_CHANNEL_PREFIX) ? channel.slice(JOB_CHANNEL_PREFIX.length) : null;
+  return isJobChannel(channel) ? channel.slice(JOB_CHANNEL_PREFIX.length) : null;
 }

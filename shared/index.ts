@@ -44,7 +44,7 @@ export type {
 } from './protocol.js';
 export { RequestId, OpenExternalJob, OpenedExternalJob, ExternalJobReport, ExternalJobReported, ExternalJobStatus } from './external-jobs.js';
 export { ChannelName, JobId } from './channels.js';
-export { jobChannel, jobIdOfChannel, JOB_EVENT_NAMES, JOB_STATES } from './constants.js';
+export { isJobChannel, jobChannel, jobIdOfChannel, JOB_EVENT_NAMES, JOB_STATES } from './constants.js';
 export { ErrorCode, httpStatusOf } from './codes.js';
 export { Right, TokenPayload } from './token-claims.js';
 export { PusherCode } from './pusher-codes.js';

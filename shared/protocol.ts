@@ -107,6 +107,13 @@ export const ChannelEvent = z.object({
 });
 export type ChannelEvent = z.infer<typeof ChannelEvent>;
 
+/**
+ * A live message as the append script publishes it on Redis pub/sub: the event, plus the id of
+ * a connection its publisher asked to leave out (Pusher's `socket_id`). Internal to the server:
+ * the gateway takes `exclude` off before anything reaches a client.
+ */
+export type LiveMessage = ChannelEvent & { exclude?: string };
+
 /** Client → gateway: start receiving a channel, optionally from a known position. */
 export const SubscribeRequest = z.object({
   channel: ChannelName,

@@ -1,6 +1,6 @@
 import { ErrorCode } from '../../shared/codes.js';
 import { jobChannel } from '../../shared/constants.js';
-import type { CompletedEvent, FailedEvent, CancelledEvent, ProgressEvent, RetryingEvent, ActiveEvent } from '../../shared/protocol.js';
+import type { ProgressEvent, RetryingEvent } from '../../shared/protocol.js';
 import { connect, type JobcastConnection } from '../connection.js';
 import { JobcastClientError } from '../errors.js';
 import type { Subscription } from '../subscription.js';
@@ -201,10 +201,8 @@ export function trackElement(el: HTMLElement, options: MountOptions = {}): () =>
       onState: ({ state, event }) => {
         armStall();
         if (state === 'queued') view.queued();
-        else if (state === 'active') {
-          const data = event.data as ActiveEvent;
-          view.active(data.attempt, data.attempts);
-        } else if (state === 'stalled') view.stalled();
+        else if (state === 'active') view.active(event.data.attempt, event.data.attempts);
+        else if (state === 'stalled') view.stalled();
       },
       onProgress: (p: ProgressEvent) => {
         armStall();
@@ -216,13 +214,11 @@ export function trackElement(el: HTMLElement, options: MountOptions = {}): () =>
       },
       onDone: (outcome) => {
         clearTimeout(stallTimer);
-        if (outcome.state === 'completed') void loadPartial((outcome.data as CompletedEvent).partialUrl);
+        if (outcome.state === 'completed') void loadPartial(outcome.data.partialUrl);
         else if (outcome.state === 'failed') {
-          const failed = outcome.data as FailedEvent;
-          const canRetry = failed.retryable && tokenRights(token).includes('retry');
-          view.failed(failed.error, canRetry ? () => void runAgain() : undefined);
-        }
-        else view.cancelled((outcome.data as CancelledEvent).reason);
+          const canRetry = outcome.data.retryable && tokenRights(token).includes('retry');
+          view.failed(outcome.data.error, canRetry ? () => void runAgain() : undefined);
+        } else view.cancelled(outcome.data.reason);
         subscription?.unsubscribe();
       },
     });

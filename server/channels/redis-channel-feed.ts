@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../defaults.js';
 import type { RedisClient } from '../redis/connect.js';
 import type { ChannelFeed } from './channel-store.js';
 import { channelKeys, channelOfLive } from './keys.js';
@@ -17,7 +18,7 @@ export class RedisChannelFeed implements ChannelFeed {
 
   constructor(subscriber: RedisClient, options: { prefix?: string; sharded?: boolean } = {}) {
     this.#sub = subscriber;
-    this.#prefix = options.prefix ?? 'jobcast:';
+    this.#prefix = options.prefix ?? DEFAULTS.keyPrefix;
     this.#sharded = options.sharded ?? false;
     const deliver = (live: string, message: string) => {
       const channel = channelOfLive(this.#prefix, live);

@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../defaults.js';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { RedisClient } from '../redis/connect.js';
@@ -63,10 +64,10 @@ export class RedisChannelStore implements ChannelStore {
       redis.defineCommand('jobcastRead', { numberOfKeys: 2, lua: READ_SINCE });
     }
     this.#redis = redis as unknown as ScriptedRedis;
-    this.#prefix = options.prefix ?? 'jobcast:';
-    this.#historySize = options.historySize ?? 100;
-    this.#retention = options.retentionSeconds ?? 86_400;
-    this.#maxEventBytes = options.maxEventBytes ?? 10_240;
+    this.#prefix = options.prefix ?? DEFAULTS.keyPrefix;
+    this.#historySize = options.historySize ?? DEFAULTS.historySize;
+    this.#retention = options.retentionSeconds ?? DEFAULTS.retentionSeconds;
+    this.#maxEventBytes = options.maxEventBytes ?? DEFAULTS.maxEventBytes;
     this.#publish = options.sharded ? 'SPUBLISH' : 'PUBLISH';
     this.#onPublished = options.onPublished;
   }

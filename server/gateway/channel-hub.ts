@@ -1,9 +1,9 @@
-import type { ChannelEvent, StreamPosition, SubscribeOk } from '../../shared/protocol.js';
+import type { ChannelEvent, LiveMessage, StreamPosition, SubscribeOk } from '../../shared/protocol.js';
 import type { ChannelFeed, ChannelStore } from '../channels/channel-store.js';
 import type { Logger } from '../logger.js';
 import type { SlowConsumers } from './slow-consumers.js';
 import { eventFrame, writeFrame } from './event-frames.js';
-import { OUTCOME_EVENTS, SKIP_EVENT } from '../../shared/constants.js';
+import { OUTCOME_EVENTS, SKIP_EVENT, isJobChannel } from '../../shared/constants.js';
 import { eventType, type Metrics } from '../metrics.js';
 import type { Timeline } from '../jobs/timeline.js';
 import type { GatewayServer, GatewaySocket } from './types.js';
@@ -96,7 +96,7 @@ export class ChannelHub {
   }
 
   #noteOutcome(event: ChannelEvent): void {
-    if (!(OUTCOME_EVENTS as readonly string[]).includes(event.event) || !event.channel.startsWith('job:')) return;
+    if (!(OUTCOME_EVENTS as readonly string[]).includes(event.event) || !isJobChannel(event.channel)) return;
     const key = `${event.channel}#${event.offset}`;
     if (this.#outcomes.has(key)) return;
     this.#outcomes.set(key, { ts: event.ts, acked: false });
@@ -173,7 +173,7 @@ export class ChannelHub {
     attach();
     if (acknowledges) for (const event of events) this.#noteOutcome(event);
     const lastLifecycle = events.filter((e) => e.event !== 'progress').at(-1);
-    if (lastLifecycle && channel.startsWith('job:')) {
+    if (lastLifecycle && isJobChannel(channel)) {
       this.#timeline?.record(channel, 'delivered', { event: lastLifecycle.event, offset: lastLifecycle.offset, connections: [socketId], replayed: true });
     }
     return { ok: true, channel, epoch: read.epoch, offset: top, recovered: read.recovered, events };
@@ -216,20 +216,20 @@ export class ChannelHub {
     this.received += 1;
     const entry = this.#entries.get(channel);
     if (!entry) return;
-    let event: ChannelEvent;
+    let message: LiveMessage;
     try {
-      event = JSON.parse(envelope) as ChannelEvent;
+      message = JSON.parse(envelope) as LiveMessage;
     } catch {
       this.#log.warn({ channel }, 'dropped a live message that is not JSON');
       return;
     }
-    if (typeof event.offset !== 'number' || typeof event.epoch !== 'string') {
+    if (typeof message.offset !== 'number' || typeof message.epoch !== 'string') {
       this.#log.warn({ channel }, 'dropped a live message without a position');
       return;
     }
-    const withExclude = event as ChannelEvent & { exclude?: string };
-    const exclude = withExclude.exclude;
-    if (exclude !== undefined) delete withExclude.exclude;
+    // Most messages exclude no one: forward those as they are, without a copy.
+    if (message.exclude === undefined) return this.#forward(entry, message);
+    const { exclude, ...event } = message;
     this.#forward(entry, event, exclude);
   }
 
@@ -244,7 +244,7 @@ export class ChannelHub {
     }
     if (this.#io.sockets.adapter.rooms.get(room)?.size) this.#noteOutcome(event);
     // Deliveries of every lifecycle event and outcome are recorded; progress would be too many.
-    if (this.#timeline && event.event !== 'progress' && event.channel.startsWith('job:')) {
+    if (this.#timeline && event.event !== 'progress' && isJobChannel(event.channel)) {
       const connections: string[] = [];
       for (const id of this.#io.sockets.adapter.rooms.get(room) ?? []) {
         const sid = this.#io.sockets.sockets.get(id)?.data.socketId;

@@ -1,6 +1,6 @@
 import express, { type Request, type Router } from 'express';
 import { z } from 'zod';
-import { ChannelName, JobId } from '../../shared/channels.js';
+import { ChannelName, JobId, isJobChannel } from '../../shared/channels.js';
 import type { AppRegistry } from '../apps/apps.js';
 import { ForbiddenError, InvalidInputError, NotFoundError, PayloadTooLargeError, RateLimitedError, invalidInputFrom } from '../errors.js';
 import type { JobStatus, StartedJob } from '../../shared/protocol.js';
@@ -97,7 +97,7 @@ export function createAppsRouter(jobcast: AppsRouterHost, options: AppsRouterOpt
   function channelOf(appId: string, name: string): string {
     const parsed = ChannelName.safeParse(name);
     if (!parsed.success) throw new InvalidInputError(`channel ${JSON.stringify(name).slice(0, 80)}: ${parsed.error.issues[0]?.message}`, 'channel');
-    if (name.startsWith('job:') || name.startsWith('app:')) throw new ForbiddenError(`channel names starting with job: or app: are jobcast's own`);
+    if (isJobChannel(name) || name.startsWith('app:')) throw new ForbiddenError(`channel names starting with job: or app: are jobcast's own`);
     return apps.channelOf(appId, name);
   }
 
@@ -149,7 +149,7 @@ export function createAppsRouter(jobcast: AppsRouterHost, options: AppsRouterOpt
     const channels: Record<string, { subscription_count?: number }> = {};
     for (const [internal, count] of await readPresence(jobcast.redis, jobcast.keyPrefix)) {
       const name = apps.nameIn(app.id, internal);
-      if (name === null || name.startsWith('job:') || !name.startsWith(prefix) || count <= 0) continue;
+      if (name === null || isJobChannel(name) || !name.startsWith(prefix) || count <= 0) continue;
       channels[name] = withCount ? { subscription_count: count } : {};
     }
     res.json({ channels });

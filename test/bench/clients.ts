@@ -65,7 +65,7 @@ async function open(client: Client): Promise<void> {
   } else {
     const jc = connect({ url: url! });
     const sub = jc.channel(name, { token: tokens[client.channel]! });
-    sub.on('progress', (e) => record(client, (e.data as { seq: number }).seq, e.ts, e.conflated === true));
+    sub.on<{ seq: number }>('progress', (e) => record(client, e.data.seq, e.ts, e.conflated === true));
     await sub.subscribe();
     closers.push(() => jc.close());
   }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 
 // Imports the package by its own name, through the exports map and the built dist/ (npm test
@@ -12,5 +13,11 @@ describe('package entry points', () => {
     for (const name of ['connect', 'trackJob', 'mountJobElements']) assert.equal(typeof (client as Record<string, unknown>)[name], 'function', name);
     assert.equal(typeof shared.SubscribeRequest.safeParse, 'function');
     assert.equal(shared.PROTOCOL_VERSION, 1);
+  });
+
+  it('the published types leave out what is marked @internal', async () => {
+    const types = await readFile(new URL('../../dist/client/subscription.d.ts', import.meta.url), 'utf8');
+    assert.match(types, /subscribe\(\): Promise<this>/, 'the public API is there');
+    for (const internal of ['sync', 'receive', 'suspend']) assert.doesNotMatch(types, new RegExp(`^\\s+${internal}\\(`, 'm'), `${internal}() is internal`);
   });
 });
