@@ -27,7 +27,8 @@ export interface RedisChannelStoreOptions {
   onPublished?: (event: ChannelEvent) => void;
 }
 
-type AppendReply = [number, string, string];
+/** `[offset, epoch]`, or `[0, epoch, reason]` when the event was dropped. */
+type AppendReply = [number, string, string?];
 type ReadReply = [string, number, number, ...string[]];
 
 /** The client with the two scripts defined on it (ioredis adds them as methods). */
@@ -78,27 +79,29 @@ export class RedisChannelStore implements ChannelStore {
       throw new PayloadTooLargeError(`event data is over the ${this.#maxEventBytes}-byte limit`);
     }
     const keys = channelKeys(this.#prefix, channel);
-    const [offset, , envelope] = await this.#redis.jobcastAppend(
+    // The envelope around its epoch and offset, encoded here once: Lua only joins the parts.
+    const head = `{"channel":${JSON.stringify(channel)},"epoch":`;
+    const now = Date.now();
+    const tail = `,"event":${JSON.stringify(event)},"data":${json},"ts":${now}}`;
+    const [offset, epoch] = await this.#redis.jobcastAppend(
       keys.meta,
       keys.log,
-      channel,
-      event,
+      head,
+      tail,
       eventClassOf(event, channel),
-      json,
-      String(Date.now()),
       String(this.#historySize),
       String(this.#retention),
       keys.live,
       newEpoch(),
       options.reset ? 'reset' : '',
       this.#publish,
-      options.exclude ?? '',
+      options.exclude ? JSON.stringify(options.exclude) : '',
       this.#appended.get(channel) ?? '',
+      String(now),
     );
     if (offset === 0) return null;
-    // The envelope was built by our own script from the values just passed: no need to
-    // validate it again on this hot path (reads, which may meet other versions' data, do).
-    const stored = JSON.parse(envelope) as ChannelEvent;
+    // The same envelope the script stored and published (epochs are base64url: no escaping).
+    const stored = JSON.parse(`${head}"${epoch}","offset":${offset}${tail}`) as ChannelEvent;
     this.#remember(channel, `${stored.epoch} ${stored.offset}`);
     this.#onPublished?.(stored);
     return stored;

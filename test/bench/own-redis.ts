@@ -11,8 +11,12 @@ export interface BenchRedis {
   url: string;
   /** The server's pid when the benchmark started it. */
   pid: number | null;
-  /** Microseconds Redis spent executing commands so far (sum over `INFO commandstats`). */
-  commandUs(): Promise<number>;
+  /**
+   * Microseconds Redis spent executing the publishers' commands so far, from `INFO
+   * commandstats`: the scripts' time (which includes the commands they call, counted again on
+   * their own lines) when any script ran, else PUBLISH's.
+   */
+  commandUs(): Promise<{ scripts: number; publish: number }>;
   close(): Promise<void>;
 }
 
@@ -38,9 +42,8 @@ export async function benchRedis(): Promise<BenchRedis> {
     pid: owned?.pid ?? null,
     async commandUs() {
       const text = await info.info('commandstats');
-      let total = 0;
-      for (const match of text.matchAll(/usec=(\d+)/g)) total += Number(match[1]);
-      return total;
+      const usec = (command: string) => Number(new RegExp(`cmdstat_${command}:calls=\\d+,usec=(\\d+)`).exec(text)?.[1] ?? 0);
+      return { scripts: usec('evalsha') + usec('eval'), publish: usec('publish') + usec('spublish') };
     },
     async close() {
       info.disconnect();

@@ -5,72 +5,87 @@
   KEYS[1] meta hash   ({channel}:meta)  epoch, offset, s:<class> = newest event of that class
   KEYS[2] log stream  ({channel}:log)   entries "<offset>-0" with field e = envelope JSON
 
-  ARGV[1]  channel name
-  ARGV[2]  event name
+  ARGV[1]  the envelope JSON up to its epoch, pre-encoded by the caller: {"channel":…,"epoch":
+  ARGV[2]  the envelope JSON after its offset, pre-encoded by the caller: ,"event":…,"data":…,"ts":…}
+           (the script only puts the epoch and offset between them: no JSON work in Lua)
   ARGV[3]  event class: lifecycle | progress | outcome | custom
-  ARGV[4]  data, already JSON-encoded
-  ARGV[5]  ts, publish time in ms (digits)
-  ARGV[6]  history size: log entries kept
-  ARGV[7]  retention in seconds, refreshed on every append
-  ARGV[8]  pub/sub channel (same hash tag as the keys)
-  ARGV[9]  epoch to use if the channel has none yet (random, from the caller)
-  ARGV[10] "reset" to clear the snapshot first (a job put back in the queue), else ""
-  ARGV[11] publish command: PUBLISH (single Redis) or SPUBLISH (cluster)
-  ARGV[12] a connection id not to deliver to live (Pusher's socket_id), or ""; not stored
-  ARGV[13] "<epoch> <offset>" of the newest event this caller appended on the channel, or "":
+  ARGV[4]  history size: log entries kept
+  ARGV[5]  retention in seconds: the keys' TTL, refreshed by appends (see ARGV[12])
+  ARGV[6]  pub/sub channel (same hash tag as the keys)
+  ARGV[7]  epoch to use if the channel has none yet (random base64url from the caller: it needs
+           no JSON escaping)
+  ARGV[8]  "reset" to clear the snapshot first (a job put back in the queue), else ""
+  ARGV[9]  publish command: PUBLISH (single Redis) or SPUBLISH (cluster)
+  ARGV[10] a connection id not to deliver to live (Pusher's socket_id), JSON-encoded, or "";
+           not stored
+  ARGV[11] "<epoch> <offset>" of the newest event this caller appended on the channel, or "":
            if the channel is now behind it in that epoch, Redis lost its newest events (a
            failover to a replica that had not received them, a restart that lost the last
-           writes), and the channel moves to a new epoch (ARGV[9]) before this event, so that
+           writes), and the channel moves to a new epoch (ARGV[7]) before this event, so that
            no offset a subscriber may have seen is given to another event
+  ARGV[12] the caller's clock in ms: the TTLs are refreshed only when the last refresh (field
+           x of the meta hash) is 1% of the retention or more away from it, so a channel may
+           expire up to 1% early; two EXPIREs saved on almost every event
 
-  Output: { offset, epoch, envelope }, or { 0, epoch, reason } when the event was dropped:
+  Output: { offset, epoch } (the caller puts the envelope together as the script did), or
+          { 0, epoch, reason } when the event was dropped:
     reason "outcome-exists"  the channel already has an outcome: outcomes happen once, and
                              lifecycle/progress after an outcome are stale
-  Events: one message on ARGV[8] with the envelope JSON (plus "exclude" when ARGV[12] is set).
+  Events: one message on ARGV[6] with the envelope JSON (plus "exclude" when ARGV[10] is set).
+
+  The log is trimmed approximately (MAXLEN ~, whole stream nodes at a time): it may keep up to
+  about 100 entries more than ARGV[4]; read-since-2.lua never replays more than ARGV[4].
+  Cost: one HMGET, one HSET, the XADD and the PUBLISH per event (INFO commandstats for it is
+  what test/bench/append-cost.ts reports).
 ]]
 local meta, log = KEYS[1], KEYS[2]
 local class = ARGV[3]
 
-local epoch = redis.call('HGET', meta, 'epoch')
+-- One read for everything the checks need; s:outcome comes back only once a job has ended.
+local state = redis.call('HMGET', meta, 'epoch', 'offset', 's:outcome', 'x')
+local epoch, top, outcome = state[1], tonumber(state[2]) or 0, state[3]
+local ttl, now = tonumber(ARGV[5]), tonumber(ARGV[12])
+local refreshed = tonumber(state[4])
+local refresh = not refreshed or math.abs(now - refreshed) >= ttl * 10
 if not epoch then
-  epoch = ARGV[9]
+  epoch = ARGV[7]
   -- A log without meta belongs to a lost epoch; its offsets would collide with the new ones.
   redis.call('DEL', log)
-  redis.call('HSET', meta, 'epoch', epoch, 'offset', 0)
+  redis.call('HSET', meta, 'epoch', epoch)
+  top, outcome, refresh = 0, false, true
 end
 
-if ARGV[13] ~= '' then
-  local seenEpoch, seenOffset = string.match(ARGV[13], '^(%S+) (%d+)$')
-  if seenEpoch == epoch and tonumber(seenOffset) > tonumber(redis.call('HGET', meta, 'offset')) then
-    epoch = ARGV[9]
+if ARGV[11] ~= '' then
+  local seenEpoch, seenOffset = string.match(ARGV[11], '^(%S+) (%d+)$')
+  if seenEpoch == epoch and tonumber(seenOffset) > top then
+    epoch = ARGV[7]
     -- The log's entries belong to the old epoch; a reader in the new one must not get them.
     redis.call('DEL', log)
     redis.call('HSET', meta, 'epoch', epoch)
+    refresh = true -- the new log has no TTL yet
   end
 end
 
-if ARGV[10] == 'reset' then
+if ARGV[8] == 'reset' then
   redis.call('HDEL', meta, 's:lifecycle', 's:progress', 's:outcome')
-elseif class ~= 'custom' and redis.call('HEXISTS', meta, 's:outcome') == 1 then
+elseif class ~= 'custom' and outcome then
   return { 0, epoch, 'outcome-exists' }
 end
 
-local offset = redis.call('HINCRBY', meta, 'offset', 1)
-local envelope = '{"channel":' .. cjson.encode(ARGV[1]) ..
-  ',"epoch":' .. cjson.encode(epoch) ..
-  ',"offset":' .. offset ..
-  ',"event":' .. cjson.encode(ARGV[2]) ..
-  ',"data":' .. ARGV[4] ..
-  ',"ts":' .. ARGV[5] .. '}'
+local offset = top + 1
+local envelope = ARGV[1] .. '"' .. epoch .. '","offset":' .. offset .. ARGV[2]
 
-redis.call('HSET', meta, 's:' .. class, envelope)
-redis.call('XADD', log, 'MAXLEN', ARGV[6], offset .. '-0', 'e', envelope)
-local ttl = tonumber(ARGV[7])
-redis.call('EXPIRE', meta, ttl)
-redis.call('EXPIRE', log, ttl)
-local published = envelope
-if ARGV[12] ~= '' then
-  published = string.sub(envelope, 1, -2) .. ',"exclude":' .. cjson.encode(ARGV[12]) .. '}'
+redis.call('XADD', log, 'MAXLEN', '~', ARGV[4], offset .. '-0', 'e', envelope)
+if refresh then
+  redis.call('HSET', meta, 'offset', offset, 's:' .. class, envelope, 'x', now)
+  redis.call('EXPIRE', meta, ttl)
+  redis.call('EXPIRE', log, ttl)
+else
+  redis.call('HSET', meta, 'offset', offset, 's:' .. class, envelope)
 end
-redis.call(ARGV[11], ARGV[8], published)
-return { offset, epoch, envelope }
+local published = envelope
+if ARGV[10] ~= '' then
+  published = string.sub(envelope, 1, -2) .. ',"exclude":' .. ARGV[10] .. '}'
+end
+redis.call(ARGV[9], ARGV[6], published)
+return { offset, epoch }
