@@ -3,6 +3,7 @@ import { jobChannel } from '../../shared/channels.js';
 import type { ChannelStore } from '../channels/channel-store.js';
 import type { Logger } from '../logger.js';
 import type { JobContext, JobDefinition, ProgressInfo } from './define-job.js';
+import { ProgressCoalescer } from './progress-coalescer.js';
 
 export class JobTimeoutError extends Error {
   constructor(ms: number) {
@@ -44,6 +45,9 @@ export async function executeAttempt(
   // Progress calls need not be awaited by the handler; their writes queue in order on one
   // connection, and the outcome waits for all of them.
   const writes: Promise<unknown>[] = [];
+  const writeProgress = (data: Record<string, unknown>) => store.append(channel, 'progress', data).then(() => undefined);
+  // Opt-in (progressEveryMs): a tight loop of reports becomes one write per interval.
+  const coalescer = definition.progressEveryMs ? new ProgressCoalescer(definition.progressEveryMs, writeProgress) : null;
   const ctx: JobContext = {
     jobId: run.jobId,
     channel,
@@ -55,7 +59,8 @@ export async function executeAttempt(
       const detail = typeof info === 'string' ? { stage: info } : (info ?? {});
       const value = pct === null ? null : Math.max(0, Math.min(100, Number(pct)));
       if (value !== null && !Number.isFinite(value)) return Promise.reject(new TypeError('progress pct must be a number or null'));
-      const write = store.append(channel, 'progress', { pct: value, ...detail }).then(() => undefined);
+      const data = { pct: value, ...detail };
+      const write = coalescer ? coalescer.push(data) : writeProgress(data);
       writes.push(write.catch(() => undefined));
       return write;
     },
@@ -66,6 +71,8 @@ export async function executeAttempt(
     });
     // A handler that ignores its signal still ends on timeout: the race decides.
     const result = await Promise.race([definition.handler(parsed.data, ctx), aborted]);
+    // The last report held back goes out before anything that ends the attempt.
+    await coalescer?.flush();
     await Promise.all(writes);
     if (definition.render) {
       const html = definition.render(result, parsed.data);
@@ -75,6 +82,7 @@ export async function executeAttempt(
     }
     return result;
   } catch (error) {
+    await coalescer?.flush();
     await Promise.all(writes);
     throw error;
   } finally {
