@@ -8,7 +8,7 @@ import type { AppendOptions, ChannelStore, ReadResult } from './channel-store.js
 import { channelKeys } from './keys.js';
 
 const script = (name: string) => readFileSync(new URL(`./scripts/${name}`, import.meta.url), 'utf8');
-const APPEND_PUBLISH = script('append-publish-2.lua');
+const APPEND_PUBLISH = script('append-publish-3.lua');
 const READ_SINCE = script('read-since-2.lua');
 
 /** Options of {@link RedisChannelStore}. */
@@ -27,13 +27,13 @@ export interface RedisChannelStoreOptions {
   onPublished?: (event: ChannelEvent) => void;
 }
 
-/** `[offset, epoch]`, or `[0, epoch, reason]` when the event was dropped. */
-type AppendReply = [number, string, string?];
+/** `[offset, epoch]`, `[offset, epoch, 'instead', value]`, or `[0, epoch, reason]` when the event was dropped. */
+type AppendReply = [number, string, string?, string?];
 type ReadReply = [string, number, number, ...string[]];
 
 /** The client with the two scripts defined on it (ioredis adds them as methods). */
 type ScriptedRedis = RedisClient & {
-  jobcastAppend(meta: string, log: string, ...argv: string[]): Promise<AppendReply>;
+  jobcastAppend(meta: string, log: string, guard: string, ...argv: string[]): Promise<AppendReply>;
   jobcastRead(meta: string, log: string, ...argv: string[]): Promise<ReadReply>;
 };
 
@@ -60,7 +60,7 @@ export class RedisChannelStore implements ChannelStore {
 
   constructor(redis: RedisClient, options: RedisChannelStoreOptions = {}) {
     if (!('jobcastAppend' in redis)) {
-      redis.defineCommand('jobcastAppend', { numberOfKeys: 2, lua: APPEND_PUBLISH });
+      redis.defineCommand('jobcastAppend', { numberOfKeys: 3, lua: APPEND_PUBLISH });
       redis.defineCommand('jobcastRead', { numberOfKeys: 2, lua: READ_SINCE });
     }
     this.#redis = redis as unknown as ScriptedRedis;
@@ -83,9 +83,13 @@ export class RedisChannelStore implements ChannelStore {
     const head = `{"channel":${JSON.stringify(channel)},"epoch":`;
     const now = Date.now();
     const tail = `,"event":${JSON.stringify(event)},"data":${json},"ts":${now}}`;
-    const [offset, epoch] = await this.#redis.jobcastAppend(
+    const instead = options.insteadIfSet;
+    const insteadHead = instead ? `,"event":${JSON.stringify(instead.event)},"data":{${JSON.stringify(instead.field)}:` : '';
+    const insteadTail = `},"ts":${now}}`;
+    const [offset, epoch, replaced, value] = await this.#redis.jobcastAppend(
       keys.meta,
       keys.log,
+      instead?.key ?? keys.log, // not read without the guard; any key of the slot will do
       head,
       tail,
       eventClassOf(event, channel),
@@ -98,10 +102,14 @@ export class RedisChannelStore implements ChannelStore {
       options.exclude ? JSON.stringify(options.exclude) : '',
       this.#appended.get(channel) ?? '',
       String(now),
+      instead ? eventClassOf(instead.event, channel) : '',
+      insteadHead,
+      insteadTail,
     );
     if (offset === 0) return null;
     // The same envelope the script stored and published (epochs are base64url: no escaping).
-    const stored = JSON.parse(`${head}"${epoch}","offset":${offset}${tail}`) as ChannelEvent;
+    const storedTail = replaced === 'instead' ? `${insteadHead}${JSON.stringify(value)}${insteadTail}` : tail;
+    const stored = JSON.parse(`${head}"${epoch}","offset":${offset}${storedTail}`) as ChannelEvent;
     this.#remember(channel, `${stored.epoch} ${stored.offset}`);
     this.#onPublished?.(stored);
     return stored;

@@ -21,6 +21,12 @@ export interface Attempt {
   log: Logger;
   /** Aborts `ctx.signal`: cancellation, shutdown; the time limit aborts it too. */
   controller: AbortController;
+  /**
+   * The job's cancel-request key: read in the same step as `active` is appended, so a job
+   * cancelled while it waited (or while the worker that had it was dead) publishes `cancelled`
+   * instead and never starts.
+   */
+  cancelFlag?: string;
 }
 
 /**
@@ -36,7 +42,8 @@ export async function executeAttempt(
 ): Promise<unknown> {
   const { store } = deps;
   const channel = jobChannel(run.jobId);
-  await store.append(channel, 'active', { attempt: run.attempt, attempts: run.attempts });
+  const first = await store.append(channel, 'active', { attempt: run.attempt, attempts: run.attempts }, run.cancelFlag ? { insteadIfSet: { key: run.cancelFlag, event: 'cancelled', field: 'reason' } } : {});
+  if (first?.event === 'cancelled') throw new UnrecoverableError(`cancelled: ${String((first.data as { reason?: unknown }).reason)}`);
   const parsed = await definition.input.safeParseAsync(run.data);
   if (!parsed.success) throw new UnrecoverableError(`input no longer valid: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
 

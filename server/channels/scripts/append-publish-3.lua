@@ -4,6 +4,7 @@
 
   KEYS[1] meta hash   ({channel}:meta)  epoch, offset, s:<class> = newest event of that class
   KEYS[2] log stream  ({channel}:log)   entries "<offset>-0" with field e = envelope JSON
+  KEYS[3] guard key in the same slot (a job's cancel flag), read only when ARGV[13] is set
 
   ARGV[1]  the envelope JSON up to its epoch, pre-encoded by the caller: {"channel":…,"epoch":
   ARGV[2]  the envelope JSON after its offset, pre-encoded by the caller: ,"event":…,"data":…,"ts":…}
@@ -26,8 +27,12 @@
   ARGV[12] the caller's clock in ms: the TTLs are refreshed only when the last refresh (field
            x of the meta hash) is 1% of the retention or more away from it, so a channel may
            expire up to 1% early; two EXPIREs saved on almost every event
+  ARGV[13] "" or the class of the event to append instead when KEYS[3] holds a value
+  ARGV[14] the envelope after its offset for that event, up to the value: ,"event":…,"data":{"…":
+  ARGV[15] the rest of it, after the value (JSON-encoded here): },"ts":…}
 
   Output: { offset, epoch } (the caller puts the envelope together as the script did), or
+          { offset, epoch, "instead", value } when KEYS[3]'s value replaced the event, or
           { 0, epoch, reason } when the event was dropped:
     reason "outcome-exists"  the channel already has an outcome: outcomes happen once, and
                              lifecycle/progress after an outcome are stale
@@ -39,7 +44,16 @@
   what test/bench/append-cost.ts reports).
 ]]
 local meta, log = KEYS[1], KEYS[2]
-local class = ARGV[3]
+local class, tail = ARGV[3], ARGV[2]
+
+local instead = false
+if ARGV[13] ~= '' then
+  instead = redis.call('GET', KEYS[3])
+  if instead then
+    class = ARGV[13]
+    tail = ARGV[14] .. cjson.encode(instead) .. ARGV[15]
+  end
+end
 
 -- One read for everything the checks need; s:outcome comes back only once a job has ended.
 local state = redis.call('HMGET', meta, 'epoch', 'offset', 's:outcome', 'x')
@@ -73,7 +87,7 @@ elseif class ~= 'custom' and outcome then
 end
 
 local offset = top + 1
-local envelope = ARGV[1] .. '"' .. epoch .. '","offset":' .. offset .. ARGV[2]
+local envelope = ARGV[1] .. '"' .. epoch .. '","offset":' .. offset .. tail
 
 redis.call('XADD', log, 'MAXLEN', '~', ARGV[4], offset .. '-0', 'e', envelope)
 if refresh then
@@ -88,4 +102,5 @@ if ARGV[10] ~= '' then
   published = string.sub(envelope, 1, -2) .. ',"exclude":' .. ARGV[10] .. '}'
 end
 redis.call(ARGV[9], ARGV[6], published)
+if instead then return { offset, epoch, 'instead', instead } end
 return { offset, epoch }
