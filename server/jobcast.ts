@@ -238,9 +238,10 @@ export class Jobcast {
         await this.#redis.set(key, jobId, 'EX', retention);
       }
     }
-    this.timeline.record(jobId, 'enqueued', { job: definition.name, ...(options.requestId ? { reqId: options.requestId } : {}), ...(options.owner ? { owner: options.owner } : {}), ...(options.app ? { app: options.app } : {}) });
+    // Written by the `queued` append itself: no round trip of its own.
+    const enqueued = this.timeline.write(jobId, 'enqueued', { job: definition.name, ...(options.requestId ? { reqId: options.requestId } : {}), ...(options.owner ? { owner: options.owner } : {}), ...(options.app ? { app: options.app } : {}) });
     if (this.#inline) {
-      await this.store.append(channel, 'queued', { job: definition.name, attempts }, { reset: true });
+      await this.store.append(channel, 'queued', { job: definition.name, attempts }, { reset: true, record: enqueued });
       await runInline(definition, jobId, parsed.data, {
         store: this.store,
         redis: this.#redis,
@@ -254,7 +255,7 @@ export class Jobcast {
       return { jobId, channel, token };
     }
     try {
-      await this.store.append(channel, 'queued', { job: definition.name, attempts }, { reset: true });
+      await this.store.append(channel, 'queued', { job: definition.name, attempts }, { reset: true, record: enqueued });
       if (options.app) await this.#redis.set(`${this.keyPrefix}{${channel}}:app`, options.app, 'EX', retention);
       await this.queues.queue(definition.name).add(definition.name, parsed.data, {
         jobId,

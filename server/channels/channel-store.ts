@@ -23,6 +23,20 @@ export interface AppendOptions {
    * event returned is the one stored.
    */
   insteadIfSet?: { key: string; event: string; field: string };
+  /** A line for the job's timeline, written in the same step (see {@link TimelineWrite}). */
+  record?: TimelineWrite;
+}
+
+/**
+ * One entry pushed onto a capped list in the channel's hash slot (the job's timeline) by the
+ * append itself, instead of a MULTI of its own. Never fails the append.
+ */
+export interface TimelineWrite {
+  key: string;
+  entry: string;
+  /** Entries kept, newest. */
+  max: number;
+  ttlSeconds: number;
 }
 
 /**

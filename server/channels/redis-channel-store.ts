@@ -8,7 +8,7 @@ import type { AppendOptions, ChannelStore, ReadResult } from './channel-store.js
 import { channelKeys } from './keys.js';
 
 const script = (name: string) => readFileSync(new URL(`./scripts/${name}`, import.meta.url), 'utf8');
-const APPEND_PUBLISH = script('append-publish-3.lua');
+const APPEND_PUBLISH = script('append-publish-4.lua');
 const READ_SINCE = script('read-since-2.lua');
 
 /** Options of {@link RedisChannelStore}. */
@@ -33,7 +33,7 @@ type ReadReply = [string, number, number, ...string[]];
 
 /** The client with the two scripts defined on it (ioredis adds them as methods). */
 type ScriptedRedis = RedisClient & {
-  jobcastAppend(meta: string, log: string, guard: string, ...argv: string[]): Promise<AppendReply>;
+  jobcastAppend(meta: string, log: string, guard: string, list: string, ...argv: string[]): Promise<AppendReply>;
   jobcastRead(meta: string, log: string, ...argv: string[]): Promise<ReadReply>;
 };
 
@@ -60,7 +60,7 @@ export class RedisChannelStore implements ChannelStore {
 
   constructor(redis: RedisClient, options: RedisChannelStoreOptions = {}) {
     if (!('jobcastAppend' in redis)) {
-      redis.defineCommand('jobcastAppend', { numberOfKeys: 3, lua: APPEND_PUBLISH });
+      redis.defineCommand('jobcastAppend', { numberOfKeys: 4, lua: APPEND_PUBLISH });
       redis.defineCommand('jobcastRead', { numberOfKeys: 2, lua: READ_SINCE });
     }
     this.#redis = redis as unknown as ScriptedRedis;
@@ -90,6 +90,7 @@ export class RedisChannelStore implements ChannelStore {
       keys.meta,
       keys.log,
       instead?.key ?? keys.log, // not read without the guard; any key of the slot will do
+      options.record?.key ?? keys.log, // likewise
       head,
       tail,
       eventClassOf(event, channel),
@@ -105,6 +106,9 @@ export class RedisChannelStore implements ChannelStore {
       instead ? eventClassOf(instead.event, channel) : '',
       insteadHead,
       insteadTail,
+      options.record?.entry ?? '',
+      String(options.record?.max ?? 0),
+      String(options.record?.ttlSeconds ?? 0),
     );
     if (offset === 0) return null;
     // The same envelope the script stored and published (epochs are base64url: no escaping).

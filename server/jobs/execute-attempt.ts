@@ -1,6 +1,6 @@
 import { UnrecoverableError } from 'bullmq';
 import { jobChannel } from '../../shared/channels.js';
-import type { ChannelStore } from '../channels/channel-store.js';
+import type { AppendOptions, ChannelStore, TimelineWrite } from '../channels/channel-store.js';
 import type { Logger } from '../logger.js';
 import type { JobContext, JobDefinition, ProgressInfo } from './define-job.js';
 import { ProgressCoalescer } from './progress-coalescer.js';
@@ -27,6 +27,8 @@ export interface Attempt {
    * instead and never starts.
    */
   cancelFlag?: string;
+  /** A timeline entry (`started`) for the `active` append to write in the same step. */
+  started?: TimelineWrite;
 }
 
 /**
@@ -42,7 +44,11 @@ export async function executeAttempt(
 ): Promise<unknown> {
   const { store } = deps;
   const channel = jobChannel(run.jobId);
-  const first = await store.append(channel, 'active', { attempt: run.attempt, attempts: run.attempts }, run.cancelFlag ? { insteadIfSet: { key: run.cancelFlag, event: 'cancelled', field: 'reason' } } : {});
+  const activeOptions: AppendOptions = {
+    ...(run.cancelFlag ? { insteadIfSet: { key: run.cancelFlag, event: 'cancelled', field: 'reason' } } : {}),
+    ...(run.started ? { record: run.started } : {}),
+  };
+  const first = await store.append(channel, 'active', { attempt: run.attempt, attempts: run.attempts }, activeOptions);
   if (first?.event === 'cancelled') throw new UnrecoverableError(`cancelled: ${String((first.data as { reason?: unknown }).reason)}`);
   const parsed = await definition.input.safeParseAsync(run.data);
   if (!parsed.success) throw new UnrecoverableError(`input no longer valid: ${parsed.error.issues[0]?.message ?? 'invalid'}`);

@@ -6,8 +6,8 @@ import { channelKeys } from '../../server/channels/keys.js';
 import { cancelKeys } from '../../server/jobs/cancellation.js';
 import { deleteKeys, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 
-/** What append-publish-3.lua does beyond the log itself: the guard, the TTL refresh, trimming. */
-describe('append-publish-3.lua: the guarded append, TTLs and approximate trimming', () => {
+/** What append-publish-4.lua does beyond the log itself: the guard, the TTL refresh, trimming. */
+describe('append-publish-4.lua: the guarded append, TTLs and approximate trimming', () => {
   let redis: Redis;
   let url: string;
   const prefix = uniquePrefix('append3');
@@ -41,6 +41,19 @@ describe('append-publish-3.lua: the guarded append, TTLs and approximate trimmin
     // What was stored and published is what append returned; `cancelled` is an outcome.
     assert.deepEqual((await history(s, channel)).map((e) => [e.event, e.data]), [['active', { attempt: 1 }], ['cancelled', { reason: 'stop "now" / ✓' }]]);
     assert.equal(await s.append(channel, 'active', { attempt: 3 }, guard), null, 'nothing after the outcome');
+  });
+
+  it('writes the timeline line in the same step, capped, with its TTL, and never fails the append for it', async () => {
+    const s = store();
+    const list = `${prefix}{job:timed}:timeline`;
+    const record = (n: number) => ({ key: list, entry: JSON.stringify({ n }), max: 3, ttlSeconds: 30 });
+    for (let n = 1; n <= 5; n++) assert.ok(await s.append('job:timed', 'note', { n }, { record: record(n) }));
+    assert.deepEqual((await redis.lrange(list, 0, -1)).map((l) => (JSON.parse(l) as { n: number }).n), [3, 4, 5]);
+    assert.ok((await redis.ttl(list)) > 25);
+    await redis.del(list);
+    await redis.set(list, 'not a list');
+    const stored = await s.append('job:timed', 'note', { n: 6 }, { record: record(6) });
+    assert.equal(stored?.offset, 6, 'the event is stored even though the timeline write failed');
   });
 
   it('gives both keys the retention TTL on the first append, and keeps it on later ones', async () => {

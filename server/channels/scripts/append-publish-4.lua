@@ -5,6 +5,7 @@
   KEYS[1] meta hash   ({channel}:meta)  epoch, offset, s:<class> = newest event of that class
   KEYS[2] log stream  ({channel}:log)   entries "<offset>-0" with field e = envelope JSON
   KEYS[3] guard key in the same slot (a job's cancel flag), read only when ARGV[13] is set
+  KEYS[4] a list in the same slot (the job's timeline), written only when ARGV[16] is set
 
   ARGV[1]  the envelope JSON up to its epoch, pre-encoded by the caller: {"channel":…,"epoch":
   ARGV[2]  the envelope JSON after its offset, pre-encoded by the caller: ,"event":…,"data":…,"ts":…}
@@ -30,6 +31,9 @@
   ARGV[13] "" or the class of the event to append instead when KEYS[3] holds a value
   ARGV[14] the envelope after its offset for that event, up to the value: ,"event":…,"data":{"…":
   ARGV[15] the rest of it, after the value (JSON-encoded here): },"ts":…}
+  ARGV[16] "" or an entry to push onto KEYS[4] (with pcall: a timeline never fails an append)
+  ARGV[17] entries KEYS[4] keeps
+  ARGV[18] KEYS[4]'s TTL in seconds
 
   Output: { offset, epoch } (the caller puts the envelope together as the script did), or
           { offset, epoch, "instead", value } when KEYS[3]'s value replaced the event, or
@@ -45,6 +49,12 @@
 ]]
 local meta, log = KEYS[1], KEYS[2]
 local class, tail = ARGV[3], ARGV[2]
+
+if ARGV[16] ~= '' then
+  redis.pcall('RPUSH', KEYS[4], ARGV[16])
+  redis.pcall('LTRIM', KEYS[4], -tonumber(ARGV[17]), -1)
+  redis.pcall('EXPIRE', KEYS[4], tonumber(ARGV[18]))
+end
 
 local instead = false
 if ARGV[13] ~= '' then
