@@ -4,9 +4,9 @@
  * clients connect, and after): the object kinds that grew, by retained bytes per connection.
  * Kinds as in the benchmark: jobcast (default), baseline, floor, pusher.
  */
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { benchRedis } from './own-redis.js';
 import { rssKb, sleep, startRig, type Kind } from './processes.js';
 
@@ -40,11 +40,10 @@ function tally(file: string): Map<string, { bytes: number; count: number }> {
   return byKind;
 }
 
-const dir = join(tmpdir(), `jobcast-heap-${process.pid}`);
-process.env.BENCH_PROFILE = undefined;
+// Gateways run in the repository's root, where a signalled heap snapshot is written.
+const dir = fileURLToPath(new URL('../../', import.meta.url));
 const redis = await benchRedis();
-// The gateway writes a snapshot into its working directory on SIGUSR2.
-process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${dir}`;
+process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --heapsnapshot-signal=SIGUSR2`;
 const rig = await startRig(kind, redis.url, 100);
 delete process.env.NODE_OPTIONS;
 const snapshot = async () => {
@@ -54,8 +53,13 @@ const snapshot = async () => {
     const fresh = safeList().filter((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
     // Written once the file stops growing.
     if (fresh.length) {
-      await sleep(2000);
-      return join(dir, fresh[0]!);
+      const file = join(dir, fresh[0]!);
+      let size = -1;
+      while (size <= 0 || statSync(file).size !== size) {
+        size = statSync(file).size;
+        await sleep(1500);
+      }
+      return file;
     }
     await sleep(100);
   }
@@ -71,11 +75,15 @@ const safeList = () => {
 try {
   await sleep(1000);
   const rssIdle = rssKb(rig.gateway.pid);
-  const empty = tally(await snapshot());
+  const emptyFile = await snapshot();
+  const empty = tally(emptyFile);
+  rmSync(emptyFile);
   await rig.clients.add(rig.gateway.url, connections);
   await sleep(2000);
   const rssFull = rssKb(rig.gateway.pid);
-  const full = tally(await snapshot());
+  const fullFile = await snapshot();
+  const full = tally(fullFile);
+  rmSync(fullFile);
   const rows = [...full]
     .map(([key, v]) => ({ key, bytes: v.bytes - (empty.get(key)?.bytes ?? 0), count: v.count - (empty.get(key)?.count ?? 0) }))
     .filter((r) => r.bytes > 0)
@@ -88,6 +96,5 @@ try {
 } finally {
   await rig.close();
   await redis.close();
-  rmSync(dir, { recursive: true, force: true });
 }
 process.exit(0);
