@@ -16,6 +16,27 @@ export interface AppendOptions {
   reset?: boolean;
   /** A gateway connection id that should not get this event live (Pusher's `socket_id`). */
   exclude?: string;
+  /**
+   * A key in the channel's hash slot (a job's cancel request): if it holds a value when the
+   * event is appended, `event` is appended instead, with data `{ [field]: value }`, in the
+   * same atomic step (a worker's "active, unless cancelled meanwhile" in one round trip). The
+   * event returned is the one stored.
+   */
+  insteadIfSet?: { key: string; event: string; field: string };
+  /** A line for the job's timeline, written in the same step (see {@link TimelineWrite}). */
+  record?: TimelineWrite;
+}
+
+/**
+ * One entry pushed onto a capped list in the channel's hash slot (the job's timeline) by the
+ * append itself, instead of a MULTI of its own. Never fails the append.
+ */
+export interface TimelineWrite {
+  key: string;
+  entry: string;
+  /** Entries kept, newest. */
+  max: number;
+  ttlSeconds: number;
 }
 
 /**

@@ -9,7 +9,7 @@ import type { AppendOptions, ChannelStore, ReadResult } from './channel-store.js
 import { channelKeys } from './keys.js';
 
 const script = (name: string) => readFileSync(new URL(`./scripts/${name}`, import.meta.url), 'utf8');
-const APPEND_PUBLISH = script('append-publish-2.lua');
+const APPEND_PUBLISH = script('append-publish-4.lua');
 const READ_SINCE = script('read-since-2.lua');
 
 /** Options of {@link RedisChannelStore}. */
@@ -28,12 +28,13 @@ export interface RedisChannelStoreOptions {
   onPublished?: (event: ChannelEvent) => void;
 }
 
-type AppendReply = [number, string, string];
+/** `[offset, epoch]`, `[offset, epoch, 'instead', value]`, or `[0, epoch, reason]` when the event was dropped. */
+type AppendReply = [number, string, string?, string?];
 type ReadReply = [string, number, number, ...string[]];
 
 /** The client with the two scripts defined on it (ioredis adds them as methods). */
 type ScriptedRedis = RedisClient & {
-  jobcastAppend(meta: string, log: string, ...argv: string[]): Promise<AppendReply>;
+  jobcastAppend(meta: string, log: string, guard: string, list: string, ...argv: string[]): Promise<AppendReply>;
   jobcastRead(meta: string, log: string, ...argv: string[]): Promise<ReadReply>;
 };
 
@@ -60,7 +61,7 @@ export class RedisChannelStore implements ChannelStore {
 
   constructor(redis: RedisClient, options: RedisChannelStoreOptions = {}) {
     if (!('jobcastAppend' in redis)) {
-      redis.defineCommand('jobcastAppend', { numberOfKeys: 2, lua: APPEND_PUBLISH });
+      redis.defineCommand('jobcastAppend', { numberOfKeys: 4, lua: APPEND_PUBLISH });
       redis.defineCommand('jobcastRead', { numberOfKeys: 2, lua: READ_SINCE });
     }
     this.#redis = redis as unknown as ScriptedRedis;
@@ -79,27 +80,41 @@ export class RedisChannelStore implements ChannelStore {
       throw new PayloadTooLargeError(`event data is over the ${this.#maxEventBytes}-byte limit`);
     }
     const keys = channelKeys(this.#prefix, channel);
-    const [offset, , envelope] = await this.#redis.jobcastAppend(
+    // The envelope around its epoch and offset, encoded here once: Lua only joins the parts.
+    const head = `{"channel":${JSON.stringify(channel)},"epoch":`;
+    const now = Date.now();
+    const tail = `,"event":${JSON.stringify(event)},"data":${json},"ts":${now}}`;
+    const instead = options.insteadIfSet;
+    const insteadHead = instead ? `,"event":${JSON.stringify(instead.event)},"data":{${JSON.stringify(instead.field)}:` : '';
+    const insteadTail = `},"ts":${now}}`;
+    const [offset, epoch, replaced, value] = await this.#redis.jobcastAppend(
       keys.meta,
       keys.log,
-      channel,
-      event,
+      instead?.key ?? keys.log, // not read without the guard; any key of the slot will do
+      options.record?.key ?? keys.log, // likewise
+      head,
+      tail,
       eventClassOf(event, channel),
-      json,
-      String(Date.now()),
       String(this.#historySize),
       String(this.#retention),
       keys.live,
       newEpoch(),
       options.reset ? 'reset' : '',
       this.#publish,
-      options.exclude ?? '',
+      options.exclude ? JSON.stringify(options.exclude) : '',
       this.#appended.get(channel) ?? '',
+      String(now),
+      instead ? eventClassOf(instead.event, channel) : '',
+      insteadHead,
+      insteadTail,
+      options.record?.entry ?? '',
+      String(options.record?.max ?? 0),
+      String(options.record?.ttlSeconds ?? 0),
     );
     if (offset === 0) return null;
-    // The envelope was built by our own script from the values just passed: no need to
-    // validate it again on this hot path (reads, which may meet other versions' data, do).
-    const stored = JSON.parse(envelope) as ChannelEvent;
+    // The same envelope the script stored and published (epochs are base64url: no escaping).
+    const storedTail = replaced === 'instead' ? `${insteadHead}${JSON.stringify(value)}${insteadTail}` : tail;
+    const stored = JSON.parse(`${head}"${epoch}","offset":${offset}${storedTail}`) as ChannelEvent;
     this.#remember(channel, `${stored.epoch} ${stored.offset}`);
     this.#onPublished?.(stored);
     return stored;

@@ -3,6 +3,7 @@ import type { ChannelFeed, ChannelStore } from '../channels/channel-store.js';
 import type { Logger } from '../logger.js';
 import type { SlowConsumers } from './slow-consumers.js';
 import { eventFrame, writeFrame } from './event-frames.js';
+import { wallNow, type StageProbe } from './stage-probe.js';
 import { OUTCOME_EVENTS, SKIP_EVENT, isJobChannel } from '../../shared/constants.js';
 import { eventType, type Metrics } from '../metrics.js';
 import type { Timeline } from '../jobs/timeline.js';
@@ -63,9 +64,12 @@ export class ChannelHub {
   readonly #outcomes = new Map<string, { ts: number; acked: boolean }>();
 
   readonly #timeline: Timeline | undefined;
+  /** The benchmark's per-stage timing; undefined unless asked for (see stage-probe.ts). */
+  readonly #probe: StageProbe | undefined;
 
-  constructor(io: GatewayServer, store: ChannelStore, feed: ChannelFeed, log: Logger, slow: SlowConsumers, metrics?: Metrics, timeline?: Timeline) {
+  constructor(io: GatewayServer, store: ChannelStore, feed: ChannelFeed, log: Logger, slow: SlowConsumers, metrics?: Metrics, timeline?: Timeline, probe?: StageProbe) {
     this.#timeline = timeline;
+    this.#probe = probe;
     this.#io = io;
     this.#slow = slow;
     this.#metrics = metrics;
@@ -214,6 +218,7 @@ export class ChannelHub {
 
   #onLive(channel: string, envelope: string): void {
     this.received += 1;
+    const receivedAt = this.#probe ? wallNow() : 0;
     const entry = this.#entries.get(channel);
     if (!entry) return;
     let message: LiveMessage;
@@ -231,6 +236,8 @@ export class ChannelHub {
     if (message.exclude === undefined) return this.#forward(entry, message);
     const { exclude, ...event } = message;
     this.#forward(entry, event, exclude);
+    // Every write of the event returned by now: #forward writes synchronously.
+    if (this.#probe?.sampled(event.offset)) this.#probe.note(channel, event.offset, receivedAt, wallNow());
   }
 
   #forward(entry: Entry, event: ChannelEvent, exclude?: string): void {

@@ -15,6 +15,7 @@ import type { TokenSigner } from '../tokens.js';
 import { ChannelHub } from './channel-hub.js';
 import { SlowConsumers, type SlowConsumerOptions } from './slow-consumers.js';
 import { PresenceWriter } from './presence.js';
+import { stageProbeFromEnv } from './stage-probe.js';
 import type { RedisClient } from '../redis/connect.js';
 import type { GatewayServer, GatewaySocket } from './types.js';
 import { PusherEndpoint, type PusherEndpointContext, type PusherEndpointOptions } from './pusher/pusher-endpoint.js';
@@ -97,7 +98,7 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
     pingTimeout: options.heartbeat?.timeoutMs ?? 5000,
   });
   const slow = new SlowConsumers(io, { ...options.slowConsumers, ...(options.metrics ? { onConflated: () => options.metrics!.conflated.inc() } : {}) });
-  const hub = new ChannelHub(io, options.store, options.feed, log, slow, options.metrics, options.timeline);
+  const hub = new ChannelHub(io, options.store, options.feed, log, slow, options.metrics, options.timeline, stageProbeFromEnv());
   const presence = options.presence ? new PresenceWriter(options.presence.redis, options.presence.keyPrefix, () => hub.counts()) : null;
 
   // Pusher SDKs accept only ids shaped `<digits>.<digits>` as socket_id: one number for this

@@ -1,4 +1,5 @@
 import type { ChannelEvent } from '../../shared/protocol.js';
+import { bufferedBytes } from './event-frames.js';
 import type { GatewayServer, GatewaySocket } from './types.js';
 
 /** Options of {@link SlowConsumers}. */
@@ -11,14 +12,6 @@ export interface SlowConsumerOptions {
   intervalMs?: number;
   /** Called for each progress event replaced by a newer one (metrics). */
   onConflated?: () => void;
-}
-
-/** Bytes a socket has queued but not yet handed to the kernel. */
-function bufferedBytes(socket: GatewaySocket): number {
-  // engine.io keeps packets in writeBuffer while a write is under way; ws keeps the bytes the
-  // kernel did not take. Neither is public API, so both are read defensively.
-  const conn = socket.conn as unknown as { writeBuffer?: unknown[]; transport?: { socket?: { bufferedAmount?: number } } };
-  return (conn.transport?.socket?.bufferedAmount ?? 0) + (conn.writeBuffer?.length ?? 0) * 64;
 }
 
 /**

@@ -51,6 +51,13 @@ export interface JobDefinition<Input = unknown, Result = unknown> {
    * `UnrecoverableError` (from bullmq) and input that no longer validates
    */
   retryIf?: RetryIf;
+  /**
+   * At most one progress write per this many milliseconds: a handler calling `ctx.progress` in
+   * a tight loop has its reports in between dropped, the latest of them written at the end of
+   * each interval (and before the outcome, which is never held back, nor is any lifecycle
+   * event). @defaultValue 0, every report is written
+   */
+  progressEveryMs?: number;
   /** Time limit of one run in milliseconds; past it `ctx.signal` aborts and the run fails. */
   timeoutMs?: number;
   /** Runs of this job one worker process runs at once. @defaultValue the process setting (4) */
@@ -112,6 +119,9 @@ export function defineJob<Input, Result>(definition: JobDefinition<Input, Result
   }
   if (definition.attempts !== undefined && (!Number.isInteger(definition.attempts) || definition.attempts < 1)) {
     throw new Error(`job ${definition.name}: attempts must be a whole number of at least 1`);
+  }
+  if (definition.progressEveryMs !== undefined && !(Number.isFinite(definition.progressEveryMs) && definition.progressEveryMs >= 0)) {
+    throw new Error(`job ${definition.name}: progressEveryMs must be a number of milliseconds, 0 or more`);
   }
   return definition;
 }

@@ -1,8 +1,9 @@
 import { UnrecoverableError } from 'bullmq';
 import { jobChannel } from '../../shared/channels.js';
-import type { ChannelStore } from '../channels/channel-store.js';
+import type { AppendOptions, ChannelStore, TimelineWrite } from '../channels/channel-store.js';
 import type { Logger } from '../logger.js';
 import type { JobContext, JobDefinition, ProgressInfo } from './define-job.js';
+import { ProgressCoalescer } from './progress-coalescer.js';
 
 export class JobTimeoutError extends Error {
   constructor(ms: number) {
@@ -20,6 +21,14 @@ export interface Attempt {
   log: Logger;
   /** Aborts `ctx.signal`: cancellation, shutdown; the time limit aborts it too. */
   controller: AbortController;
+  /**
+   * The job's cancel-request key: read in the same step as `active` is appended, so a job
+   * cancelled while it waited (or while the worker that had it was dead) publishes `cancelled`
+   * instead and never starts.
+   */
+  cancelFlag?: string;
+  /** A timeline entry (`started`) for the `active` append to write in the same step. */
+  started?: TimelineWrite;
 }
 
 /**
@@ -35,7 +44,12 @@ export async function executeAttempt(
 ): Promise<unknown> {
   const { store } = deps;
   const channel = jobChannel(run.jobId);
-  await store.append(channel, 'active', { attempt: run.attempt, attempts: run.attempts });
+  const activeOptions: AppendOptions = {
+    ...(run.cancelFlag ? { insteadIfSet: { key: run.cancelFlag, event: 'cancelled', field: 'reason' } } : {}),
+    ...(run.started ? { record: run.started } : {}),
+  };
+  const first = await store.append(channel, 'active', { attempt: run.attempt, attempts: run.attempts }, activeOptions);
+  if (first?.event === 'cancelled') throw new UnrecoverableError(`cancelled: ${String((first.data as { reason?: unknown }).reason)}`);
   const parsed = await definition.input.safeParseAsync(run.data);
   if (!parsed.success) throw new UnrecoverableError(`input no longer valid: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
 
@@ -44,6 +58,9 @@ export async function executeAttempt(
   // Progress calls need not be awaited by the handler; their writes queue in order on one
   // connection, and the outcome waits for all of them.
   const writes: Promise<unknown>[] = [];
+  const writeProgress = (data: Record<string, unknown>) => store.append(channel, 'progress', data).then(() => undefined);
+  // Opt-in (progressEveryMs): a tight loop of reports becomes one write per interval.
+  const coalescer = definition.progressEveryMs ? new ProgressCoalescer(definition.progressEveryMs, writeProgress) : null;
   const ctx: JobContext = {
     jobId: run.jobId,
     channel,
@@ -55,7 +72,8 @@ export async function executeAttempt(
       const detail = typeof info === 'string' ? { stage: info } : (info ?? {});
       const value = pct === null ? null : Math.max(0, Math.min(100, Number(pct)));
       if (value !== null && !Number.isFinite(value)) return Promise.reject(new TypeError('progress pct must be a number or null'));
-      const write = store.append(channel, 'progress', { pct: value, ...detail }).then(() => undefined);
+      const data = { pct: value, ...detail };
+      const write = coalescer ? coalescer.push(data) : writeProgress(data);
       writes.push(write.catch(() => undefined));
       return write;
     },
@@ -66,6 +84,8 @@ export async function executeAttempt(
     });
     // A handler that ignores its signal still ends on timeout: the race decides.
     const result = await Promise.race([definition.handler(parsed.data, ctx), aborted]);
+    // The last report held back goes out before anything that ends the attempt.
+    await coalescer?.flush();
     await Promise.all(writes);
     if (definition.render) {
       const html = definition.render(result, parsed.data);
@@ -75,6 +95,7 @@ export async function executeAttempt(
     }
     return result;
   } catch (error) {
+    await coalescer?.flush();
     await Promise.all(writes);
     throw error;
   } finally {

@@ -122,17 +122,14 @@ export function runJobs(definitions: readonly JobDefinition<any, any>[], options
     const attempts = job.opts.attempts ?? 1;
     const attempt = job.attemptsMade + 1;
     const jobLog = log.child({ jobId, channel, attempt });
-    // Cancelled while waiting for a worker, or while the worker that had it was dead.
-    const cancelledWith = await options.connection.get(cancelKeys(options.keyPrefix, jobId).flag);
-    if (cancelledWith !== null) {
-      await store.append(channel, 'cancelled', { reason: cancelledWith });
-      throw new UnrecoverableError(`cancelled: ${cancelledWith}`);
-    }
     const controller = new AbortController();
     running.set(jobId, controller);
-    options.timeline?.record(jobId, 'started', { attempt, attempts, worker: `${hostname()}:${process.pid}` });
+    const started = options.timeline?.write(jobId, 'started', { attempt, attempts, worker: `${hostname()}:${process.pid}` });
     try {
-      const result = await executeAttempt(definition, { jobId, attempt, attempts, data: job.data, log: jobLog, controller }, { store, maxPartialBytes: options.maxPartialBytes ?? 1024 * 1024 });
+      // Cancelled while waiting for a worker, or while the worker that had it was dead: the
+      // `active` append reads the cancel flag and publishes `cancelled` instead (one round trip).
+      const cancelFlag = cancelKeys(options.keyPrefix, jobId).flag;
+      const result = await executeAttempt(definition, { jobId, attempt, attempts, data: job.data, log: jobLog, controller, cancelFlag, ...(started ? { started } : {}) }, { store, maxPartialBytes: options.maxPartialBytes ?? 1024 * 1024 });
       jobLog.info('job finished');
       return result;
     } catch (error) {

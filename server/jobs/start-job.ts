@@ -78,10 +78,11 @@ export async function startJob(deps: JobStarter, definition: JobDefinition<unkno
       await deps.redis.set(key, jobId, 'EX', retention);
     }
   }
-  deps.timeline.record(jobId, 'enqueued', { job: definition.name, ...(options.requestId ? { reqId: options.requestId } : {}), ...(options.owner ? { owner: options.owner } : {}), ...(options.app ? { app: options.app } : {}) });
+  // Written by the `queued` append itself: no round trip of its own.
+  const enqueued = deps.timeline.write(jobId, 'enqueued', { job: definition.name, ...(options.requestId ? { reqId: options.requestId } : {}), ...(options.owner ? { owner: options.owner } : {}), ...(options.app ? { app: options.app } : {}) });
   const mint = () => deps.token([channel], { owner: options.owner, rights: options.rights ?? DEFAULT_RIGHTS });
   if (deps.inline) {
-    await deps.store.append(channel, 'queued', { job: definition.name, attempts }, { reset: true });
+    await deps.store.append(channel, 'queued', { job: definition.name, attempts }, { reset: true, record: enqueued });
     await runInline(definition, jobId, parsed.data, {
       store: deps.store,
       redis: deps.redis,
@@ -94,7 +95,7 @@ export async function startJob(deps: JobStarter, definition: JobDefinition<unkno
     return { jobId, channel, token: await mint() };
   }
   try {
-    await deps.store.append(channel, 'queued', { job: definition.name, attempts }, { reset: true });
+    await deps.store.append(channel, 'queued', { job: definition.name, attempts }, { reset: true, record: enqueued });
     if (options.app) await deps.redis.set(channelKeys(deps.keyPrefix, channel).app, options.app, 'EX', retention);
     await deps.queues.queue(definition.name).add(definition.name, parsed.data, {
       jobId,

@@ -1,5 +1,5 @@
 import { jobChannel, jobIdOfChannel } from '../../shared/channels.js';
-import type { ChannelStore } from '../channels/channel-store.js';
+import type { ChannelStore, TimelineWrite } from '../channels/channel-store.js';
 import type { RedisClient } from '../redis/connect.js';
 import { jobKeys } from '../channels/keys.js';
 
@@ -45,6 +45,16 @@ export class Timeline {
       .expire(key, this.#retention)
       .exec()
       .catch(() => undefined);
+  }
+
+  /**
+   * The same entry as {@link record}, for a channel append to write in its own step (one
+   * round trip less per job: `enqueued` with `queued`, `started` with `active`).
+   */
+  write(channelOrJobId: string, what: string, detail: Record<string, unknown> = {}): TimelineWrite {
+    const jobId = jobIdOfChannel(channelOrJobId) ?? channelOrJobId;
+    const entry: TimelineEntry = { at: Date.now(), what, detail };
+    return { key: keyOf(this.#prefix, jobId), entry: JSON.stringify(entry), max: MAX_ENTRIES, ttlSeconds: this.#retention };
   }
 
   /** Everything known about a job, oldest first: recorded entries and its published events. */

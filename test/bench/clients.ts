@@ -6,9 +6,11 @@
  */
 import PusherServer from 'pusher';
 import { io as ioClient } from 'socket.io-client';
+import WebSocket from 'ws';
+import { STAGE_SAMPLE_EVERY, wallNow } from '../../server/gateway/stage-probe.js';
 import { connect } from '../../client/connection.js';
 import { pusherJs } from '../helpers/pusher-clients.js';
-import { SECRET } from './processes.js';
+import { SECRET, type StageSample } from './processes.js';
 
 const [kind, url, countArg, firstArg, channelsArg, tokensJson] = process.argv.slice(2);
 const count = Number(countArg);
@@ -25,14 +27,20 @@ interface Client {
 }
 
 let latencies: number[] = [];
+let samples: StageSample[] = [];
 /** Sequence numbers at or below this belong to an earlier window. */
 let base = 0;
 let armedAt = Infinity;
 const clients: Client[] = [];
 const closers: (() => void)[] = [];
 
-function record(client: Client, seq: number, ts: number, conflated: boolean): void {
+/**
+ * One event reached a client's handler. `key` is what the gateway's stage probe samples by:
+ * the event's offset on jobcast, the bench's `seq` on the relay and the floor.
+ */
+function record(client: Client, seq: number, ts: number, conflated: boolean, key = seq): void {
   if (seq <= base) return;
+  if (key % STAGE_SAMPLE_EVERY === 0) samples.push([`job:bench-${client.channel}`, key, wallNow()]);
   const now = Date.now();
   latencies.push(now - ts);
   const previous = client.seqs.at(-1);
@@ -51,6 +59,18 @@ async function open(client: Client): Promise<void> {
     // The hand-written client rejoins its room after a reconnect; what was sent meanwhile is gone.
     socket.io.on('reconnect', () => void socket.emit('join', name));
     closers.push(() => socket.disconnect());
+  } else if (kind === 'floor') {
+    const ws = new WebSocket(`${url!.replace(/^http/, 'ws')}/floor`, { perMessageDeflate: false });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => ws.send(name));
+      ws.once('message', () => resolve()); // "ok": the floor has it in the channel's set
+      ws.once('error', reject);
+    });
+    ws.on('message', (raw) => {
+      const data = JSON.parse(raw.toString()) as { seq: number; ts: number };
+      record(client, data.seq, data.ts, false);
+    });
+    closers.push(() => ws.terminate());
   } else if (kind === 'pusher') {
     // pusher-js, unchanged, on the gateway's default app; the official SDK signs the channel.
     const sdk = new PusherServer({ appId: 'jobcast', key: 'jobcast-key', secret: SECRET, host: '127.0.0.1' });
@@ -65,7 +85,7 @@ async function open(client: Client): Promise<void> {
   } else {
     const jc = connect({ url: url! });
     const sub = jc.channel(name, { token: tokens[client.channel]! });
-    sub.on<{ seq: number }>('progress', (e) => record(client, e.data.seq, e.ts, e.conflated === true));
+    sub.on<{ seq: number }>('progress', (e) => record(client, e.data.seq, e.ts, e.conflated === true, e.offset));
     await sub.subscribe();
     closers.push(() => jc.close());
   }
@@ -89,6 +109,7 @@ type Command = { cmd: 'reset'; base: number } | { cmd: 'arm'; at: number } | { c
 process.on('message', (message: Command) => {
   if (message.cmd === 'reset') {
     latencies = [];
+    samples = [];
     base = message.base;
     armedAt = Infinity;
     for (const client of clients) {
@@ -102,7 +123,7 @@ process.on('message', (message: Command) => {
     process.send!({ ok: true });
   } else if (message.cmd === 'stats') {
     const perClient = clients.map((c) => ({ channel: c.channel, n: c.seqs.length, unique: new Set(c.seqs).size, conflated: c.conflated, caughtUpAt: c.caughtUpAt ?? null }));
-    process.send!({ latencies, perClient });
+    process.send!({ latencies, samples, perClient });
   } else if (message.cmd === 'close') {
     for (const close of closers) close();
     process.exit(0);

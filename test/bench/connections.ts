@@ -35,7 +35,7 @@ export async function connections(kind: Kind, redisUrl: string, shape: Connectio
       await sleep(1000);
       if (target === shape.memoryAt) kbPerConn = Number(((rssKb(gateway.pid) - idle) / target).toFixed(1));
       // Each client holds one of `channels` channels: one event per channel per second.
-      const window = await measureWindow(gateway.pid, clients, publisher, shape.channels, shape.durationMs);
+      const window = await measureWindow(gateway, clients, publisher, shape.channels, shape.durationMs);
       steps.push({ ...window, connections: target });
       if (window.p99 >= 100) break;
     }

@@ -23,7 +23,8 @@ export interface FanoutResult {
   ramp: WindowResult[];
   /** Highest delivered events/s of a window with p99 under 50 ms. */
   bestDelivered: number;
-  storm: StormResult;
+  /** Not run for the floor, which has no reconnect at all. */
+  storm: StormResult | null;
 }
 
 export async function fanout(kind: Kind, redisUrl: string, shape: FanoutShape): Promise<FanoutResult> {
@@ -32,18 +33,18 @@ export async function fanout(kind: Kind, redisUrl: string, shape: FanoutShape): 
   try {
     await clients.add(gateway.url, shape.clients);
     await sleep(300);
-    await measureWindow(gateway.pid, clients, publisher, shape.rate, 500, 300); // warm-up, not counted
-    const fixed = await measureWindow(gateway.pid, clients, publisher, shape.rate, shape.durationMs);
+    await measureWindow(gateway, clients, publisher, shape.rate, 500, 300); // warm-up, not counted
+    const fixed = await measureWindow(gateway, clients, publisher, shape.rate, shape.durationMs);
     const ramp: WindowResult[] = [];
     for (const rate of shape.ramp) {
-      const window = await measureWindow(gateway.pid, clients, publisher, rate, shape.rampMs);
+      const window = await measureWindow(gateway, clients, publisher, rate, shape.rampMs);
       ramp.push(window);
       const expected = (rate * shape.clients) / shape.channels;
       if (window.p99 >= 50 || window.deliveredPerSec < expected * 0.95) break;
     }
     const within = [fixed, ...ramp].filter((w) => w.p99 < 50);
     await clients.close();
-    const storm = await reconnectStorm(gateway.url, new ClientGroup(kind, shape.channels, rig.tokens), publisher, shape.storm);
+    const storm = kind === 'floor' ? null : await reconnectStorm(gateway.url, new ClientGroup(kind, shape.channels, rig.tokens), publisher, shape.storm);
     return { kind, fixed, ramp, bestDelivered: Math.max(0, ...within.map((w) => w.deliveredPerSec)), storm };
   } finally {
     await rig.close();

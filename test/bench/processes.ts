@@ -3,14 +3,19 @@
  * relay), groups of client processes, and publisher runs; and what the kernel says about them.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TokenSigner } from '../../server/tokens.js';
 import { startRole } from '../helpers/processes.js';
 import { deleteKeys, uniquePrefix } from '../helpers/redis.js';
 
-/** The hand-written relay, jobcast's socket.io path, and pusher-js clients on jobcast's Pusher path. */
-export type Kind = 'baseline' | 'jobcast' | 'pusher';
+/**
+ * The hand-written relay, jobcast's socket.io path, pusher-js clients on jobcast's Pusher path,
+ * and the floor: a bare `ws` fan-out of one pre-built frame (`floor-gateway.ts`).
+ */
+export type Kind = 'baseline' | 'jobcast' | 'pusher' | 'floor';
 export const SECRET = 'bench-secret-0123456789abcdef';
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
@@ -57,6 +62,8 @@ function firstLine(child: ChildProcess): Promise<string> {
 export interface BenchGateway {
   url: string;
   pid: number;
+  /** Where the gateway's stage probe writes (see server/gateway/stage-probe.ts). */
+  stagesFile: string;
   stop(): Promise<unknown>;
 }
 
@@ -68,14 +75,18 @@ const profileFlags = (dir: string | undefined) => (dir ? ['--cpu-prof', `--cpu-p
 const profile = profileFlags(process.env.BENCH_PROFILE);
 
 export async function startGateway(kind: Kind, redisUrl: string, prefix: string): Promise<BenchGateway> {
-  if (kind === 'baseline') {
-    const child = spawn(process.execPath, [...profile, '--import', 'tsx', here('./baseline-relay.ts')], {
-      env: { ...process.env, REDIS_URL: redisUrl, BENCH_PREFIX: prefix },
+  const stagesFile = join(tmpdir(), `jobcast-bench-stages-${prefix.replace(/\W/g, '_')}.txt`);
+  rmSync(stagesFile, { force: true });
+  const removeStages = () => rmSync(stagesFile, { force: true });
+  if (kind === 'baseline' || kind === 'floor') {
+    const script = kind === 'baseline' ? './baseline-relay.ts' : './floor-gateway.ts';
+    const child = spawn(process.execPath, [...profile, '--import', 'tsx', here(script)], {
+      env: { ...process.env, REDIS_URL: redisUrl, BENCH_PREFIX: prefix, JOBCAST_STAGE_PROBE: stagesFile },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const { url } = JSON.parse(await firstLine(child)) as { url: string };
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    return { url, pid: child.pid!, stop: () => (child.kill('SIGTERM'), exited) };
+    return { url, pid: child.pid!, stagesFile, stop: () => (child.kill('SIGTERM'), exited.finally(removeStages)) };
   }
   const gateway = await startRole('gateway', {
     REDIS_URL: redisUrl,
@@ -83,12 +94,18 @@ export async function startGateway(kind: Kind, redisUrl: string, prefix: string)
     JOBCAST_SECRET: SECRET,
     JOBCAST_DEMO: '0',
     JOBCAST_MAX_CONNECTIONS_PER_IP: '100000',
+    JOBCAST_STAGE_PROBE: stagesFile,
   }, 30_000, profile);
-  return { url: gateway.url!, pid: gateway.child.pid!, stop: () => gateway.stop() };
+  return { url: gateway.url!, pid: gateway.child.pid!, stagesFile, stop: () => gateway.stop().finally(removeStages) };
 }
+
+/** A sampled event as one end saw it: channel, offset (or the relay's seq), wall-clock ms. */
+export type StageSample = [channel: string, key: number, at: number];
 
 interface ClientStats {
   latencies: number[];
+  /** When a client's handler ran, for sampled events (see stages.ts). */
+  samples: StageSample[];
   perClient: { channel: number; n: number; unique: number; conflated: number; caughtUpAt: number | null }[];
 }
 
@@ -105,6 +122,11 @@ export class ClientGroup {
 
   get size(): number {
     return this.#opened;
+  }
+
+  /** The client processes, for their CPU time. */
+  get pids(): number[] {
+    return this.#children.map((child) => child.pid!);
   }
 
   /** Opens `count` more connections to `url`, spread over the channels after the ones open. */
@@ -146,7 +168,7 @@ export class ClientGroup {
 
   async stats(): Promise<ClientStats> {
     const replies = await this.#all<ClientStats>({ cmd: 'stats' }, (m) => 'latencies' in m);
-    return { latencies: replies.flatMap((r) => r.latencies), perClient: replies.flatMap((r) => r.perClient) };
+    return { latencies: replies.flatMap((r) => r.latencies), samples: replies.flatMap((r) => r.samples), perClient: replies.flatMap((r) => r.perClient) };
   }
 
   async close(): Promise<void> {
@@ -160,6 +182,12 @@ export class ClientGroup {
   }
 }
 
+export interface PublishRun {
+  sent: number;
+  perChannel: number[];
+  samples: [channel: string, key: number, calledAt: number, repliedAt: number][];
+}
+
 /** A publisher process kept for a whole scenario (its start-up stays out of every window). */
 export class Publisher {
   private constructor(readonly child: ChildProcess) {}
@@ -170,9 +198,12 @@ export class Publisher {
     return new Publisher(child);
   }
 
-  /** `rate` events/s for `durationMs`; resolves once all were acknowledged by Redis. */
-  async run(rate: number, durationMs: number, seqBase: number): Promise<{ sent: number; perChannel: number[] }> {
-    const reply = message<{ sent: number; perChannel: number[] }>(this.child, (m) => 'sent' in m);
+  /**
+   * `rate` events/s for `durationMs`; resolves once all were acknowledged by Redis, with the
+   * call and reply times of sampled events (`[channel, key, calledAt, repliedAt]`).
+   */
+  async run(rate: number, durationMs: number, seqBase: number): Promise<PublishRun> {
+    const reply = message<PublishRun>(this.child, (m) => 'sent' in m);
     this.child.send({ rate, durationMs, seqBase });
     return reply;
   }

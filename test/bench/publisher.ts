@@ -7,6 +7,8 @@
  */
 import { Redis } from 'ioredis';
 import { RedisChannelStore } from '../../server/channels/redis-channel-store.js';
+import { STAGE_SAMPLE_EVERY, wallNow } from '../../server/gateway/stage-probe.js';
+import type { PublishRun } from './processes.js';
 
 const [kind, redisUrl, prefix, channelsArg] = process.argv.slice(2);
 const channels = Number(channelsArg);
@@ -17,29 +19,36 @@ const store = new RedisChannelStore(redis, { prefix: prefix! });
 let current = { seqBase: -1, perChannel: [] as number[], cursor: 0 };
 
 /** Publishes for a while; resolves with the window's events per channel once Redis acknowledged every one. */
-function run(rate: number, durationMs: number, seqBase: number): Promise<{ sent: number; perChannel: number[] }> {
+function run(rate: number, durationMs: number, seqBase: number): Promise<PublishRun> {
   if (current.seqBase !== seqBase) current = { seqBase, perChannel: new Array<number>(channels).fill(0), cursor: 0 };
   const { perChannel } = current;
   let sent = 0;
   let outstanding = 0;
+  const samples: PublishRun['samples'] = [];
   let finished = false;
   const started = Date.now();
   return new Promise((resolve) => {
     const done = () => {
       outstanding -= 1;
-      if (finished && outstanding === 0) resolve({ sent, perChannel });
+      if (finished && outstanding === 0) resolve({ sent, perChannel, samples });
     };
     const publishOne = () => {
       const c = current.cursor++ % channels;
       const seq = seqBase + ++perChannel[c]!;
       outstanding += 1;
       sent += 1;
-      const published =
-        kind === 'baseline'
-          ? redis.publish(`${prefix}job:bench-${c}`, JSON.stringify({ seq, pct: seq % 100, ts: Date.now() }))
+      const channel = `job:bench-${c}`;
+      const calledAt = wallNow();
+      // The key the stage probes sample by: the bench's seq on plain pub/sub, the offset on jobcast.
+      const published: Promise<number> =
+        kind === 'baseline' || kind === 'floor'
+          ? redis.publish(`${prefix}${channel}`, JSON.stringify({ seq, pct: seq % 100, ts: Date.now() })).then(() => seq)
           : // Pusher frames carry no publish time: for pusher-js clients it travels in the data.
-            store.append(`job:bench-${c}`, 'progress', kind === 'pusher' ? { pct: seq % 100, seq, ts: Date.now() } : { pct: seq % 100, seq });
-      published.then(done, (error: unknown) => {
+            store.append(channel, 'progress', kind === 'pusher' ? { pct: seq % 100, seq, ts: Date.now() } : { pct: seq % 100, seq }).then((e) => e!.offset);
+      published.then((key) => {
+        if (key % STAGE_SAMPLE_EVERY === 0) samples.push([channel, key, calledAt, wallNow()]);
+        done();
+      }, (error: unknown) => {
         process.stderr.write(`publish failed: ${String(error)}\n`);
         process.exit(1);
       });
@@ -51,7 +60,7 @@ function run(rate: number, durationMs: number, seqBase: number): Promise<{ sent:
       if (elapsed < durationMs) return;
       clearInterval(timer);
       finished = true;
-      if (outstanding === 0) resolve({ sent, perChannel });
+      if (outstanding === 0) resolve({ sent, perChannel, samples });
     }, 5);
   });
 }

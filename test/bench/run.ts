@@ -7,14 +7,16 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { testRedisUrl } from '../helpers/redis.js';
 import { connections, type ConnectionsResult } from './connections.js';
 import { fanout, type FanoutResult } from './fanout.js';
+import { benchRedis } from './own-redis.js';
 import { headline, report } from './report.js';
+import { observeRedis } from './window.js';
 
 const quick = process.argv.includes('--quick');
-// `BENCH_KINDS=jobcast,pusher` runs only those gateways' scenarios (the jobs scenario always runs).
-const ALL_KINDS = ['baseline', 'jobcast', 'pusher'] as const;
+// `BENCH_KINDS=baseline,jobcast` runs only those gateways' scenarios (the jobs scenario always
+// runs); `floor` is the bare `ws` fan-out every other row is read against.
+const ALL_KINDS = ['baseline', 'jobcast', 'floor', 'pusher'] as const;
 const KINDS = process.env.BENCH_KINDS ? ALL_KINDS.filter((k) => process.env.BENCH_KINDS!.split(',').includes(k)) : ALL_KINDS;
 export const shapes = {
   quick,
@@ -43,7 +45,9 @@ async function jobsPerSec(kind: 'bare' | 'jobcast' | 'watched', redisUrl: string
   return (JSON.parse(line) as { jobsPerSec: number }).jobsPerSec;
 }
 
-const redisUrl = await testRedisUrl();
+const redis = await benchRedis();
+observeRedis(redis);
+const redisUrl = redis.url;
 const rounds = quick ? 1 : 2;
 const started = Date.now();
 const jobs: Record<'bare' | 'jobcast' | 'watched', number[]> = { bare: [], jobcast: [], watched: [] };
@@ -60,4 +64,5 @@ const markdown = report(shapes, { jobs, fanouts, conns, seconds: Math.round((Dat
 console.log(markdown);
 writeFileSync('bench-results.md', markdown + '\n');
 console.log(JSON.stringify(headline({ jobs, fanouts, conns })));
+await redis.close();
 process.exit(0);

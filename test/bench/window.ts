@@ -2,7 +2,9 @@
  * One measured window: publish at a rate for a while, let the last events arrive, and count
  * what the clients got against what was published on their channels.
  */
-import { cpuMs, pct, sleep, type ClientGroup, type Publisher } from './processes.js';
+import type { BenchRedis } from './own-redis.js';
+import { cpuMs, pct, sleep, type BenchGateway, type ClientGroup, type Publisher } from './processes.js';
+import { stageTimes, type StageTimes } from './stages.js';
 
 export interface WindowResult {
   rate: number;
@@ -16,22 +18,55 @@ export interface WindowResult {
   /** Progress replaced by a newer one for a client that fell behind (jobcast only). */
   conflated: number;
   cpuUsPerEvent: number;
+  /** CPU of the client processes per event their handlers received (the client library's cost). */
+  clientCpuUsPerEvent?: number;
+  /** Per published event: Redis's own command time (`INFO commandstats`) and its process CPU. */
+  redisUsPerEvent?: number;
+  redisCpuUsPerEvent?: number;
+  stages?: StageTimes;
 }
 
 let windows = 0;
+let redis: BenchRedis | null = null;
+
+/** The Redis whose command time and CPU every window reports. */
+export function observeRedis(observed: BenchRedis): void {
+  redis = observed;
+}
+
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+const perEvent = (ms: number, events: number) => Number(((ms * 1000) / Math.max(1, events)).toFixed(2));
 
 /** A fresh range of sequence numbers for each window, so late events of one never count in the next. */
 export const nextSeqBase = () => ++windows * 10_000_000;
 
-export async function measureWindow(gatewayPid: number, clients: ClientGroup, publisher: Publisher, rate: number, durationMs: number, settleMs = 500): Promise<WindowResult> {
+export async function measureWindow(gateway: BenchGateway, clients: ClientGroup, publisher: Publisher, rate: number, durationMs: number, settleMs = 500): Promise<WindowResult> {
   const seqBase = nextSeqBase();
   await clients.reset(seqBase);
-  const cpuBefore = cpuMs(gatewayPid);
+  const cpuBefore = cpuMs(gateway.pid);
+  const clientPids = clients.pids;
+  const clientCpuBefore = sum(clientPids.map(cpuMs));
+  const redisPid = redis?.pid ?? null;
+  const redisCpuBefore = redisPid ? cpuMs(redisPid) : 0;
+  const redisUsBefore = redisPid ? await redis!.commandUs() : { scripts: 0, publish: 0 };
   const published = await publisher.run(rate, durationMs, seqBase);
   await sleep(settleMs);
-  const cpuUsed = cpuMs(gatewayPid) - cpuBefore;
+  const cpuUsed = cpuMs(gateway.pid) - cpuBefore;
+  const clientCpu = sum(clientPids.map(cpuMs)) - clientCpuBefore;
+  const redisCpu = redisPid ? cpuMs(redisPid) - redisCpuBefore : 0;
+  // Measured before the stats round trip below, which costs Redis nothing but takes time.
+  const redisUsAfter = redisPid ? await redis!.commandUs() : redisUsBefore;
+  const scriptsUs = redisUsAfter.scripts - redisUsBefore.scripts;
+  const redisUs = scriptsUs > 0 ? scriptsUs : redisUsAfter.publish - redisUsBefore.publish;
   const stats = await clients.stats();
-  return summarise(rate, durationMs, published.perChannel, stats, cpuUsed);
+  const result = summarise(rate, durationMs, published.perChannel, stats, cpuUsed);
+  result.clientCpuUsPerEvent = perEvent(clientCpu, stats.latencies.length);
+  if (redisPid) {
+    result.redisUsPerEvent = Number((redisUs / Math.max(1, published.sent)).toFixed(2));
+    result.redisCpuUsPerEvent = perEvent(redisCpu, published.sent);
+  }
+  result.stages = stageTimes(published.samples, gateway.stagesFile, stats.samples);
+  return result;
 }
 
 export function summarise(

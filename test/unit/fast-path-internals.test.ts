@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { Server } from 'socket.io';
+import { io, type Socket as ClientSocket } from 'socket.io-client';
+import type { ChannelEvent } from '../../shared/protocol.js';
+import { eventFrame, fastPathInternalsProblem, VERIFIED_WITH, writeFrame } from '../../server/gateway/event-frames.js';
+import type { GatewayServer, GatewaySocket } from '../../server/gateway/types.js';
+import { deferred } from '../helpers/wait.js';
+
+const installed = (name: string) => (JSON.parse(readFileSync(new URL(`../../node_modules/${name}/package.json`, import.meta.url), 'utf8')) as { version: string }).version;
+const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> };
+
+/**
+ * event-frames.ts writes to engine.io's and ws's private fields. These tests are the alarm for
+ * an upgrade: they fail, with the field that changed, instead of the gateway quietly sending
+ * every broadcast through socket.io (or writing around a queue a new version added).
+ */
+describe('the broadcast fast path against the socket.io, engine.io and ws it was verified with', () => {
+  let http: HttpServer;
+  let server: GatewayServer;
+  let url: string;
+  const clients: ClientSocket[] = [];
+
+  before(async () => {
+    http = createServer();
+    server = new Server(http, { serveClient: false }) as GatewayServer;
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    for (const client of clients) client.disconnect();
+    await server.close();
+  });
+
+  /** A connected client on `transport` and the server's socket for it. */
+  async function connection(transport: 'websocket' | 'polling'): Promise<{ client: ClientSocket; socket: GatewaySocket }> {
+    const connected = deferred<GatewaySocket>();
+    server.once('connection', (socket) => connected.resolve(socket));
+    const client = io(url, { transports: [transport], upgrade: false });
+    clients.push(client);
+    const socket = await connected.promise;
+    if (!client.connected) await new Promise((resolve) => client.once('connect', () => resolve(undefined)));
+    return { client, socket };
+  }
+
+  const event = (offset: number): ChannelEvent => ({ channel: 'job:fast', epoch: 'e1', offset, event: 'progress', data: { pct: offset, text: 'é ✓ "q"' }, ts: 1 });
+
+  it('runs on exactly the versions it was verified with, pinned in package.json', () => {
+    for (const [name, version] of Object.entries(VERIFIED_WITH)) {
+      assert.equal(installed(name), version, `${name} ${installed(name)} is installed; re-verify server/gateway/event-frames.ts against it, then update VERIFIED_WITH`);
+      assert.equal(manifest.dependencies[name], version, `package.json must pin ${name} to exactly ${version}`);
+    }
+  });
+
+  it('finds the private fields it reads on a real WebSocket connection, and its frame arrives as socket.io would send it', async () => {
+    const { client, socket } = await connection('websocket');
+    assert.equal(fastPathInternalsProblem(socket), null);
+    const received: ChannelEvent[] = [];
+    const both = deferred();
+    client.on('event', (e: ChannelEvent) => {
+      received.push(e);
+      if (received.length === 2) both.resolve();
+    });
+    assert.equal(writeFrame(socket, eventFrame(event(1))), true, 'the fast path must take an open WebSocket');
+    socket.emit('event', event(2)); // the same event through socket.io itself
+    await both.promise;
+    assert.deepEqual(received, [event(1), event(2)]);
+  });
+
+  it('leaves long-polling connections to socket.io', async () => {
+    const { socket } = await connection('polling');
+    assert.equal(fastPathInternalsProblem(socket), null);
+    assert.equal(writeFrame(socket, eventFrame(event(3))), false);
+  });
+
+  it('says loudly, once, which field changed when one is no longer there', async () => {
+    const { socket } = await connection('websocket');
+    const ws = (socket.conn as unknown as { transport: { socket: { _sender: Record<string, unknown> } } }).transport.socket;
+    const sendFrame = ws._sender.sendFrame;
+    ws._sender.sendFrame = undefined; // what a ws release renaming it would look like
+    const warning = deferred<Error & { code?: string }>();
+    process.once('warning', (w) => warning.resolve(w));
+    try {
+      assert.match(fastPathInternalsProblem(socket) ?? '', /_sender\.sendFrame/);
+      assert.equal(writeFrame(socket, eventFrame(event(4))), false);
+      const w = await warning.promise;
+      assert.equal(w.code, 'JOBCAST_FAST_PATH');
+      assert.match(w.message, /_sender\.sendFrame/);
+    } finally {
+      ws._sender.sendFrame = sendFrame;
+    }
+  });
+});
