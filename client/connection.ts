@@ -1,11 +1,12 @@
 import { io, type Socket } from 'socket.io-client';
+
 import { ErrorCode } from '../shared/codes.js';
 import { DEFAULT_SOCKET_PATH, PROTOCOL_VERSION } from '../shared/constants.js';
 import type { ClientToServerEvents, ServerToClientEvents, StreamPosition, SubscribeAck, SubscribeRequest } from '../shared/protocol.js';
 import { Emitter } from './emitter.js';
 import { JobcastClientError } from './errors.js';
-import { DEFAULT_RETRY, retryDelay, transient, type RetryPolicy } from './retry-policy.js';
-import { Subscription, type GetToken, type SubscriptionTransport, type TokenSource } from './subscription.js';
+import { DEFAULT_RETRY, retryDelay, type RetryPolicy, transient } from './retry-policy.js';
+import { type GetToken, Subscription, type SubscriptionTransport, type TokenSource } from './subscription.js';
 
 export type ConnectionState = 'connecting' | 'connected' | 'disconnected';
 
@@ -85,7 +86,10 @@ export class JobcastConnection {
     if (!url) throw new JobcastClientError(ErrorCode.invalidInput, 'connect({ url }) is required outside a browser');
     this.#ackTimeoutMs = options.ackTimeoutMs ?? 5000;
     this.#connectTimeoutMs = this.#connectTimeout = options.connectTimeoutMs ?? 2000;
-    this.#retry = { minDelayMs: options.minResubscribeDelayMs ?? DEFAULT_RETRY.minDelayMs, maxDelayMs: options.maxResubscribeDelayMs ?? DEFAULT_RETRY.maxDelayMs };
+    this.#retry = {
+      minDelayMs: options.minResubscribeDelayMs ?? DEFAULT_RETRY.minDelayMs,
+      maxDelayMs: options.maxResubscribeDelayMs ?? DEFAULT_RETRY.maxDelayMs,
+    };
     this.#socket = io(url, {
       path: options.path ?? DEFAULT_SOCKET_PATH,
       // WebSocket first and only by default: no sticky sessions needed behind a load balancer.
@@ -121,20 +125,19 @@ export class JobcastConnection {
     socket.on('notice', (notice) => this.#emitter.emit('notice', notice));
     socket.on('hello', (hello) => void (this.#socketId = typeof hello?.socketId === 'string' ? hello.socketId : undefined));
 
-    const self = this;
     this.#transport = {
       get connected() {
         return socket.connected;
       },
-      subscribe: (request) => self.#request(request),
+      subscribe: (request) => this.#request(request),
       unsubscribe: (channel) => void socket.emit('unsubscribe', { channel }, () => {}),
-      start: (subscription) => self.#firstSync(subscription),
-      resync: (subscription) => self.#resync(subscription),
+      start: (subscription) => this.#firstSync(subscription),
+      resync: (subscription) => this.#resync(subscription),
       ack: (channel, offset) => {
         if (socket.connected) socket.emit('ack', { channel, offset });
       },
       forget: (subscription) => {
-        if (self.#subscriptions.get(subscription.channel) === subscription) self.#subscriptions.delete(subscription.channel);
+        if (this.#subscriptions.get(subscription.channel) === subscription) this.#subscriptions.delete(subscription.channel);
       },
     };
   }

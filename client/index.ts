@@ -9,12 +9,12 @@
  * ```
  * @packageDocumentation
  */
+export type { ConnectionEvents, ConnectionState, ConnectOptions, SubscribeOptions } from './connection.js';
 export { connect, JobcastConnection } from './connection.js';
-export type { ConnectOptions, ConnectionState, ConnectionEvents, SubscribeOptions } from './connection.js';
-export { Subscription } from './subscription.js';
-export type { EventContext, GetToken, SubscriptionState, SubscriptionStateContext, TokenSource } from './subscription.js';
-export { trackJob } from './track-job.js';
-export type { JobHandlers, JobOutcome } from './track-job.js';
 export { JobcastClientError } from './errors.js';
-export { mountJobElements, trackElement } from './ui/mount.js';
+export type { EventContext, GetToken, SubscriptionState, SubscriptionStateContext, TokenSource } from './subscription.js';
+export { Subscription } from './subscription.js';
+export type { JobHandlers, JobOutcome } from './track-job.js';
+export { trackJob } from './track-job.js';
 export type { MountOptions } from './ui/mount.js';
+export { mountJobElements, trackElement } from './ui/mount.js';

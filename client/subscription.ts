@@ -1,6 +1,6 @@
-import type { ChannelEvent, JobEventName, JobEventPayload, StreamPosition, SubscribeAck, SubscribeRequest } from '../shared/protocol.js';
-import { OUTCOME_EVENTS, SKIP_EVENT, isJobChannel, type OutcomeEventName } from '../shared/constants.js';
 import { ErrorCode } from '../shared/codes.js';
+import { isJobChannel, OUTCOME_EVENTS, type OutcomeEventName, SKIP_EVENT } from '../shared/constants.js';
+import type { ChannelEvent, JobEventName, JobEventPayload, StreamPosition, SubscribeAck, SubscribeRequest } from '../shared/protocol.js';
 import { Emitter } from './emitter.js';
 import { JobcastClientError } from './errors.js';
 
@@ -125,7 +125,11 @@ export class Subscription {
     if (!url) throw new JobcastClientError('jobcast:not-found', `no rendered result on ${this.channel} (not completed, or the job has no render)`);
     const token = await this.#currentToken();
     const response = await fetch(new URL(url, base), { headers: { authorization: `Bearer ${token}` } });
-    if (!response.ok) throw new JobcastClientError(response.status === 404 ? 'jobcast:not-found' : 'jobcast:unavailable', `the result could not be loaded (HTTP ${response.status})`);
+    if (!response.ok)
+      throw new JobcastClientError(
+        response.status === 404 ? 'jobcast:not-found' : 'jobcast:unavailable',
+        `the result could not be loaded (HTTP ${response.status})`,
+      );
     return response.text();
   }
 
@@ -296,6 +300,8 @@ export class Subscription {
   }
 
   #wrap(error: unknown): JobcastClientError {
-    return error instanceof JobcastClientError ? error : new JobcastClientError(ErrorCode.unavailable, String((error as Error)?.message ?? error), { cause: error });
+    return error instanceof JobcastClientError
+      ? error
+      : new JobcastClientError(ErrorCode.unavailable, String((error as Error)?.message ?? error), { cause: error });
   }
 }

@@ -10,9 +10,7 @@ export type JobOutcome =
   | { state: 'cancelled'; data: CancelledEvent; event: EventContext };
 
 /** A job's state as {@link JobHandlers.onState} receives it; `active` carries the attempt. */
-export type JobStateContext =
-  | { state: 'active'; event: EventContext<ActiveEvent> }
-  | { state: Exclude<JobState, 'active'>; event: EventContext };
+export type JobStateContext = { state: 'active'; event: EventContext<ActiveEvent> } | { state: Exclude<JobState, 'active'>; event: EventContext };
 
 /** Callbacks of {@link trackJob}; each gets one context object. */
 export interface JobHandlers {
@@ -36,7 +34,12 @@ export interface JobHandlers {
  * });
  * ```
  */
-export async function trackJob(connection: JobcastConnection, jobId: string, auth: TokenSource | { token?: TokenSource; getToken?: GetToken }, handlers: JobHandlers): Promise<Subscription> {
+export async function trackJob(
+  connection: JobcastConnection,
+  jobId: string,
+  auth: TokenSource | { token?: TokenSource; getToken?: GetToken },
+  handlers: JobHandlers,
+): Promise<Subscription> {
   const subscription = connection.channel(jobChannel(jobId), typeof auth === 'object' ? auth : { token: auth });
   let done = false;
   const finish = (outcome: JobOutcome) => {

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+
 import { configFromEnv } from './config.js';
 import { JobcastError } from './errors.js';
-import { NoRedisError, resolveRedis, type EmbeddedRedis } from './redis/embedded-redis.js';
 import { createLogger } from './logger.js';
-import { ROLES, startRole, type Role, type RunningRole } from './roles.js';
+import { type EmbeddedRedis, NoRedisError, resolveRedis } from './redis/embedded-redis.js';
+import { type Role, ROLES, type RunningRole, startRole } from './roles.js';
 
 const USAGE = `Usage:
   jobcast [all|web|worker|gateway]        run a process role (default: all, every role on one port)
@@ -24,11 +25,12 @@ async function main(argv: string[]): Promise<number> {
   const config = configFromEnv();
   const logger = createLogger(config.logLevel);
 
-  let embedded: EmbeddedRedis | null = null;
+  let embedded: EmbeddedRedis | null;
   let redisUrl: string;
   try {
     // A cluster or a Sentinel set is named by its nodes; the single-Redis rules (probe, private server) do not apply.
-    ({ url: redisUrl, embedded } = config.clusterNodes.length || config.sentinel ? { url: '', embedded: null } : await resolveRedis(config.redisUrl, config.probePort));
+    ({ url: redisUrl, embedded } =
+      config.clusterNodes.length || config.sentinel ? { url: '', embedded: null } : await resolveRedis(config.redisUrl, config.probePort));
   } catch (error) {
     if (error instanceof NoRedisError) {
       console.error(`jobcast: ${error.message}`);
@@ -40,7 +42,11 @@ async function main(argv: string[]): Promise<number> {
 
   if ((ROLES as readonly string[]).includes(command)) {
     const running = await startRole(command as Role, config, redisUrl, logger);
-    if (running.url) logger.info({ role: command, url: running.url }, command === 'gateway' ? `gateway listening on ${running.url}` : `jobcast ${command}: open ${running.url}`);
+    if (running.url)
+      logger.info(
+        { role: command, url: running.url },
+        command === 'gateway' ? `gateway listening on ${running.url}` : `jobcast ${command}: open ${running.url}`,
+      );
     else logger.info({ role: command }, `jobcast ${command} running`);
     return waitForSignals(running, embedded, logger);
   }
@@ -51,7 +57,9 @@ async function main(argv: string[]): Promise<number> {
     if (command === 'status' && rest.length === 1) {
       const status = await running.jobcast.status(rest[0]!);
       const timeline = await running.jobcast.timeline.read(rest[0]!, running.jobcast.store);
-      console.log(`${status.name} ${status.jobId}: ${status.state}${status.progress?.pct != null ? ` (${status.progress.pct}%)` : ''}, attempt ${status.attemptsMade} of ${status.attempts}${status.error ? `, error: ${status.error}` : ''}`);
+      console.log(
+        `${status.name} ${status.jobId}: ${status.state}${status.progress?.pct != null ? ` (${status.progress.pct}%)` : ''}, attempt ${status.attemptsMade} of ${status.attempts}${status.error ? `, error: ${status.error}` : ''}`,
+      );
       for (const entry of timeline) {
         console.log(`${new Date(entry.at).toISOString()}  ${entry.what.padEnd(16)} ${describeEntry(entry.detail)}`);
       }
@@ -104,7 +112,13 @@ function waitForSignals(running: RunningRole, embedded: EmbeddedRedis | null, lo
       if (stopping) return;
       stopping = true;
       logger.info({ reason }, 'recycled: exiting so a fresh process takes over');
-      void running.close().then(() => embedded?.stop()).then(() => resolve(0), () => resolve(1));
+      void running
+        .close()
+        .then(() => embedded?.stop())
+        .then(
+          () => resolve(0),
+          () => resolve(1),
+        );
     });
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) {

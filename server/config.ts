@@ -1,5 +1,6 @@
-import { DEFAULTS } from './defaults.js';
 import { z } from 'zod';
+
+import { DEFAULTS } from './defaults.js';
 
 const int = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
@@ -8,15 +9,24 @@ const EnvConfig = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default('0.0.0.0'),
   REDIS_URL: z.string().url().optional(),
-  REDIS_CLUSTER_NODES: z.string().regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, 'use host:port,host:port').optional(),
-  REDIS_SENTINELS: z.string().regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, 'use host:port,host:port').optional(),
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, 'use host:port,host:port')
+    .optional(),
+  REDIS_SENTINELS: z
+    .string()
+    .regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, 'use host:port,host:port')
+    .optional(),
   REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
   REDIS_PASSWORD: z.string().optional(),
   REDIS_SENTINEL_PASSWORD: z.string().optional(),
   NODE_ENV: z.string().optional(),
   JOBCAST_METRICS_TOKEN: z.string().min(16, 'JOBCAST_METRICS_TOKEN must be at least 16 characters').optional(),
   JOBCAST_DEMO_REPOS: z.string().optional(),
-  JOBCAST_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]*$/).default(DEFAULTS.keyPrefix),
+  JOBCAST_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_:.-]*$/)
+    .default(DEFAULTS.keyPrefix),
   JOBCAST_SECRET: z.string().min(16, 'JOBCAST_SECRET must be at least 16 characters').optional(),
   JOBCAST_GATEWAY_URL: z.string().url().optional(),
   JOBCAST_PREVIOUS_SECRETS: z.string().optional(),
@@ -38,7 +48,10 @@ const EnvConfig = z.object({
   JOBCAST_WORKER_MAX_JOBS: z.coerce.number().int().positive().optional(),
   JOBCAST_WORKER_MAX_RSS_MB: z.coerce.number().int().positive().optional(),
   JOBCAST_JOBS: z.string().optional(),
-  JOBCAST_APP_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('jobcast'),
+  JOBCAST_APP_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .default('jobcast'),
   JOBCAST_APP_KEY: z.string().min(1).default('jobcast-key'),
   JOBCAST_APP_SECRET: z.string().min(16, 'JOBCAST_APP_SECRET must be at least 16 characters').optional(),
   JOBCAST_APPS_FILE: z.string().optional(),
@@ -48,7 +61,10 @@ const EnvConfig = z.object({
   JOBCAST_HEARTBEAT_INTERVAL_MS: int(5000),
   JOBCAST_HEARTBEAT_TIMEOUT_MS: int(5000),
   JOBCAST_RELAY_CLAIM_MS: int(15_000),
-  JOBCAST_WATCH_QUEUES: z.string().regex(/^[^:,\s]+(,[^:,\s]+)*$/, 'use name,name (BullMQ queue names, no ":")').optional(),
+  JOBCAST_WATCH_QUEUES: z
+    .string()
+    .regex(/^[^:,\s]+(,[^:,\s]+)*$/, 'use name,name (BullMQ queue names, no ":")')
+    .optional(),
   JOBCAST_WATCH_PREFIX: z.string().min(1).default('bull'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -146,7 +162,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): JobcastConf
   const production = e.NODE_ENV === 'production';
   // A secret kept in Redis is readable by anyone who reaches Redis: never in production.
   if (production && !e.JOBCAST_SECRET) throw new Error('invalid configuration: JOBCAST_SECRET must be set (16+ characters) when NODE_ENV=production');
-  const list = (value: string | undefined) => (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const list = (value: string | undefined) =>
+    (value ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   return {
     port: e.PORT,
     host: e.HOST,
@@ -162,7 +182,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): JobcastConf
     secret: e.JOBCAST_SECRET,
     gatewayUrl: e.JOBCAST_GATEWAY_URL,
     adminToken: e.JOBCAST_ADMIN_TOKEN,
-    previousSecrets: (e.JOBCAST_PREVIOUS_SECRETS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    previousSecrets: (e.JOBCAST_PREVIOUS_SECRETS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     allowedOrigins: e.JOBCAST_ALLOWED_ORIGINS,
     maxConnectionsPerIp: e.JOBCAST_MAX_CONNECTIONS_PER_IP,
     subscribesPerSecond: e.JOBCAST_SUBSCRIBES_PER_SECOND,
@@ -180,7 +203,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): JobcastConf
     workerMaxJobs: e.JOBCAST_WORKER_MAX_JOBS,
     workerMaxRssMb: e.JOBCAST_WORKER_MAX_RSS_MB,
     logLevel: e.LOG_LEVEL,
-    jobModules: e.JOBCAST_JOBS ? e.JOBCAST_JOBS.split(',').map((s) => s.trim()).filter(Boolean) : [],
+    jobModules: e.JOBCAST_JOBS
+      ? e.JOBCAST_JOBS.split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : [],
     demo: e.JOBCAST_DEMO === undefined ? !production : e.JOBCAST_DEMO === '1',
     probePort: e.JOBCAST_PROBE_PORT,
     app: { id: e.JOBCAST_APP_ID, key: e.JOBCAST_APP_KEY, secret: e.JOBCAST_APP_SECRET },

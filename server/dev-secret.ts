@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { RedisClient } from './redis/connect.js';
+
 import { sharedKeys } from './channels/keys.js';
+import type { RedisClient } from './redis/connect.js';
 
 /**
  * A development token secret shared through Redis, so separate web, gateway and worker

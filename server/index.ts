@@ -23,41 +23,41 @@
  * ```
  * @packageDocumentation
  */
-export { createJobcast, Jobcast } from './jobcast.js';
-export type { JobcastOptions, StartOptions } from './jobcast.js';
-export { defineJob } from './jobs/define-job.js';
-export type { JobDefinition, JobContext, ProgressInfo } from './jobs/define-job.js';
-export type { JobRunner } from './jobs/job-runner.js';
-export type { CancelResult } from './jobs/cancellation.js';
-export type { WatchedQueue, WatchQueueOptions } from './watch/watched-queue.js';
-export { progressFromBullmq } from './watch/progress-mapping.js';
-export { AfterCommit } from './jobs/after-commit.js';
-export { createResourcePool } from './jobs/resource-pool.js';
-export type { ResourcePool, ResourcePoolOptions } from './jobs/resource-pool.js';
-export type { Gateway } from './gateway/gateway.js';
-export type { ExternalJobs } from './external-jobs/external-jobs.js';
-export type { PusherEndpointOptions } from './gateway/pusher/pusher-endpoint.js';
-export type { RouterOptions } from './http/router.js';
-export type { HealthRouterOptions } from './http/health-router.js';
-export type { MetricsRouterOptions } from './http/metrics-router.js';
-export type { SentinelTarget } from './redis/connect.js';
-export { renderJobElement } from './http/job-element.js';
-export type { JobElementOptions } from './http/job-element.js';
-export { html, escapeHtml, SafeHtml } from './http/html.js';
-export { TokenSigner } from './tokens.js';
-export type { Right, TokenClaims } from './tokens.js';
-export {
-  JobcastError,
-  InvalidInputError,
-  UnauthorizedError,
-  ForbiddenError,
-  NotFoundError,
-  ConflictError,
-  PayloadTooLargeError,
-  UnavailableError,
-  RateLimitedError,
-} from './errors.js';
-export { startEmbeddedRedis, resolveRedis, NoRedisError } from './redis/embedded-redis.js';
-export type { EmbeddedRedis } from './redis/embedded-redis.js';
-export { configFromEnv } from './config.js';
 export type { JobcastConfig } from './config.js';
+export { configFromEnv } from './config.js';
+export {
+  ConflictError,
+  ForbiddenError,
+  InvalidInputError,
+  JobcastError,
+  NotFoundError,
+  PayloadTooLargeError,
+  RateLimitedError,
+  UnauthorizedError,
+  UnavailableError,
+} from './errors.js';
+export type { ExternalJobs } from './external-jobs/external-jobs.js';
+export type { Gateway } from './gateway/gateway.js';
+export type { PusherEndpointOptions } from './gateway/pusher/pusher-endpoint.js';
+export type { HealthRouterOptions } from './http/health-router.js';
+export { escapeHtml, html, SafeHtml } from './http/html.js';
+export type { JobElementOptions } from './http/job-element.js';
+export { renderJobElement } from './http/job-element.js';
+export type { MetricsRouterOptions } from './http/metrics-router.js';
+export type { RouterOptions } from './http/router.js';
+export type { JobcastOptions, StartOptions } from './jobcast.js';
+export { createJobcast, Jobcast } from './jobcast.js';
+export { AfterCommit } from './jobs/after-commit.js';
+export type { CancelResult } from './jobs/cancellation.js';
+export type { AnyJobDefinition, JobContext, JobDefinition, ProgressInfo } from './jobs/define-job.js';
+export { defineJob } from './jobs/define-job.js';
+export type { JobRunner } from './jobs/job-runner.js';
+export type { ResourcePool, ResourcePoolOptions } from './jobs/resource-pool.js';
+export { createResourcePool } from './jobs/resource-pool.js';
+export type { SentinelTarget } from './redis/connect.js';
+export type { EmbeddedRedis } from './redis/embedded-redis.js';
+export { NoRedisError, resolveRedis, startEmbeddedRedis } from './redis/embedded-redis.js';
+export type { Right, TokenClaims } from './tokens.js';
+export { TokenSigner } from './tokens.js';
+export { progressFromBullmq } from './watch/progress-mapping.js';
+export type { WatchedQueue, WatchQueueOptions } from './watch/watched-queue.js';

@@ -1,41 +1,43 @@
 import type { Server as HttpServer } from 'node:http';
+
 import type { Router } from 'express';
+
 import { ChannelName, jobIdOfChannel } from '../shared/channels.js';
 import { JOB_EVENT_NAMES } from '../shared/constants.js';
 import type { ChannelEvent, JobStatus, StartedJob } from '../shared/protocol.js';
+import { createAdminRouter } from './admin/admin-router.js';
+import { Firehose } from './admin/firehose.js';
+import type { AppRegistry } from './apps/apps.js';
 import type { ChannelStore } from './channels/channel-store.js';
+import { jobKeys } from './channels/keys.js';
 import { RedisChannelFeed } from './channels/redis-channel-feed.js';
 import { RedisChannelStore } from './channels/redis-channel-store.js';
+import { DEFAULTS } from './defaults.js';
 import { ForbiddenError, InvalidInputError, NotFoundError } from './errors.js';
+import { startDeadlineSweep } from './external-jobs/deadline-sweep.js';
+import { ExternalJobs } from './external-jobs/external-jobs.js';
 import { attachGateway, type Gateway, type GatewayOptions } from './gateway/gateway.js';
 import type { PusherEndpointOptions } from './gateway/pusher/pusher-endpoint.js';
-import { createRouter, type RouterOptions } from './http/router.js';
 import { createHealthRouter, type HealthRouterOptions } from './http/health-router.js';
 import { createMetricsRouter, type MetricsRouterOptions } from './http/metrics-router.js';
 import { createAppsRouter } from './http/pusher-router.js';
-import { DEFAULTS } from './defaults.js';
-import type { JobDefinition } from './jobs/define-job.js';
-import { type JobStarter, type StartOptions, startJob } from './jobs/start-job.js';
-import { JobQueues } from './jobs/job-queues.js';
-import { cancelJob, retryJob, type CancelResult } from './jobs/cancellation.js';
-import { AfterCommit } from './jobs/after-commit.js';
-import { inlineStatus } from './jobs/inline-runner.js';
-import { Timeline } from './jobs/timeline.js';
-import { Firehose } from './admin/firehose.js';
-import { createAdminRouter } from './admin/admin-router.js';
-import { runJobs, type JobRunner, type JobRunnerOptions } from './jobs/job-runner.js';
-import { readJobStatus } from './jobs/job-status.js';
-import { ExternalJobs } from './external-jobs/external-jobs.js';
-import { startDeadlineSweep } from './external-jobs/deadline-sweep.js';
-import { createLogger, type Logger } from './logger.js';
-import { connectRedis, type RedisClient, type RedisTarget, type SentinelTarget } from './redis/connect.js';
-import type { AppRegistry } from './apps/apps.js';
+import { createRouter, type RouterOptions } from './http/router.js';
 import type { Origins } from './http/security.js';
-import { Metrics, eventType } from './metrics.js';
-import { TokenSigner, type Right } from './tokens.js';
-import { jobKeys } from './channels/keys.js';
-import { WatchedQueue, type WatchQueueOptions } from './watch/watched-queue.js';
+import { AfterCommit } from './jobs/after-commit.js';
+import { cancelJob, type CancelResult, retryJob } from './jobs/cancellation.js';
+import type { AnyJobDefinition } from './jobs/define-job.js';
+import { inlineStatus } from './jobs/inline-runner.js';
+import { JobQueues } from './jobs/job-queues.js';
+import { type JobRunner, type JobRunnerOptions, runJobs } from './jobs/job-runner.js';
+import { readJobStatus } from './jobs/job-status.js';
+import { type JobStarter, startJob, type StartOptions } from './jobs/start-job.js';
+import { Timeline } from './jobs/timeline.js';
+import { createLogger, type Logger } from './logger.js';
+import { eventType, Metrics } from './metrics.js';
+import { connectRedis, type RedisClient, type RedisTarget, type SentinelTarget } from './redis/connect.js';
+import { type Right, TokenSigner } from './tokens.js';
 import { isWatchedJobId, queueLabel, splitWatchedJobId } from './watch/watched-job-id.js';
+import { WatchedQueue, type WatchQueueOptions } from './watch/watched-queue.js';
 
 /** Options of {@link createJobcast}. */
 export interface JobcastOptions {
@@ -54,7 +56,7 @@ export interface JobcastOptions {
   /** Token secret; several to rotate (the first signs, all verify). At least 16 characters. */
   secret: string | string[];
   /** Job types this process can start or run. */
-  jobs?: JobDefinition<any, any>[]; // any: jobs of every input/result type
+  jobs?: AnyJobDefinition[];
   /** Prefix of every Redis key. @defaultValue `jobcast:` */
   keyPrefix?: string;
   /** Where the router is mounted, for partial URLs in events. @defaultValue `/jobcast` */
@@ -144,7 +146,8 @@ export class Jobcast {
   readonly #sharded: boolean;
   readonly #redis: RedisClient;
   readonly #closers: (() => Promise<void>)[] = [];
-  readonly #watched = new Map<string, WatchedQueue<any>>(); // any: each queue's return values are the app's
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each queue's return values are the app's
+  readonly #watched = new Map<string, WatchedQueue<any>>();
   #closing: Promise<void> | undefined;
 
   constructor(options: JobcastOptions) {
@@ -202,7 +205,10 @@ export class Jobcast {
       retentionCount: options.retentionCount ?? DEFAULTS.retentionCount,
       token: (channels, o) => this.token(channels, o),
     };
-    this.#closers.push(() => this.queues.close(), () => this.#redis.quit().then(() => undefined));
+    this.#closers.push(
+      () => this.queues.close(),
+      () => this.#redis.quit().then(() => undefined),
+    );
   }
 
   /** The command connection, ready; rejects when Redis does not answer. */
@@ -215,7 +221,7 @@ export class Jobcast {
    * Throws {@link InvalidInputError} (400, naming the field), 404 for an unknown job type,
    * 413 for an oversized input, 503 when Redis is unreachable.
    */
-  start<I>(job: JobDefinition<I, any> | string, input: unknown, options: StartOptions = {}): Promise<StartedJob> { // any: the result type does not matter here
+  start(job: AnyJobDefinition | string, input: unknown, options: StartOptions = {}): Promise<StartedJob> {
     return startJob(this.#starter, this.queues.definition(typeof job === 'string' ? job : job.name), input, options);
   }
 
@@ -244,7 +250,13 @@ export class Jobcast {
   cancel(jobId: string, reason = 'cancelled by the user'): Promise<CancelResult> {
     if (isWatchedJobId(jobId)) return this.#watchedJob(jobId).then(({ queue, bullId }) => queue.cancel(bullId, reason.slice(0, 200)));
     return cancelJob(
-      { queues: this.queues, store: this.store, redis: this.#redis, keyPrefix: this.keyPrefix, retentionSeconds: this.#options.retentionSeconds ?? DEFAULTS.retentionSeconds },
+      {
+        queues: this.queues,
+        store: this.store,
+        redis: this.#redis,
+        keyPrefix: this.keyPrefix,
+        retentionSeconds: this.#options.retentionSeconds ?? DEFAULTS.retentionSeconds,
+      },
       jobId,
       reason.slice(0, 200),
     );
@@ -259,7 +271,8 @@ export class Jobcast {
 
   /** Runs a failed job again (job types with `retryFromPage`); 403 otherwise, 409 unless failed. */
   retry(jobId: string): Promise<{ jobId: string; state: 'queued' }> {
-    if (isWatchedJobId(jobId)) return Promise.reject(new ForbiddenError(`job ${jobId} belongs to a watched BullMQ queue; run it again with BullMQ's job.retry()`));
+    if (isWatchedJobId(jobId))
+      return Promise.reject(new ForbiddenError(`job ${jobId} belongs to a watched BullMQ queue; run it again with BullMQ's job.retry()`));
     return retryJob({ queues: this.queues, store: this.store, redis: this.#redis, keyPrefix: this.keyPrefix }, jobId);
   }
 
@@ -308,9 +321,13 @@ export class Jobcast {
    * res.send(renderJobElement(await jobcast.tokenForJob(job, { owner: user.id })));
    * ```
    */
-  watchQueue<Result = any>(name: string, options: WatchQueueOptions<Result> = {}): WatchedQueue<Result> { // any: the return value is the app's
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the return value is the app's
+  watchQueue<Result = any>(name: string, options: WatchQueueOptions<Result> = {}): WatchedQueue<Result> {
     const clash = this.#watched.get(queueLabel(name, options.alias));
-    if (clash) throw new Error(`queue ${name} is already watched by this jobcast (as ${clash.name}, prefix ${clash.prefix}); pass { alias } to watch a second queue of that name`);
+    if (clash)
+      throw new Error(
+        `queue ${name} is already watched by this jobcast (as ${clash.name}, prefix ${clash.prefix}); pass { alias } to watch a second queue of that name`,
+      );
     const queue = new WatchedQueue<Result>(name, options, {
       store: this.store,
       redis: this.#redis,
@@ -341,7 +358,10 @@ export class Jobcast {
    */
   async tokenForJob(job: { queueName: string; id?: string | undefined }, options: { owner?: string; rights?: Right[] } = {}): Promise<StartedJob> {
     const queue = [...this.#watched.values()].find((q) => q.name === job.queueName);
-    if (!queue) throw new NotFoundError(`queue ${JSON.stringify(job.queueName).slice(0, 80)} is not watched; call jobcast.watchQueue(${JSON.stringify(job.queueName).slice(0, 80)}) first`);
+    if (!queue)
+      throw new NotFoundError(
+        `queue ${JSON.stringify(job.queueName).slice(0, 80)} is not watched; call jobcast.watchQueue(${JSON.stringify(job.queueName).slice(0, 80)}) first`,
+      );
     if (job.id === undefined) throw new InvalidInputError('the job has no id yet: pass the job queue.add() resolved to', 'id');
     return queue.follow(String(job.id), (channel) => this.token([channel], { owner: options.owner, rights: options.rights ?? ['subscribe', 'cancel'] }));
   }
@@ -349,7 +369,10 @@ export class Jobcast {
   async #watchedJob(jobId: string): Promise<{ queue: WatchedQueue<unknown>; bullId: string }> {
     const split = splitWatchedJobId(jobId);
     const queue = split && this.#watched.get(split.label);
-    if (!split || !queue) throw new NotFoundError(`no job with id ${JSON.stringify(jobId).slice(0, 80)} (no watched queue ${JSON.stringify(split?.label ?? jobId).slice(0, 80)} here)`);
+    if (!split || !queue)
+      throw new NotFoundError(
+        `no job with id ${JSON.stringify(jobId).slice(0, 80)} (no watched queue ${JSON.stringify(split?.label ?? jobId).slice(0, 80)} here)`,
+      );
     return { queue, bullId: split.bullId };
   }
 
@@ -392,8 +415,19 @@ export class Jobcast {
   }
 
   /** Attaches the socket.io gateway to `server`, with its own subscriber connection. */
-  attachGateway(server: HttpServer, options: Partial<Pick<GatewayOptions, 'path' | 'origins' | 'maxSubscriptionsPerConnection' | 'maxConnectionsPerIp' | 'subscribesPerSecond' | 'trustProxy' | 'slowConsumers' | 'heartbeat'>> & { pusher?: PusherEndpointOptions } = {}): Gateway {
-    const feed = new RedisChannelFeed(this.#connect({ maxRetriesPerRequest: null, sharded: this.#sharded }), { prefix: this.keyPrefix, sharded: this.#sharded });
+  attachGateway(
+    server: HttpServer,
+    options: Partial<
+      Pick<
+        GatewayOptions,
+        'path' | 'origins' | 'maxSubscriptionsPerConnection' | 'maxConnectionsPerIp' | 'subscribesPerSecond' | 'trustProxy' | 'slowConsumers' | 'heartbeat'
+      >
+    > & { pusher?: PusherEndpointOptions } = {},
+  ): Gateway {
+    const feed = new RedisChannelFeed(this.#connect({ maxRetriesPerRequest: null, sharded: this.#sharded }), {
+      prefix: this.keyPrefix,
+      sharded: this.#sharded,
+    });
     const { pusher, ...rest } = options;
     const gateway = attachGateway(server, {
       origins: this.origins,
@@ -517,14 +551,16 @@ export class Jobcast {
     m.outcomesUnacknowledged.set(unacknowledged);
     await Promise.all(
       this.queues.definitions.map(async (d) => {
-        const counts = await this.queues.queue(d.name).getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed').catch(() => null);
+        const counts = await this.queues
+          .queue(d.name)
+          .getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed')
+          .catch(() => null);
         for (const [state, n] of Object.entries(counts ?? {})) m.queueJobs.set({ job: d.name, state }, n);
       }),
     );
     return m.registry.metrics();
   }
 }
-
 
 /**
  * Creates a jobcast instance. See {@link Jobcast}.

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
-import { pino, type Logger } from 'pino';
+
+import { type Logger, pino } from 'pino';
 
 export type { Logger } from 'pino';
 

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** The type label of an event: job lifecycle names as they are, anything else `custom`. */
 const TYPES = new Set(['queued', 'active', 'progress', 'retrying', 'stalled', 'completed', 'failed', 'cancelled']);
@@ -28,9 +28,23 @@ export class Metrics {
   constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'jobcast_process_' });
-    this.published = new Counter({ name: 'jobcast_events_published_total', help: 'Events appended to channel logs by this process', labelNames: ['type'], registers });
-    this.delivered = new Counter({ name: 'jobcast_events_delivered_total', help: 'Events written to client connections by this gateway', labelNames: ['type'], registers });
-    this.conflated = new Counter({ name: 'jobcast_events_conflated_total', help: 'Progress events not sent to slow clients because a newer one replaced them', registers });
+    this.published = new Counter({
+      name: 'jobcast_events_published_total',
+      help: 'Events appended to channel logs by this process',
+      labelNames: ['type'],
+      registers,
+    });
+    this.delivered = new Counter({
+      name: 'jobcast_events_delivered_total',
+      help: 'Events written to client connections by this gateway',
+      labelNames: ['type'],
+      registers,
+    });
+    this.conflated = new Counter({
+      name: 'jobcast_events_conflated_total',
+      help: 'Progress events not sent to slow clients because a newer one replaced them',
+      registers,
+    });
     this.deliveryLatency = new Histogram({
       name: 'jobcast_delivery_latency_seconds',
       help: 'From the publish call to the gateway writing the event to its clients',
@@ -43,14 +57,34 @@ export class Metrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     });
-    this.outcomesUnacknowledged = new Gauge({ name: 'jobcast_outcomes_unacknowledged', help: 'Outcome events this gateway delivered that no subscriber acknowledged yet', registers });
-    this.jobDuration = new Histogram({ name: 'jobcast_job_duration_seconds', help: 'Run time of one job attempt', labelNames: ['job', 'outcome'], buckets: [0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers });
+    this.outcomesUnacknowledged = new Gauge({
+      name: 'jobcast_outcomes_unacknowledged',
+      help: 'Outcome events this gateway delivered that no subscriber acknowledged yet',
+      registers,
+    });
+    this.jobDuration = new Histogram({
+      name: 'jobcast_job_duration_seconds',
+      help: 'Run time of one job attempt',
+      labelNames: ['job', 'outcome'],
+      buckets: [0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    });
     this.retries = new Counter({ name: 'jobcast_job_retries_total', help: 'Failed attempts that will run again', labelNames: ['job'], registers });
     this.stalls = new Counter({ name: 'jobcast_job_stalls_total', help: 'Jobs whose worker stopped renewing the lock', labelNames: ['job'], registers });
     this.redisReconnects = new Counter({ name: 'jobcast_redis_reconnects_total', help: 'Reconnections to Redis', registers });
-    this.connections = new Gauge({ name: 'jobcast_connections', help: 'Client connections on this gateway, by transport (socket.io, pusher)', labelNames: ['transport'], registers });
+    this.connections = new Gauge({
+      name: 'jobcast_connections',
+      help: 'Client connections on this gateway, by transport (socket.io, pusher)',
+      labelNames: ['transport'],
+      registers,
+    });
     this.subscriptions = new Gauge({ name: 'jobcast_subscriptions', help: 'Channel subscriptions on this gateway', registers });
     this.channels = new Gauge({ name: 'jobcast_channels', help: 'Channels this gateway receives from Redis', registers });
-    this.queueJobs = new Gauge({ name: 'jobcast_queue_jobs', help: 'Jobs per type and state (read from BullMQ at scrape time)', labelNames: ['job', 'state'], registers });
+    this.queueJobs = new Gauge({
+      name: 'jobcast_queue_jobs',
+      help: 'Jobs per type and state (read from BullMQ at scrape time)',
+      labelNames: ['job', 'state'],
+      registers,
+    });
   }
 }

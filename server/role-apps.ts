@@ -1,4 +1,5 @@
 import type { Express } from 'express';
+
 import type { Jobcast } from './jobcast.js';
 
 /** What the CLI roles serve besides the router: where they always served it, at the root. */

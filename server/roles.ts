@@ -1,19 +1,21 @@
 import { createServer, type Server } from 'node:http';
-import express from 'express';
 import type { AddressInfo } from 'node:net';
-import type { JobcastConfig } from './config.js';
-import { createDemoApp } from './demo/demo-app.js';
-import { createAnalyseHistoryJob } from './demo/analyse-history-job.js';
-import { demoRepositories } from './demo/demo-repositories.js';
-import { mountOperations, notFound } from './role-apps.js';
-import { developmentSecret } from './dev-secret.js';
-import { createJobcast, type Jobcast } from './jobcast.js';
-import type { Gateway } from './gateway/gateway.js';
-import { loadJobModules } from './jobs/load-jobs.js';
+
+import express from 'express';
+
 import { AppRegistry } from './apps/apps.js';
+import type { JobcastConfig } from './config.js';
+import { createAnalyseHistoryJob } from './demo/analyse-history-job.js';
+import { createDemoApp } from './demo/demo-app.js';
+import { demoRepositories } from './demo/demo-repositories.js';
+import { developmentSecret } from './dev-secret.js';
+import type { Gateway } from './gateway/gateway.js';
 import { parseOrigins } from './http/security.js';
+import { createJobcast, type Jobcast } from './jobcast.js';
+import { loadJobModules } from './jobs/load-jobs.js';
 import type { Logger } from './logger.js';
 import { connectRedis, type RedisTarget } from './redis/connect.js';
+import { mountOperations, notFound } from './role-apps.js';
 
 /** The process roles of the `jobcast` command. */
 export const ROLES = ['web', 'worker', 'gateway', 'all'] as const;
@@ -36,9 +38,17 @@ export interface RunningRole {
  * `gateway` the socket.io gateway, `worker` runs jobs, `all` does everything on one port.
  */
 export async function startRole(role: Role, config: JobcastConfig, redisUrl: string, logger: Logger): Promise<RunningRole> {
-  const secret = config.secret ?? (await sharedDevelopmentSecret({ url: redisUrl, clusterNodes: config.clusterNodes, ...(config.sentinel ? { sentinel: config.sentinel } : {}) }, config.keyPrefix, logger));
+  const secret =
+    config.secret ??
+    (await sharedDevelopmentSecret(
+      { url: redisUrl, clusterNodes: config.clusterNodes, ...(config.sentinel ? { sentinel: config.sentinel } : {}) },
+      config.keyPrefix,
+      logger,
+    ));
   if (config.production && !config.allowedOrigins) {
-    logger.warn('JOBCAST_ALLOWED_ORIGINS is not set: pages of any site may call the API and open gateway connections (tokens still guard every channel). Set it to your sites\' origins.');
+    logger.warn(
+      "JOBCAST_ALLOWED_ORIGINS is not set: pages of any site may call the API and open gateway connections (tokens still guard every channel). Set it to your sites' origins.",
+    );
   }
   const repositories = demoRepositories(config.demoRepositories);
   const demoJob = createAnalyseHistoryJob(repositories);
@@ -74,7 +84,11 @@ export async function startRole(role: Role, config: JobcastConfig, redisUrl: str
   if (role === 'web' || role === 'all') {
     const app = express();
     app.disable('x-powered-by');
-    app.use(config.demo ? createDemoApp(jobcast, { job: demoJob, repositories, ...(role === 'web' && config.gatewayUrl ? { gatewayUrl: config.gatewayUrl } : {}) }) : jobcast.router());
+    app.use(
+      config.demo
+        ? createDemoApp(jobcast, { job: demoJob, repositories, ...(role === 'web' && config.gatewayUrl ? { gatewayUrl: config.gatewayUrl } : {}) })
+        : jobcast.router(),
+    );
     mountOperations(app, jobcast, { role, metricsToken: config.metricsToken, api: true, details: () => (gateway ? { ...gateway.stats() } : {}) });
     server = createServer(app);
   } else if (role === 'gateway') {
@@ -94,9 +108,14 @@ export async function startRole(role: Role, config: JobcastConfig, redisUrl: str
     });
   }
   let recycled: ((reason: string) => void) | undefined;
-  const recycle = config.workerMaxJobs || config.workerMaxRssMb
-    ? { ...(config.workerMaxJobs ? { maxJobs: config.workerMaxJobs } : {}), ...(config.workerMaxRssMb ? { maxRssMb: config.workerMaxRssMb } : {}), onRecycle: (reason: string) => recycled?.(reason) }
-    : undefined;
+  const recycle =
+    config.workerMaxJobs || config.workerMaxRssMb
+      ? {
+          ...(config.workerMaxJobs ? { maxJobs: config.workerMaxJobs } : {}),
+          ...(config.workerMaxRssMb ? { maxRssMb: config.workerMaxRssMb } : {}),
+          onRecycle: (reason: string) => recycled?.(reason),
+        }
+      : undefined;
   if (role === 'worker' || role === 'all') jobcast.runWorker(recycle ? { recycle } : {});
 
   let url: string | null = null;

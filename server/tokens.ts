@@ -1,4 +1,5 @@
-import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+
 import { ErrorCode } from '../shared/codes.js';
 import { type Right, TokenPayload } from '../shared/token-claims.js';
 import { ForbiddenError, UnauthorizedError } from './errors.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+
 import { JobId } from './channels.js';
 import { JobStatus } from './protocol.js';
 
@@ -17,7 +18,10 @@ export const RequestId = z
   .regex(/^[A-Za-z0-9_.:-]+$/, 'request ids use only letters, digits and _.:-');
 export type RequestId = z.infer<typeof RequestId>;
 
-const seconds = z.number().positive().max(7 * 86_400);
+const seconds = z
+  .number()
+  .positive()
+  .max(7 * 86_400);
 
 /** `POST /apps/:appId/external-jobs`: open (or reopen) the channel of the caller's job id. */
 export const OpenExternalJob = z
@@ -35,7 +39,12 @@ export const OpenExternalJob = z
     /** Recorded in the browser token. */
     owner: z.string().max(200).optional(),
     /** Lifetime of the returned browser token. */
-    ttlSeconds: z.number().int().positive().max(7 * 86_400).optional(),
+    ttlSeconds: z
+      .number()
+      .int()
+      .positive()
+      .max(7 * 86_400)
+      .optional(),
     /** Accepted and ignored: opening is idempotent by `id` already. */
     requestId: RequestId.optional(),
   })
@@ -85,7 +94,11 @@ export const ExternalJobReport = z.discriminatedUnion('type', [
     error: z.string().min(1).max(500),
     /** When the next attempt starts, in ms since the epoch; or `retryInSeconds`. */
     retryAt: z.number().int().nonnegative().optional(),
-    retryInSeconds: z.number().nonnegative().max(7 * 86_400).optional(),
+    retryInSeconds: z
+      .number()
+      .nonnegative()
+      .max(7 * 86_400)
+      .optional(),
   }),
   z.object({ ...report, type: z.literal('heartbeat') }),
   z.object({

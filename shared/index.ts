@@ -2,64 +2,64 @@
  * Protocol types and schemas shared by the jobcast server and browser client.
  * @packageDocumentation
  */
-export {
-  PROTOCOL_VERSION,
-  DEFAULT_SOCKET_PATH,
-  StreamPosition,
-  QueuedEvent,
-  ActiveEvent,
-  ProgressEvent,
-  RetryingEvent,
-  StalledEvent,
-  CompletedEvent,
-  FailedEvent,
-  CancelledEvent,
-  JobEvents,
-  OUTCOME_EVENTS,
-  eventClassOf,
-  JobState,
-  jobStateAfter,
-  ChannelEvent,
-  SubscribeRequest,
-  UnsubscribeRequest,
-  WireError,
-  SubscribeOk,
-  Failure,
-  SubscribeAck,
-  UnsubscribeAck,
-  Notice,
-  StartedJob,
-  JobStatus,
-  HttpErrorBody,
-} from './protocol.js';
+export { ChannelName, JobId } from './channels.js';
+export { ErrorCode, httpStatusOf } from './codes.js';
+export { isJobChannel, JOB_EVENT_NAMES, JOB_STATES, jobChannel, jobIdOfChannel } from './constants.js';
+export { ExternalJobReport, ExternalJobReported, ExternalJobStatus, OpenedExternalJob, OpenExternalJob, RequestId } from './external-jobs.js';
 export type {
+  ClientToServerEvents,
+  EventClass,
+  InterServerEvents,
   JobEventName,
   JobEventPayload,
   OutcomeEventName,
-  EventClass,
   ServerToClientEvents,
-  ClientToServerEvents,
-  InterServerEvents,
   SocketData,
 } from './protocol.js';
-export { RequestId, OpenExternalJob, OpenedExternalJob, ExternalJobReport, ExternalJobReported, ExternalJobStatus } from './external-jobs.js';
-export { ChannelName, JobId } from './channels.js';
-export { isJobChannel, jobChannel, jobIdOfChannel, JOB_EVENT_NAMES, JOB_STATES } from './constants.js';
-export { ErrorCode, httpStatusOf } from './codes.js';
-export { Right, TokenPayload } from './token-claims.js';
+export {
+  ActiveEvent,
+  CancelledEvent,
+  ChannelEvent,
+  CompletedEvent,
+  DEFAULT_SOCKET_PATH,
+  eventClassOf,
+  FailedEvent,
+  Failure,
+  HttpErrorBody,
+  JobEvents,
+  JobState,
+  jobStateAfter,
+  JobStatus,
+  Notice,
+  OUTCOME_EVENTS,
+  ProgressEvent,
+  PROTOCOL_VERSION,
+  QueuedEvent,
+  RetryingEvent,
+  StalledEvent,
+  StartedJob,
+  StreamPosition,
+  SubscribeAck,
+  SubscribeOk,
+  SubscribeRequest,
+  UnsubscribeAck,
+  UnsubscribeRequest,
+  WireError,
+} from './protocol.js';
 export { PusherCode } from './pusher-codes.js';
 export {
-  PUSHER_PATH_PREFIX,
   PUSHER_JOB_CHANNEL_PREFIX,
+  PUSHER_PATH_PREFIX,
   PusherChannelName,
   PusherClientFrame,
-  PusherSubscribeData,
-  PusherUnsubscribeData,
-  PusherPosition,
   PusherConnectionData,
   PusherConnectionEstablished,
   PusherError,
-  PusherSubscriptionSucceeded,
-  PusherSubscriptionError,
   PusherEventFrame,
+  PusherPosition,
+  PusherSubscribeData,
+  PusherSubscriptionError,
+  PusherSubscriptionSucceeded,
+  PusherUnsubscribeData,
 } from './pusher-protocol.js';
+export { Right, TokenPayload } from './token-claims.js';

@@ -1,18 +1,10 @@
 import { z } from 'zod';
-import { ChannelName } from './channels.js';
 
+import { ChannelName } from './channels.js';
 import { JOB_STATES } from './constants.js';
 
-export {
-  PROTOCOL_VERSION,
-  DEFAULT_SOCKET_PATH,
-  JOB_EVENT_NAMES,
-  OUTCOME_EVENTS,
-  JOB_STATES,
-  eventClassOf,
-  jobStateAfter,
-} from './constants.js';
-export type { JobEventName, OutcomeEventName, EventClass } from './constants.js';
+export type { EventClass, JobEventName, OutcomeEventName } from './constants.js';
+export { DEFAULT_SOCKET_PATH, eventClassOf, JOB_EVENT_NAMES, JOB_STATES, jobStateAfter, OUTCOME_EVENTS, PROTOCOL_VERSION } from './constants.js';
 
 /**
  * A position in a channel's history. The epoch changes when the channel's log was lost

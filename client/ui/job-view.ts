@@ -107,7 +107,8 @@ export class JobView {
     this.#setState('active');
     this.#clearCountdown();
     if (!this.#keepError) this.#hide(this.#error);
-    if (this.#stage.textContent === 'Waiting in the queue…' || this.#el.dataset.jobcastRetried) this.#stage.textContent = attempt > 1 ? `Starting attempt ${attempt} of ${attempts}…` : 'Starting…';
+    if (this.#stage.textContent === 'Waiting in the queue…' || this.#el.dataset.jobcastRetried)
+      this.#stage.textContent = attempt > 1 ? `Starting attempt ${attempt} of ${attempts}…` : 'Starting…';
   }
 
   progress(pct: number | null, stage?: string, message?: string): void {

@@ -101,6 +101,7 @@ export function trackElement(el: HTMLElement, options: MountOptions = {}): () =>
   let subscription: Subscription | undefined;
   let stallTimer: ReturnType<typeof setTimeout> | undefined;
   let unreachable: ReturnType<typeof setTimeout> | undefined;
+  // eslint-disable-next-line prefer-const -- assigned once below, but dispose() may run before that
   let offState: (() => void) | undefined;
   let offSubscription: (() => void) | undefined;
   let disposed = false;
@@ -160,11 +161,13 @@ export function trackElement(el: HTMLElement, options: MountOptions = {}): () =>
   const refresh = tokenUrl ? tokenFromUrl(new URL(tokenUrl, location?.href), jobId) : undefined;
   // The refreshed token also serves cancel, retry and the partial.
   let current = token;
-  const getToken = refresh && (async (context: { channel: string }) => {
-    const fresh = await refresh(context);
-    if (fresh) current = fresh;
-    return fresh;
-  });
+  const getToken =
+    refresh &&
+    (async (context: { channel: string }) => {
+      const fresh = await refresh(context);
+      if (fresh) current = fresh;
+      return fresh;
+    });
 
   const loadPartial = async (partialUrl: string | null) => {
     if (partialUrl === null) return view.completed(null);

@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+
 import type { RequestHandler } from 'express';
 
 const COOKIE = 'jobcast_admin';

@@ -1,25 +1,26 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
+import type { Queue } from 'bullmq';
 import express, { type Router } from 'express';
+
 import { JobId } from '../../shared/channels.js';
+import type { JobStatus } from '../../shared/protocol.js';
+import type { ChannelStore } from '../channels/channel-store.js';
+import { sharedKeys } from '../channels/keys.js';
 import { InvalidInputError } from '../errors.js';
 import { readPresence } from '../gateway/presence.js';
 import { errorHandler } from '../http/error-handler.js';
 import { pageHeaders } from '../http/security.js';
-import type { Queue } from 'bullmq';
-import type { JobStatus } from '../../shared/protocol.js';
-import type { ChannelStore } from '../channels/channel-store.js';
 import type { JobQueues } from '../jobs/job-queues.js';
 import type { Timeline } from '../jobs/timeline.js';
 import type { Logger } from '../logger.js';
 import type { RedisClient } from '../redis/connect.js';
-import type { Firehose } from './firehose.js';
+import { isWatchedJobId, WatchedJobId } from '../watch/watched-job-id.js';
 import { adminAuth } from './admin-auth.js';
-import { CONSOLE_SCRIPT } from './console-script.js';
 import { consolePage } from './console-page.js';
-import { sharedKeys } from '../channels/keys.js';
-import { WatchedJobId, isWatchedJobId } from '../watch/watched-job-id.js';
+import { CONSOLE_SCRIPT } from './console-script.js';
+import type { Firehose } from './firehose.js';
 
 /** What the admin pages need of jobcast (a `Jobcast` is one). */
 export interface AdminRouterHost {
@@ -57,9 +58,11 @@ export function createAdminRouter(jobcast: AdminRouterHost, options: { adminToke
     let subscriptions = 0;
     for (const n of presence.values()) subscriptions += n;
     const queues: Record<string, Record<string, number>> = {};
-    for (const d of jobcast.queues.definitions) queues[d.name] = await jobcast.queues.queue(d.name).getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
+    for (const d of jobcast.queues.definitions)
+      queues[d.name] = await jobcast.queues.queue(d.name).getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
     // Watched BullMQ queues in the same table, named so they are not taken for job types.
-    for (const q of jobcast.watchedQueues) queues[`${q.name} (watched, prefix ${q.prefix})`] = await q.bullQueue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
+    for (const q of jobcast.watchedQueues)
+      queues[`${q.name} (watched, prefix ${q.prefix})`] = await q.bullQueue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
     res.json({ gateways, channels: presence.size, subscriptions, queues });
   });
 
@@ -79,7 +82,9 @@ export function createAdminRouter(jobcast: AdminRouterHost, options: { adminToke
   const board = new ExpressAdapter();
   board.setBasePath(`${path}/queues`);
   createBullBoard({
-    queues: [...jobcast.queues.definitions.map((d) => jobcast.queues.queue(d.name)), ...jobcast.watchedQueues.map((q) => q.bullQueue)].map((q) => new BullMQAdapter(q)),
+    queues: [...jobcast.queues.definitions.map((d) => jobcast.queues.queue(d.name)), ...jobcast.watchedQueues.map((q) => q.bullQueue)].map(
+      (q) => new BullMQAdapter(q),
+    ),
     serverAdapter: board,
   });
   router.use(`${path}/queues`, board.getRouter());

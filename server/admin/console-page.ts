@@ -21,27 +21,66 @@ input{font:inherit;padding:4px 8px;border:1px solid #d0d7de;border-radius:6px}
 /** The debug console: what is connected now, a live stream of events, and one job's timeline. */
 export function consolePage(nonce: string): string {
   return html`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>jobcast console</title><link rel="icon" href="data:,">
-<style nonce="${nonce}">${new SafeHtml(STYLE)}</style></head>
-<body>
-<header><strong>jobcast console</strong><a href="queues">Queues (Bull Board)</a><span id="status">connecting…</span></header>
-<main>
-<section class="wide" aria-label="Now">
-  <div class="stats"><div><b id="gateways">–</b>gateways</div><div><b id="channels">–</b>channels watched</div><div><b id="subscriptions">–</b>subscriptions</div></div>
-  <table><thead><tr><th>Job type</th><th>Waiting</th><th>Active</th><th>Delayed</th><th>Completed</th><th>Failed</th></tr></thead><tbody id="queues"></tbody></table>
-</section>
-<section aria-label="Live events">
-  <h2>Live events</h2>
-  <p><label>Channel <input id="filter-channel" placeholder="contains…"></label> <label>Job <input id="filter-job" placeholder="job id"></label></p>
-  <table><thead><tr><th>Time</th><th>Channel</th><th>Event</th><th>Offset</th><th>Data</th></tr></thead><tbody id="events"></tbody></table>
-</section>
-<section aria-label="Job timeline">
-  <h2 id="timeline-title">Job timeline</h2>
-  <form id="timeline-form"><label>Job id <input id="job-id" required></label> <button>Show</button></form>
-  <ol id="timeline"></ol>
-</section>
-</main>
-<script src="console.js" nonce="${nonce}"></script>
-</body></html>`.value;
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>jobcast console</title>
+        <link rel="icon" href="data:," />
+        <style nonce="${nonce}">
+          ${new SafeHtml(STYLE)}
+        </style>
+      </head>
+      <body>
+        <header><strong>jobcast console</strong><a href="queues">Queues (Bull Board)</a><span id="status">connecting…</span></header>
+        <main>
+          <section class="wide" aria-label="Now">
+            <div class="stats">
+              <div><b id="gateways">–</b>gateways</div>
+              <div><b id="channels">–</b>channels watched</div>
+              <div><b id="subscriptions">–</b>subscriptions</div>
+            </div>
+            <table>
+              <thead>
+                <tr>
+                  <th>Job type</th>
+                  <th>Waiting</th>
+                  <th>Active</th>
+                  <th>Delayed</th>
+                  <th>Completed</th>
+                  <th>Failed</th>
+                </tr>
+              </thead>
+              <tbody id="queues"></tbody>
+            </table>
+          </section>
+          <section aria-label="Live events">
+            <h2>Live events</h2>
+            <p>
+              <label>Channel <input id="filter-channel" placeholder="contains…" /></label> <label>Job <input id="filter-job" placeholder="job id" /></label>
+            </p>
+            <table>
+              <thead>
+                <tr>
+                  <th>Time</th>
+                  <th>Channel</th>
+                  <th>Event</th>
+                  <th>Offset</th>
+                  <th>Data</th>
+                </tr>
+              </thead>
+              <tbody id="events"></tbody>
+            </table>
+          </section>
+          <section aria-label="Job timeline">
+            <h2 id="timeline-title">Job timeline</h2>
+            <form id="timeline-form">
+              <label>Job id <input id="job-id" required /></label> <button>Show</button>
+            </form>
+            <ol id="timeline"></ol>
+          </section>
+        </main>
+        <script src="console.js" nonce="${nonce}"></script>
+      </body>
+    </html>`.value;
 }

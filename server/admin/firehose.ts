@@ -1,6 +1,6 @@
 import type { ChannelEvent } from '../../shared/protocol.js';
-import type { RedisClient } from '../redis/connect.js';
 import { sharedKeys } from '../channels/keys.js';
+import type { RedisClient } from '../redis/connect.js';
 
 const MAX = 2000;
 
@@ -23,7 +23,9 @@ export class Firehose {
 
   /** Events after the stream id `after` (or the last 200), oldest first, and the newest id. */
   async read(after: string | undefined): Promise<{ events: ChannelEvent[]; last: string | null }> {
-    const entries = (after ? await this.#redis.xrange(this.#key, `(${after}`, '+', 'COUNT', 500) : (await this.#redis.xrevrange(this.#key, '+', '-', 'COUNT', 200)).reverse()) as [string, string[]][];
+    const entries = (
+      after ? await this.#redis.xrange(this.#key, `(${after}`, '+', 'COUNT', 500) : (await this.#redis.xrevrange(this.#key, '+', '-', 'COUNT', 200)).reverse()
+    ) as [string, string[]][];
     const events = entries.flatMap(([, fields]) => {
       try {
         return [JSON.parse(fields[1] ?? '') as ChannelEvent];

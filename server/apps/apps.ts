@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+
 import { z } from 'zod';
 
 /** An application allowed to publish through the HTTP API, with Pusher-style credentials. */

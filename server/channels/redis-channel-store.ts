@@ -1,10 +1,11 @@
-import { DEFAULTS } from '../defaults.js';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { RedisClient } from '../redis/connect.js';
-import { ChannelEvent, eventClassOf, type StreamPosition } from '../../shared/protocol.js';
+
 import { ErrorCode } from '../../shared/codes.js';
+import { ChannelEvent, eventClassOf, type StreamPosition } from '../../shared/protocol.js';
+import { DEFAULTS } from '../defaults.js';
 import { InvalidInputError, JobcastError, PayloadTooLargeError } from '../errors.js';
+import type { RedisClient } from '../redis/connect.js';
 import type { AppendOptions, ChannelStore, ReadResult } from './channel-store.js';
 import { channelKeys } from './keys.js';
 

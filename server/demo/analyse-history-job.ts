@@ -1,7 +1,8 @@
 import { z } from 'zod';
+
 import { defineJob } from '../jobs/define-job.js';
 import { canonicalPath, demoRepositories } from './demo-repositories.js';
-import { analyseRepository, isGitRepository, type HistoryReport } from './git-history.js';
+import { analyseRepository, type HistoryReport, isGitRepository } from './git-history.js';
 import { renderDashboard } from './render-dashboard.js';
 
 /** How long the demo spreads its real work over, so a person sees the bar move. */

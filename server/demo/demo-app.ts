@@ -1,15 +1,17 @@
 import { randomUUID } from 'node:crypto';
+
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
+
+import type { StartedJob } from '../../shared/protocol.js';
 import { JobcastError } from '../errors.js';
 import { renderJobElement } from '../http/job-element.js';
-import type { StartedJob } from '../../shared/protocol.js';
+import { pageHeaders } from '../http/security.js';
 import type { StartOptions } from '../jobs/start-job.js';
 import type { Logger } from '../logger.js';
 import type { createAnalyseHistoryJob } from './analyse-history-job.js';
-import { formPage, jobPage } from './pages.js';
 import { DEMO_CSS } from './demo-css.js';
-import { pageHeaders } from '../http/security.js';
+import { formPage, jobPage } from './pages.js';
 
 /** A URL with the values of token-like query parameters replaced. */
 export function redactTokens(url: string): string {
@@ -77,7 +79,10 @@ export function createDemoApp(jobcast: DemoHost, options: DemoAppOptions): Expre
     } catch (error) {
       if (!(error instanceof JobcastError)) throw error;
       const field = 'field' in error && typeof error.field === 'string' ? error.field : undefined;
-      res.status(error.status).type('html').send(formPage(values, { ...(field ? { field } : {}), message: error.message.replace(/^input\.\w+: /, '') }));
+      res
+        .status(error.status)
+        .type('html')
+        .send(formPage(values, { ...(field ? { field } : {}), message: error.message.replace(/^input\.\w+: /, '') }));
     }
   });
 

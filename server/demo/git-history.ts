@@ -1,4 +1,5 @@
 import { basename } from 'node:path';
+
 import { git, isGitRepository, sleep, streamGit } from './git.js';
 
 export { isGitRepository };
@@ -93,7 +94,10 @@ export async function analyseRepository(path: string, options: AnalyseOptions = 
   const churn = aggregateChurn(commits);
 
   const tracked = new Set((await git(path, ['ls-files'], signal)).split('\n').filter(Boolean));
-  const toBlame = churn.map((c) => c.path).filter((p) => tracked.has(p)).slice(0, options.maxBlameFiles ?? 40);
+  const toBlame = churn
+    .map((c) => c.path)
+    .filter((p) => tracked.has(p))
+    .slice(0, options.maxBlameFiles ?? 40);
   const ownership: HistoryReport['ownership'] = [];
   for (const [i, file] of toBlame.entries()) {
     await report(65 + (33 * i) / Math.max(1, toBlame.length), 'Computing ownership', `${i + 1} of ${toBlame.length}: ${file}`);
@@ -120,7 +124,12 @@ export async function analyseRepository(path: string, options: AnalyseOptions = 
   };
 }
 
-async function readCommits(path: string, total: number, report: (pct: number, stage: string, message?: string) => Promise<void>, signal?: AbortSignal): Promise<Commit[]> {
+async function readCommits(
+  path: string,
+  total: number,
+  report: (pct: number, stage: string, message?: string) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<Commit[]> {
   const commits: Commit[] = [];
   // Progress is reported between reads, never inside the line handler: it may pause (pacing).
   const lines: string[] = [];
@@ -197,11 +206,16 @@ function aggregateChurn(commits: Commit[]): HistoryReport['churn'] {
 
 async function blame(path: string, file: string, signal?: AbortSignal): Promise<Map<string, number>> {
   const owners = new Map<string, number>();
-  await streamGit(path, ['blame', '--line-porcelain', 'HEAD', '--', file], (line) => {
-    if (line.startsWith('author ')) {
-      const name = line.slice(7);
-      owners.set(name, (owners.get(name) ?? 0) + 1);
-    }
-  }, signal);
+  await streamGit(
+    path,
+    ['blame', '--line-porcelain', 'HEAD', '--', file],
+    (line) => {
+      if (line.startsWith('author ')) {
+        const name = line.slice(7);
+        owners.set(name, (owners.get(name) ?? 0) + 1);
+      }
+    },
+    signal,
+  );
   return owners;
 }

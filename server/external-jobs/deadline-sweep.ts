@@ -27,15 +27,21 @@ export function startDeadlineSweep(sweep: { sweepDeadlines(): Promise<number> },
 
   const schedule = () => {
     if (!running) return;
-    timer = setTimeout(() => {
-      round = sweep.sweepDeadlines().then(
-        () => void (failures = 0),
-        (error: unknown) => {
-          // One line per outage, not one per second.
-          if (failures++ === 0) log.warn({ err: error }, 'external job deadlines could not be checked; retrying');
-        },
-      ).finally(schedule);
-    }, intervalMs * (0.75 + Math.random() / 2));
+    timer = setTimeout(
+      () => {
+        round = sweep
+          .sweepDeadlines()
+          .then(
+            () => void (failures = 0),
+            (error: unknown) => {
+              // One line per outage, not one per second.
+              if (failures++ === 0) log.warn({ err: error }, 'external job deadlines could not be checked; retrying');
+            },
+          )
+          .finally(schedule);
+      },
+      intervalMs * (0.75 + Math.random() / 2),
+    );
     timer.unref();
   };
   schedule();

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+
 import { jobChannel } from '../../shared/channels.js';
 import { eventClassOf, jobStateAfter } from '../../shared/constants.js';
-import type { ExternalJobReport, ExternalJobReported, ExternalJobStatus, OpenExternalJob, OpenedExternalJob } from '../../shared/external-jobs.js';
-import { ProgressEvent, type ChannelEvent, type JobState } from '../../shared/protocol.js';
+import type { ExternalJobReport, ExternalJobReported, ExternalJobStatus, OpenedExternalJob, OpenExternalJob } from '../../shared/external-jobs.js';
+import { type ChannelEvent, type JobState, ProgressEvent } from '../../shared/protocol.js';
 import type { ChannelStore } from '../channels/channel-store.js';
-import { externalJobKeys, type ExternalJobKeys, sharedKeys } from '../channels/keys.js';
+import { type ExternalJobKeys, externalJobKeys, sharedKeys } from '../channels/keys.js';
 import { ConflictError, InvalidInputError, NotFoundError, PayloadTooLargeError, UnauthorizedError, UnavailableError } from '../errors.js';
 import type { RedisClient } from '../redis/connect.js';
 import type { Right } from '../tokens.js';
@@ -99,7 +100,11 @@ export class ExternalJobs {
     if (created || (await this.#deps.store.read(channel)).offset === 0) {
       await this.#deps.store.append(channel, 'queued', { job: name, attempts }, { reset: true });
     }
-    const token = await this.#deps.token([channel], { rights: ['subscribe'], ...(body.owner ? { owner: body.owner } : {}), ...(body.ttlSeconds ? { ttlSeconds: body.ttlSeconds } : {}) });
+    const token = await this.#deps.token([channel], {
+      rights: ['subscribe'],
+      ...(body.owner ? { owner: body.owner } : {}),
+      ...(body.ttlSeconds ? { ttlSeconds: body.ttlSeconds } : {}),
+    });
     return { jobId, channel, token, id: body.id, created };
   }
 
@@ -214,7 +219,9 @@ export class ExternalJobs {
       await this.#redis.hset(keys.record, 'stalledAt', now);
       stalled = true;
     }
-    const next = [stalledAfter !== null && !stalled ? quietFrom + stalledAfter : null, failedAfter !== null ? quietFrom + failedAfter : null].filter((t): t is number => t !== null);
+    const next = [stalledAfter !== null && !stalled ? quietFrom + stalledAfter : null, failedAfter !== null ? quietFrom + failedAfter : null].filter(
+      (t): t is number => t !== null,
+    );
     if (next.length) await this.#redis.zadd(schedule, Math.min(...next), jobId);
     else await this.#redis.zrem(schedule, jobId);
   }
@@ -234,7 +241,10 @@ export class ExternalJobs {
       const startedAt = numberOrNull(record.startedAt);
       const data =
         report.type === 'completed'
-          ? { partialUrl: report.html !== undefined ? `${this.#deps.basePath}/jobs/${jobId}/partial` : (report.url ?? null), durationMs: startedAt === null ? 0 : Math.max(0, now - startedAt) }
+          ? {
+              partialUrl: report.html !== undefined ? `${this.#deps.basePath}/jobs/${jobId}/partial` : (report.url ?? null),
+              durationMs: startedAt === null ? 0 : Math.max(0, now - startedAt),
+            }
           : { error: report.error, attempts: Number(record.attempt ?? 0), retryable: false };
       try {
         if (report.type === 'completed' && report.html !== undefined) await store.savePartial(channel, report.html);
@@ -261,7 +271,11 @@ export class ExternalJobs {
         stored = await store.append(channel, 'active', { attempt, attempts });
         Object.assign(fields, { attempt, attempts });
       } else if (report.type === 'progress') {
-        stored = await store.append(channel, 'progress', { pct: report.pct ?? null, ...(report.stage !== undefined ? { stage: report.stage } : {}), ...(report.message !== undefined ? { message: report.message } : {}) });
+        stored = await store.append(channel, 'progress', {
+          pct: report.pct ?? null,
+          ...(report.stage !== undefined ? { stage: report.stage } : {}),
+          ...(report.message !== undefined ? { message: report.message } : {}),
+        });
       } else if (report.type === 'retrying') {
         const attempts = report.attempts ?? Math.max(known, report.attempt);
         const retryAt = report.retryAt ?? (report.retryInSeconds !== undefined ? now + Math.round(report.retryInSeconds * 1000) : null);
@@ -290,7 +304,8 @@ export class ExternalJobs {
   /** The job's record; 404 when the app never opened this id (another app's answers the same). */
   async #record(keys: ExternalJobKeys, appId: string, id: string): Promise<Record<string, string>> {
     const record = await this.#redis.hgetall(keys.record);
-    if (record.app !== appId || record.id !== id) throw new NotFoundError(`no external job with id ${id}; open it first with POST /apps/${appId}/external-jobs`);
+    if (record.app !== appId || record.id !== id)
+      throw new NotFoundError(`no external job with id ${id}; open it first with POST /apps/${appId}/external-jobs`);
     return record;
   }
 

@@ -1,14 +1,14 @@
+import { isJobChannel, OUTCOME_EVENTS, SKIP_EVENT } from '../../shared/constants.js';
 import type { ChannelEvent, LiveMessage, StreamPosition, SubscribeOk } from '../../shared/protocol.js';
 import type { ChannelFeed, ChannelStore } from '../channels/channel-store.js';
-import type { Logger } from '../logger.js';
-import type { SlowConsumers } from './slow-consumers.js';
-import { eventFrame, writeFrame } from './event-frames.js';
-import { wallNow, type StageProbe } from './stage-probe.js';
-import { OUTCOME_EVENTS, SKIP_EVENT, isJobChannel } from '../../shared/constants.js';
-import { eventType, type Metrics } from '../metrics.js';
-import type { Timeline } from '../jobs/timeline.js';
-import type { GatewayServer, GatewaySocket } from './types.js';
 import { UnavailableError } from '../errors.js';
+import type { Timeline } from '../jobs/timeline.js';
+import type { Logger } from '../logger.js';
+import { eventType, type Metrics } from '../metrics.js';
+import { eventFrame, writeFrame } from './event-frames.js';
+import type { SlowConsumers } from './slow-consumers.js';
+import { type StageProbe, wallNow } from './stage-probe.js';
+import type { GatewayServer, GatewaySocket } from './types.js';
 
 /**
  * How long a join waits for Redis to confirm the live subscription. The subscriber connection
@@ -67,7 +67,16 @@ export class ChannelHub {
   /** The benchmark's per-stage timing; undefined unless asked for (see stage-probe.ts). */
   readonly #probe: StageProbe | undefined;
 
-  constructor(io: GatewayServer, store: ChannelStore, feed: ChannelFeed, log: Logger, slow: SlowConsumers, metrics?: Metrics, timeline?: Timeline, probe?: StageProbe) {
+  constructor(
+    io: GatewayServer,
+    store: ChannelStore,
+    feed: ChannelFeed,
+    log: Logger,
+    slow: SlowConsumers,
+    metrics?: Metrics,
+    timeline?: Timeline,
+    probe?: StageProbe,
+  ) {
     this.#timeline = timeline;
     this.#probe = probe;
     this.#io = io;
@@ -123,13 +132,27 @@ export class ChannelHub {
    * which the socket is in the channel's room and receives every later event.
    */
   join(socket: GatewaySocket, channel: string, since: StreamPosition | undefined): Promise<SubscribeOk | null> {
-    return this.#join(channel, since, socket.data.socketId, () => socket.disconnected, () => socket.join(roomOf(channel)), true);
+    return this.#join(
+      channel,
+      since,
+      socket.data.socketId,
+      () => socket.disconnected,
+      () => socket.join(roomOf(channel)),
+      true,
+    );
   }
 
   /** {@link join} for a subscriber of another transport: it gets every later event by `deliver`. */
   joinMember(member: HubMember, channel: string, since: StreamPosition | undefined): Promise<SubscribeOk | null> {
     // Pusher clients never acknowledge outcomes: theirs are not waited for.
-    return this.#join(channel, since, member.socketId, () => member.closed, () => this.#entries.get(channel)?.members.add(member), false);
+    return this.#join(
+      channel,
+      since,
+      member.socketId,
+      () => member.closed,
+      () => this.#entries.get(channel)?.members.add(member),
+      false,
+    );
   }
 
   /** Takes `member` out of `channel` (it must have joined it). */
@@ -138,7 +161,14 @@ export class ChannelHub {
     this.#release(channel);
   }
 
-  async #join(channel: string, since: StreamPosition | undefined, socketId: string, gone: () => boolean, attach: () => void, acknowledges: boolean): Promise<SubscribeOk | null> {
+  async #join(
+    channel: string,
+    since: StreamPosition | undefined,
+    socketId: string,
+    gone: () => boolean,
+    attach: () => void,
+    acknowledges: boolean,
+  ): Promise<SubscribeOk | null> {
     const entry = this.#acquire(channel);
     const buffer: ChannelEvent[] = [];
     entry.joining.add(buffer);

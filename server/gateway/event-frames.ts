@@ -1,11 +1,14 @@
 import * as wsModule from 'ws';
+
 import type { ChannelEvent } from '../../shared/protocol.js';
 import type { GatewaySocket } from './types.js';
 
 // ws exports its frame encoder (socket.io's adapter uses it the same way); @types/ws omits it.
 // Taken from the module's named exports: `WebSocket.Sender` exists only once ws's CommonJS
 // entry point was loaded by someone (engine.io does), which a process without socket.io lacks.
-const { Sender } = wsModule as unknown as { Sender: { frame(data: Buffer, options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }): Buffer[] } };
+const { Sender } = wsModule as unknown as {
+  Sender: { frame(data: Buffer, options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }): Buffer[] };
+};
 
 /**
  * The one adapter over socket.io's, engine.io's and ws's private fields: the broadcast fast
@@ -74,7 +77,9 @@ let warned = false;
 function warnInternalsChanged(problem: string): void {
   if (warned) return;
   warned = true;
-  process.emitWarning(`the broadcast fast path is off: ${problem} (verified with ${JSON.stringify(VERIFIED_WITH)}); see server/gateway/event-frames.ts`, { code: 'JOBCAST_FAST_PATH' });
+  process.emitWarning(`the broadcast fast path is off: ${problem} (verified with ${JSON.stringify(VERIFIED_WITH)}); see server/gateway/event-frames.ts`, {
+    code: 'JOBCAST_FAST_PATH',
+  });
 }
 
 /**

@@ -1,24 +1,26 @@
-import type { Server as HttpServer } from 'node:http';
 import { randomInt } from 'node:crypto';
+import type { Server as HttpServer } from 'node:http';
 import type { IncomingMessage } from 'node:http';
+
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
-import { originAllowed } from '../http/security.js';
 import { Server } from 'socket.io';
+
 import { ErrorCode } from '../../shared/codes.js';
-import { DEFAULT_SOCKET_PATH, OutcomeAck, SubscribeRequest, UnsubscribeRequest, type Failure } from '../../shared/protocol.js';
-import type { Metrics } from '../metrics.js';
-import type { Timeline } from '../jobs/timeline.js';
+import { DEFAULT_SOCKET_PATH, type Failure, OutcomeAck, SubscribeRequest, UnsubscribeRequest } from '../../shared/protocol.js';
 import type { ChannelFeed, ChannelStore } from '../channels/channel-store.js';
 import { JobcastError } from '../errors.js';
+import { originAllowed } from '../http/security.js';
+import type { Timeline } from '../jobs/timeline.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { RedisClient } from '../redis/connect.js';
 import type { TokenSigner } from '../tokens.js';
 import { ChannelHub } from './channel-hub.js';
-import { SlowConsumers, type SlowConsumerOptions } from './slow-consumers.js';
 import { PresenceWriter } from './presence.js';
-import { stageProbeFromEnv } from './stage-probe.js';
-import type { RedisClient } from '../redis/connect.js';
-import type { GatewayServer, GatewaySocket } from './types.js';
 import { PusherEndpoint, type PusherEndpointContext, type PusherEndpointOptions } from './pusher/pusher-endpoint.js';
+import { type SlowConsumerOptions, SlowConsumers } from './slow-consumers.js';
+import { stageProbeFromEnv } from './stage-probe.js';
+import type { GatewayServer, GatewaySocket } from './types.js';
 
 /** Options of {@link attachGateway}. */
 export interface GatewayOptions {
@@ -66,7 +68,15 @@ export interface Gateway {
   /** Progress events not sent to slow clients because a newer one replaced them. */
   readonly conflated: number;
   /** Connections, channels held, and live messages received from Redis so far. */
-  stats(): { connections: number; pusherConnections: number; channels: number; subscriptions: number; received: number; slow: number; unacknowledgedOutcomes: number };
+  stats(): {
+    connections: number;
+    pusherConnections: number;
+    channels: number;
+    subscriptions: number;
+    received: number;
+    slow: number;
+    unacknowledgedOutcomes: number;
+  };
   /** Tells clients to reconnect elsewhere, closes every connection; idempotent. */
   close(): Promise<void>;
 }
@@ -107,7 +117,11 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
   const maxPerIp = options.maxConnectionsPerIp ?? 1000;
   const perIp = new Map<string, number>();
   const clientIp = (req: IncomingMessage) => {
-    const forwarded = options.trustProxy ? String(req.headers['x-forwarded-for'] ?? '').split(',')[0]?.trim() : '';
+    const forwarded = options.trustProxy
+      ? String(req.headers['x-forwarded-for'] ?? '')
+          .split(',')[0]
+          ?.trim()
+      : '';
     return forwarded || req.socket.remoteAddress || 'unknown';
   };
   const subscribeLimiter = new RateLimiterMemory({ points: options.subscribesPerSecond ?? 50, duration: 1 });
@@ -246,7 +260,15 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
       let subscriptions = 0;
       for (const n of hub.counts().values()) subscriptions += n;
       const pusherConnections = pusher?.connectionCount ?? 0;
-      return { connections: io.engine.clientsCount + pusherConnections, pusherConnections, channels: hub.channelCount, subscriptions, received: hub.received, slow: slow.slowCount + (pusher?.slowCount ?? 0), unacknowledgedOutcomes: hub.unacknowledged };
+      return {
+        connections: io.engine.clientsCount + pusherConnections,
+        pusherConnections,
+        channels: hub.channelCount,
+        subscriptions,
+        received: hub.received,
+        slow: slow.slowCount + (pusher?.slowCount ?? 0),
+        unacknowledgedOutcomes: hub.unacknowledged,
+      };
     },
     close() {
       closing ??= (async () => {

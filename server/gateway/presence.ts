@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { RedisClient } from '../redis/connect.js';
+
 import { sharedKeys } from '../channels/keys.js';
+import type { RedisClient } from '../redis/connect.js';
 
 const LIVE_MS = 10_000;
 const keys = (prefix: string) => {
@@ -47,7 +48,12 @@ export class PresenceWriter {
 
   async close(): Promise<void> {
     clearInterval(this.#timer);
-    await this.#redis.multi().del(this.#keys.of(this.id)).zrem(this.#keys.gateways, this.id).exec().catch(() => {});
+    await this.#redis
+      .multi()
+      .del(this.#keys.of(this.id))
+      .zrem(this.#keys.gateways, this.id)
+      .exec()
+      .catch(() => {});
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Server, Socket } from 'socket.io';
+
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents, SocketData } from '../../shared/protocol.js';
 
 /** The gateway's socket.io server, typed end to end by the shared protocol. */

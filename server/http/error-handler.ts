@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, Request } from 'express';
+
 import { ErrorCode } from '../../shared/codes.js';
 import { JobcastError, RateLimitedError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -7,7 +8,7 @@ import type { Logger } from '../logger.js';
 function fromBodyParser(error: { type?: unknown; limit?: unknown; status?: unknown }): JobcastError | null {
   if (error.type === 'entity.too.large') return new JobcastError(ErrorCode.payloadTooLarge, `request body is over the ${String(error.limit)}-byte limit`);
   if (error.type === 'entity.parse.failed') return new JobcastError(ErrorCode.invalidInput, 'request body is not valid JSON');
-  if (typeof error.type === 'string' && error.type.startsWith('encoding.') || error.type === 'charset.unsupported') {
+  if ((typeof error.type === 'string' && error.type.startsWith('encoding.')) || error.type === 'charset.unsupported') {
     return new JobcastError(ErrorCode.invalidInput, 'request body encoding is not supported');
   }
   // Express answers a malformed URL (a bad %-escape in a path parameter) with a 400 error.

@@ -1,14 +1,15 @@
 import express, { type Request, type Router } from 'express';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { z } from 'zod';
+
 import { JobId } from '../../shared/channels.js';
 import { ExternalJobReport, OpenExternalJob } from '../../shared/external-jobs.js';
 import type { AppRegistry } from '../apps/apps.js';
-import { InvalidInputError, RateLimitedError, UnauthorizedError, invalidInputFrom } from '../errors.js';
+import { sharedKeys } from '../channels/keys.js';
+import { InvalidInputError, invalidInputFrom, RateLimitedError, UnauthorizedError } from '../errors.js';
 import type { ExternalJobs } from '../external-jobs/external-jobs.js';
 import type { RedisClient } from '../redis/connect.js';
 import { claimSignature, verifySignedRequest } from './pusher-signature.js';
-import { sharedKeys } from '../channels/keys.js';
 
 /** What {@link createExternalJobsRouter} uses of jobcast. */
 export interface ExternalJobsHost {
@@ -36,7 +37,12 @@ export function createExternalJobsRouter(host: ExternalJobsHost, options: { apps
   const router = express.Router();
   const signature = { redis: host.redis, keyPrefix: host.keyPrefix };
   // The apps router's budget: the same Redis keys, so these writes count with the others.
-  const writes = new RateLimiterRedis({ storeClient: host.redis, keyPrefix: sharedKeys(host.keyPrefix).rateLimit('apps'), points: host.triggersPerSecond, duration: 1 });
+  const writes = new RateLimiterRedis({
+    storeClient: host.redis,
+    keyPrefix: sharedKeys(host.keyPrefix).rateLimit('apps'),
+    points: host.triggersPerSecond,
+    duration: 1,
+  });
 
   const verify = async (req: Request, write: boolean) => {
     const signed = verifySignedRequest(req as SignedRequest, String(req.params.appId), { apps: options.apps });

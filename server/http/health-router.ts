@@ -22,7 +22,10 @@ export function createHealthRouter(host: HealthHost, options: HealthRouterOption
   router.get('/healthz', (_req, res) => void res.set('Cache-Control', 'no-store').json({ ok: true, checks: { process: 'alive' }, ...options.details?.() }));
   router.get('/readyz', async (_req, res) => {
     const ready = await host.readiness();
-    res.set('Cache-Control', 'no-store').status(ready.ok ? 200 : 503).json(ready);
+    res
+      .set('Cache-Control', 'no-store')
+      .status(ready.ok ? 200 : 503)
+      .json(ready);
   });
   return router;
 }

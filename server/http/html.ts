@@ -16,7 +16,13 @@ export function escapeHtml(value: unknown): string {
 export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeHtml {
   let out = strings[0] ?? '';
   values.forEach((value, i) => {
-    const piece = Array.isArray(value) ? value.map((v) => (v instanceof SafeHtml ? v.value : escapeHtml(v))).join('') : value instanceof SafeHtml ? value.value : value === undefined || value === null || value === false ? '' : escapeHtml(value);
+    const piece = Array.isArray(value)
+      ? value.map((v) => (v instanceof SafeHtml ? v.value : escapeHtml(v))).join('')
+      : value instanceof SafeHtml
+        ? value.value
+        : value === undefined || value === null || value === false
+          ? ''
+          : escapeHtml(value);
     out += piece + (strings[i + 1] ?? '');
   });
   return new SafeHtml(out);

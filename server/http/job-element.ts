@@ -25,7 +25,15 @@ export interface JobElementOptions {
  * ```
  */
 export function renderJobElement(started: Pick<StartedJob, 'jobId' | 'token'>, options: JobElementOptions = {}): SafeHtml {
-  return html`<div class="jobcast" data-jobcast-job="${started.jobId}" data-jobcast-token="${started.token}" data-jobcast-state="queued"${
-    options.gatewayUrl ? html` data-jobcast-gateway="${options.gatewayUrl}"` : ''
-  }${options.basePath ? html` data-jobcast-base="${options.basePath}"` : ''}${options.tokenUrl ? html` data-jobcast-token-url="${options.tokenUrl}"` : ''}><div role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-label="Job progress"></div></div>`;
+  return html`<div
+    class="jobcast"
+    data-jobcast-job="${started.jobId}"
+    data-jobcast-token="${started.token}"
+    data-jobcast-state="queued"
+    ${
+      options.gatewayUrl ? html` data-jobcast-gateway="${options.gatewayUrl}"` : ''
+    }${options.basePath ? html` data-jobcast-base="${options.basePath}"` : ''}${options.tokenUrl ? html` data-jobcast-token-url="${options.tokenUrl}"` : ''}
+  >
+    <div role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-label="Job progress"></div>
+  </div>`;
 }

@@ -1,5 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+
 import express, { type Router } from 'express';
+
 import { ErrorCode } from '../../shared/codes.js';
 
 /** What the metrics router needs of jobcast. */
@@ -32,11 +34,17 @@ export function createMetricsRouter(host: MetricsHost, options: MetricsRouterOpt
       const given = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
       // Compared as digests, in constant time: the token's length and prefix stay secret.
       if (!timingSafeEqual(digest(given), expected)) {
-        res.set('WWW-Authenticate', 'Bearer realm="jobcast metrics"').status(401).json({ error: { code: ErrorCode.unauthorized, message: 'metrics need Authorization: Bearer <JOBCAST_METRICS_TOKEN>' } });
+        res
+          .set('WWW-Authenticate', 'Bearer realm="jobcast metrics"')
+          .status(401)
+          .json({ error: { code: ErrorCode.unauthorized, message: 'metrics need Authorization: Bearer <JOBCAST_METRICS_TOKEN>' } });
         return;
       }
     }
-    res.set('Cache-Control', 'no-store').type('text/plain; version=0.0.4').send(await host.metricsText());
+    res
+      .set('Cache-Control', 'no-store')
+      .type('text/plain; version=0.0.4')
+      .send(await host.metricsText());
   });
   return router;
 }

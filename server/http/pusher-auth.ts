@@ -1,5 +1,6 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
+
 import { PusherChannelName } from '../../shared/pusher-protocol.js';
 import type { AppRegistry } from '../apps/apps.js';
 import { ForbiddenError, invalidInputFrom } from '../errors.js';
@@ -17,7 +18,10 @@ export interface PusherAuthOptions {
 }
 
 const AuthRequest = z.object({
-  socket_id: z.string().regex(/^\d+\.\d+$/, 'socket_id looks like 1234.5678').max(40),
+  socket_id: z
+    .string()
+    .regex(/^\d+\.\d+$/, 'socket_id looks like 1234.5678')
+    .max(40),
   channel_name: PusherChannelName,
   /** The app whose clients connect (its key); the default app when absent. */
   app_key: z.string().min(1).max(200).optional(),

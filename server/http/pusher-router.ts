@@ -1,23 +1,24 @@
 import express, { type Request, type Router } from 'express';
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { z } from 'zod';
-import { ChannelName, JobId, isJobChannel } from '../../shared/channels.js';
-import type { AppRegistry } from '../apps/apps.js';
-import { ForbiddenError, InvalidInputError, NotFoundError, PayloadTooLargeError, RateLimitedError, invalidInputFrom } from '../errors.js';
+
+import { ChannelName, isJobChannel, JobId } from '../../shared/channels.js';
 import type { JobStatus, StartedJob } from '../../shared/protocol.js';
+import type { AppRegistry } from '../apps/apps.js';
 import type { ChannelStore } from '../channels/channel-store.js';
+import { sharedKeys } from '../channels/keys.js';
+import { ForbiddenError, InvalidInputError, invalidInputFrom, NotFoundError, PayloadTooLargeError, RateLimitedError } from '../errors.js';
+import { readPresence } from '../gateway/presence.js';
 import type { CancelResult } from '../jobs/cancellation.js';
 import type { StartOptions } from '../jobs/start-job.js';
 import type { Logger } from '../logger.js';
 import type { RedisClient } from '../redis/connect.js';
 import type { Right } from '../tokens.js';
-import type { ExternalJobsHost } from './external-jobs-router.js';
-import { readPresence } from '../gateway/presence.js';
 import { errorHandler } from './error-handler.js';
+import type { ExternalJobsHost } from './external-jobs-router.js';
 import { createExternalJobsRouter } from './external-jobs-router.js';
 import { verifyPusherSignature } from './pusher-signature.js';
 import { apiHeaders } from './security.js';
-import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import { sharedKeys } from '../channels/keys.js';
 
 /** What the signed apps API needs of jobcast (a `Jobcast` is one). */
 export interface AppsRouterHost extends ExternalJobsHost {
@@ -47,11 +48,21 @@ const EventBody = z.object({
   channel: z.string().optional(),
   socket_id: z.string().max(100).optional(),
 });
-const BatchBody = z.object({ batch: z.array(EventBody.omit({ channels: true }).extend({ channel: z.string() })).min(1).max(10) });
+const BatchBody = z.object({
+  batch: z
+    .array(EventBody.omit({ channels: true }).extend({ channel: z.string() }))
+    .min(1)
+    .max(10),
+});
 const TokenBody = z.object({
   channels: z.array(z.string()).min(1).max(100),
   rights: z.array(z.enum(['subscribe', 'cancel', 'retry'])).optional(),
-  ttlSeconds: z.number().int().positive().max(7 * 86_400).optional(),
+  ttlSeconds: z
+    .number()
+    .int()
+    .positive()
+    .max(7 * 86_400)
+    .optional(),
   owner: z.string().max(200).optional(),
 });
 
@@ -72,7 +83,12 @@ export function createAppsRouter(jobcast: AppsRouterHost, options: AppsRouterOpt
     verifyPusherSignature(req as Request & { rawBody?: Buffer }, String(req.params.appId), { apps, redis: jobcast.redis, keyPrefix: jobcast.keyPrefix });
 
   // Per app key, across every process: a runaway publisher slows down, the others do not.
-  const writes = new RateLimiterRedis({ storeClient: jobcast.redis, keyPrefix: sharedKeys(jobcast.keyPrefix).rateLimit('apps'), points: jobcast.triggersPerSecond, duration: 1 });
+  const writes = new RateLimiterRedis({
+    storeClient: jobcast.redis,
+    keyPrefix: sharedKeys(jobcast.keyPrefix).rateLimit('apps'),
+    points: jobcast.triggersPerSecond,
+    duration: 1,
+  });
   const verifyWrite = async (req: Request) => {
     const app = await verify(req);
     try {
@@ -145,7 +161,9 @@ export function createAppsRouter(jobcast: AppsRouterHost, options: AppsRouterOpt
   router.get('/apps/:appId/channels', async (req, res) => {
     const app = await verify(req);
     const prefix = typeof req.query.filter_by_prefix === 'string' ? req.query.filter_by_prefix : '';
-    const withCount = String(req.query.info ?? '').split(',').includes('subscription_count');
+    const withCount = String(req.query.info ?? '')
+      .split(',')
+      .includes('subscription_count');
     const channels: Record<string, { subscription_count?: number }> = {};
     for (const [internal, count] of await readPresence(jobcast.redis, jobcast.keyPrefix)) {
       const name = apps.nameIn(app.id, internal);
@@ -159,7 +177,9 @@ export function createAppsRouter(jobcast: AppsRouterHost, options: AppsRouterOpt
     const app = await verify(req);
     const internal = channelOf(app.id, String(req.params.channelName));
     const count = (await readPresence(jobcast.redis, jobcast.keyPrefix)).get(internal) ?? 0;
-    const withCount = String(req.query.info ?? '').split(',').includes('subscription_count');
+    const withCount = String(req.query.info ?? '')
+      .split(',')
+      .includes('subscription_count');
     res.json({ occupied: count > 0, ...(withCount ? { subscription_count: count } : {}) });
   });
 
@@ -167,7 +187,11 @@ export function createAppsRouter(jobcast: AppsRouterHost, options: AppsRouterOpt
     const app = await verify(req);
     const body = parse(TokenBody, req.body);
     const channels = body.channels.map((c) => channelOf(app.id, c));
-    const token = await jobcast.token(channels, { rights: body.rights ?? ['subscribe'], ...(body.owner ? { owner: body.owner } : {}), ...(body.ttlSeconds ? { ttlSeconds: body.ttlSeconds } : {}) });
+    const token = await jobcast.token(channels, {
+      rights: body.rights ?? ['subscribe'],
+      ...(body.owner ? { owner: body.owner } : {}),
+      ...(body.ttlSeconds ? { ttlSeconds: body.ttlSeconds } : {}),
+    });
     res.json({ token, channels });
   });
 

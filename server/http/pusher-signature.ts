@@ -1,9 +1,11 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+
 import type { Request } from 'express';
+
 import type { App, AppRegistry } from '../apps/apps.js';
+import { sharedKeys } from '../channels/keys.js';
 import { ForbiddenError, UnauthorizedError } from '../errors.js';
 import type { RedisClient } from '../redis/connect.js';
-import { sharedKeys } from '../channels/keys.js';
 
 /** Options of {@link verifyPusherSignature}. */
 export interface SignatureOptions {
@@ -33,7 +35,11 @@ export async function verifyPusherSignature(req: Request & { rawBody?: Buffer },
  * that answer a repeated write themselves (a retried report gets its first answer again).
  * Throws 401/403 like it; returns the app and the request's signature.
  */
-export function verifySignedRequest(req: Request & { rawBody?: Buffer }, appId: string, options: Omit<SignatureOptions, 'redis' | 'keyPrefix'>): { app: App; signature: string } {
+export function verifySignedRequest(
+  req: Request & { rawBody?: Buffer },
+  appId: string,
+  options: Omit<SignatureOptions, 'redis' | 'keyPrefix'>,
+): { app: App; signature: string } {
   const app = options.apps.get(appId);
   if (!app) throw new ForbiddenError(`unknown app ${JSON.stringify(appId).slice(0, 70)}`);
   if (!app.enabled) throw new ForbiddenError(`app ${appId} is disabled`);

@@ -1,23 +1,24 @@
 import express, { type Request, type Router } from 'express';
-import { JobId, jobChannel } from '../../shared/channels.js';
-import { ConflictError, InvalidInputError, NotFoundError } from '../errors.js';
+
+import { jobChannel, JobId } from '../../shared/channels.js';
 import type { JobStatus, StartedJob } from '../../shared/protocol.js';
 import type { AppRegistry } from '../apps/apps.js';
 import type { ChannelStore } from '../channels/channel-store.js';
+import { ConflictError, InvalidInputError, NotFoundError } from '../errors.js';
 import type { CancelResult } from '../jobs/cancellation.js';
 import type { StartOptions } from '../jobs/start-job.js';
 import type { Timeline } from '../jobs/timeline.js';
 import type { Logger } from '../logger.js';
 import type { TokenSigner } from '../tokens.js';
-import type { Origins } from './security.js';
-import type { StartGuardHost } from './start-guard.js';
+import { isWatchedJobId, WatchedJobId } from '../watch/watched-job-id.js';
 import { clientBundle } from './client-bundle.js';
 import { errorHandler, tokenOf } from './error-handler.js';
 import { openApiDocument } from './openapi.js';
-import { apiCors, apiHeaders } from './security.js';
-import { startGuard } from './start-guard.js';
 import { createPusherAuthRouter } from './pusher-auth.js';
-import { WatchedJobId, isWatchedJobId } from '../watch/watched-job-id.js';
+import type { Origins } from './security.js';
+import { apiCors, apiHeaders } from './security.js';
+import type { StartGuardHost } from './start-guard.js';
+import { startGuard } from './start-guard.js';
 
 /** What the browser router needs of jobcast (a `Jobcast` is one). */
 export interface BrowserRouterHost extends StartGuardHost {
@@ -81,17 +82,25 @@ export function createRouter(jobcast: BrowserRouterHost, options: RouterOptions 
   api.get('/openapi.json', (_req, res) => void res.json(openApiDocument(base)));
 
   api.get('/client.js', async (_req, res) => {
-    res.type('application/javascript').set('Cache-Control', 'public, max-age=300').send(await clientBundle());
+    res
+      .type('application/javascript')
+      .set('Cache-Control', 'public, max-age=300')
+      .send(await clientBundle());
   });
 
   // The guard runs before the body is read: a refused start costs no parsing.
-  api.post('/jobs/:name', async (req, _res, next) => {
-    await mayStart(req, String(req.params.name));
-    next();
-  }, json, async (req, res) => {
-    const started = await jobcast.start(String(req.params.name), req.body, { owner: options.ownerOf?.(req) });
-    res.status(202).json({ ...started, statusUrl: `${base}/jobs/${started.jobId}` });
-  });
+  api.post(
+    '/jobs/:name',
+    async (req, _res, next) => {
+      await mayStart(req, String(req.params.name));
+      next();
+    },
+    json,
+    async (req, res) => {
+      const started = await jobcast.start(String(req.params.name), req.body, { owner: options.ownerOf?.(req) });
+      res.status(202).json({ ...started, statusUrl: `${base}/jobs/${started.jobId}` });
+    },
+  );
 
   api.get('/jobs/:id', async (req, res) => {
     const jobId = parseJobId(req.params.id);
@@ -121,7 +130,10 @@ export function createRouter(jobcast: BrowserRouterHost, options: RouterOptions 
       if (status.state === 'completed') throw new NotFoundError(`job ${jobId} has no rendered result`);
       throw new ConflictError(`job ${jobId} is ${status.state}; its result is not ready`);
     }
-    jobcast.timeline.record(jobId, 'partial fetched', { ...(req.get('x-request-id') ? { reqId: req.get('x-request-id') } : {}), bytes: Buffer.byteLength(html) });
+    jobcast.timeline.record(jobId, 'partial fetched', {
+      ...(req.get('x-request-id') ? { reqId: req.get('x-request-id') } : {}),
+      bytes: Buffer.byteLength(html),
+    });
     res.type('html').set('Cache-Control', 'private, max-age=3600').send(html);
   });
 

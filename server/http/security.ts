@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+
 import cors from 'cors';
 import type { RequestHandler } from 'express';
 import helmet from 'helmet';
@@ -13,7 +14,10 @@ export type Origins = true | string[];
 
 /** Parses `JOBCAST_ALLOWED_ORIGINS` (`https://a.example,https://b.example`; empty: any). */
 export function parseOrigins(value: string | undefined): Origins {
-  const list = (value ?? '').split(',').map((s) => s.trim().replace(/\/$/, '')).filter(Boolean);
+  const list = (value ?? '')
+    .split(',')
+    .map((s) => s.trim().replace(/\/$/, ''))
+    .filter(Boolean);
   return list.length ? list : true;
 }
 
@@ -28,7 +32,10 @@ export function apiCors(origins: Origins): RequestHandler {
 
 /** Security headers for API answers: nothing in them may run if a browser opens one directly. */
 export function apiHeaders(): RequestHandler {
-  return helmet({ contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } }, crossOriginResourcePolicy: { policy: 'cross-origin' } });
+  return helmet({
+    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    crossOriginResourcePolicy: { policy: 'cross-origin' },
+  });
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+
 import { sharedKeys } from '../channels/keys.js';
 import { ForbiddenError, RateLimitedError, UnavailableError } from '../errors.js';
 import type { JobDefinition } from '../jobs/define-job.js';

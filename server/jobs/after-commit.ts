@@ -1,16 +1,16 @@
 import type { StartedJob } from '../../shared/protocol.js';
 import { invalidInputFrom, JobcastError } from '../errors.js';
-import type { JobDefinition } from './define-job.js';
+import type { AnyJobDefinition, JobDefinition } from './define-job.js';
 import type { StartOptions } from './start-job.js';
 
 /** What {@link AfterCommit} needs of a jobcast instance. */
 interface Starter {
-  start(job: JobDefinition<any, any> | string, input: unknown, options?: StartOptions): Promise<StartedJob>; // any: jobs of every type
+  start(job: AnyJobDefinition | string, input: unknown, options?: StartOptions): Promise<StartedJob>;
   queues: { definition(name: string): JobDefinition<unknown, unknown> };
 }
 
 interface Pending {
-  job: JobDefinition<any, any> | string; // any: jobs of every type
+  job: AnyJobDefinition | string;
   input: unknown;
   options: StartOptions;
   resolve: (started: StartedJob) => void;
@@ -46,7 +46,7 @@ export class AfterCommit {
    * Validates the input now (a bad input throws inside your transaction, so you can roll back)
    * and starts the job at {@link commit}. Resolves with the started job after the commit.
    */
-  start<I>(job: JobDefinition<I, any> | string, input: unknown, options: StartOptions = {}): Promise<StartedJob> { // any: the result type does not matter here
+  start(job: AnyJobDefinition | string, input: unknown, options: StartOptions = {}): Promise<StartedJob> {
     if (this.#settled) throw new JobcastError('jobcast:conflict', 'this afterCommit() was already committed or discarded; make a new one per transaction');
     const definition = this.#jobcast.queues.definition(typeof job === 'string' ? job : job.name);
     let parsed;

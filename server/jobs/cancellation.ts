@@ -1,9 +1,9 @@
-import type { RedisClient } from '../redis/connect.js';
 import { jobChannel } from '../../shared/channels.js';
 import type { ChannelStore } from '../channels/channel-store.js';
-import { ConflictError, ForbiddenError, NotFoundError } from '../errors.js';
-import type { JobQueues } from './job-queues.js';
 import { jobKeys, sharedKeys } from '../channels/keys.js';
+import { ConflictError, ForbiddenError, NotFoundError } from '../errors.js';
+import type { RedisClient } from '../redis/connect.js';
+import type { JobQueues } from './job-queues.js';
 
 /** Redis names cancellation uses: the request flag of a job, and the channel workers listen on. */
 export function cancelKeys(keyPrefix: string, jobId: string): { flag: string; bus: string } {

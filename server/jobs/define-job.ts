@@ -1,6 +1,7 @@
 import type { z } from 'zod';
-import type { Logger } from '../logger.js';
+
 import { queueKeys } from '../channels/keys.js';
+import type { Logger } from '../logger.js';
 
 /** Extra detail of a progress report. */
 export interface ProgressInfo {
@@ -27,6 +28,14 @@ export interface JobContext {
   /** A logger carrying the job id and channel. */
   log: Logger;
 }
+
+/**
+ * A job definition of any input and result type, for lists of job types. `any` and not
+ * `unknown`: a definition both takes its input (the handler) and yields it (the schema), so no
+ * other type admits every job type.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
+export type AnyJobDefinition = JobDefinition<any, any>;
 
 /** A job type: its name, input schema, handler and rendering. */
 export interface JobDefinition<Input = unknown, Result = unknown> {

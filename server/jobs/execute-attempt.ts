@@ -1,8 +1,9 @@
 import { UnrecoverableError } from 'bullmq';
+
 import { jobChannel } from '../../shared/channels.js';
 import type { AppendOptions, ChannelStore, TimelineWrite } from '../channels/channel-store.js';
 import type { Logger } from '../logger.js';
-import type { JobContext, JobDefinition, ProgressInfo } from './define-job.js';
+import type { AnyJobDefinition, JobContext, ProgressInfo } from './define-job.js';
 import { ProgressCoalescer } from './progress-coalescer.js';
 
 export class JobTimeoutError extends Error {
@@ -37,11 +38,7 @@ export interface Attempt {
  * signal, time limit), waits for every progress write, then renders and stores the partial.
  * Throws what the handler threw, or the abort reason.
  */
-export async function executeAttempt(
-  definition: JobDefinition<any, any>, // any: jobs of every input/result type
-  run: Attempt,
-  deps: { store: ChannelStore; maxPartialBytes: number },
-): Promise<unknown> {
+export async function executeAttempt(definition: AnyJobDefinition, run: Attempt, deps: { store: ChannelStore; maxPartialBytes: number }): Promise<unknown> {
   const { store } = deps;
   const channel = jobChannel(run.jobId);
   const activeOptions: AppendOptions = {

@@ -1,12 +1,13 @@
 import { UnrecoverableError } from 'bullmq';
+
 import { jobChannel } from '../../shared/channels.js';
 import type { JobStatus } from '../../shared/protocol.js';
 import type { ChannelStore } from '../channels/channel-store.js';
+import { jobKeys } from '../channels/keys.js';
 import type { Logger } from '../logger.js';
 import type { RedisClient } from '../redis/connect.js';
-import { retryable, type JobDefinition } from './define-job.js';
+import { type AnyJobDefinition, retryable } from './define-job.js';
 import { executeAttempt } from './execute-attempt.js';
-import { jobKeys } from '../channels/keys.js';
 
 /** What inline runs need. */
 export interface InlineDeps {
@@ -26,7 +27,7 @@ const recordKey = (keyPrefix: string, jobId: string) => jobKeys(keyPrefix, jobId
  * attempts and all (without waiting between them), publishing the same events and storing the
  * same partial a worker would, so a test needs no worker process. Resolves when it finished.
  */
-export async function runInline(definition: JobDefinition<any, any>, jobId: string, input: unknown, deps: InlineDeps): Promise<void> { // any: jobs of every type
+export async function runInline(definition: AnyJobDefinition, jobId: string, input: unknown, deps: InlineDeps): Promise<void> {
   const channel = jobChannel(jobId);
   const attempts = definition.attempts ?? 1;
   const key = recordKey(deps.keyPrefix, jobId);
@@ -41,10 +42,17 @@ export async function runInline(definition: JobDefinition<any, any>, jobId: stri
     await record({ state: 'active', startedAt, attemptsMade: attempt - 1 });
     const controller = new AbortController();
     try {
-      const result = await executeAttempt(definition, { jobId, attempt, attempts, data: input, log: deps.logger.child({ jobId, inline: true }), controller }, deps);
+      const result = await executeAttempt(
+        definition,
+        { jobId, attempt, attempts, data: input, log: deps.logger.child({ jobId, inline: true }), controller },
+        deps,
+      );
       const finishedAt = Date.now();
       await record({ state: 'completed', attemptsMade: attempt, finishedAt, result: JSON.stringify(result ?? null) });
-      await deps.store.append(channel, 'completed', { partialUrl: definition.render ? `${deps.basePath}/jobs/${jobId}/partial` : null, durationMs: finishedAt - startedAt });
+      await deps.store.append(channel, 'completed', {
+        partialUrl: definition.render ? `${deps.basePath}/jobs/${jobId}/partial` : null,
+        durationMs: finishedAt - startedAt,
+      });
       return;
     } catch (error) {
       const message = String((error as Error)?.message ?? error).slice(0, 500);
@@ -63,7 +71,13 @@ export async function runInline(definition: JobDefinition<any, any>, jobId: stri
 }
 
 /** The status of an inline job, or `null` if there is no such inline job. */
-export async function inlineStatus(redis: RedisClient, keyPrefix: string, basePath: string, jobId: string, hasPartial: (name: string) => boolean): Promise<JobStatus | null> {
+export async function inlineStatus(
+  redis: RedisClient,
+  keyPrefix: string,
+  basePath: string,
+  jobId: string,
+  hasPartial: (name: string) => boolean,
+): Promise<JobStatus | null> {
   const r = await redis.hgetall(recordKey(keyPrefix, jobId));
   if (!r.name) return null;
   const num = (v: string | undefined) => (v === undefined ? null : Number(v));

@@ -1,29 +1,30 @@
 import { Queue } from 'bullmq';
-import type { RedisClient } from '../redis/connect.js';
+
 import { NotFoundError } from '../errors.js';
-import { queuePrefix, type JobDefinition } from './define-job.js';
+import type { RedisClient } from '../redis/connect.js';
+import { type AnyJobDefinition, type JobDefinition, queuePrefix } from './define-job.js';
 
 /** The registered job types and one BullMQ queue each, created on first use. */
 export class JobQueues {
-  readonly #definitions = new Map<string, JobDefinition<any, any>>(); // any: a registry holds every input/result type
+  readonly #definitions = new Map<string, AnyJobDefinition>();
   readonly #queues = new Map<string, Queue>();
   readonly #connection: RedisClient;
   readonly #keyPrefix: string;
   #closing: Promise<void> | undefined;
 
-  constructor(connection: RedisClient, keyPrefix: string, definitions: readonly JobDefinition<any, any>[]) { // any: see above
+  constructor(connection: RedisClient, keyPrefix: string, definitions: readonly AnyJobDefinition[]) {
     this.#connection = connection;
     this.#keyPrefix = keyPrefix;
     for (const definition of definitions) this.register(definition);
   }
 
-  register(definition: JobDefinition<any, any>): void { // any: see above
+  register(definition: AnyJobDefinition): void {
     const existing = this.#definitions.get(definition.name);
     if (existing && existing !== definition) throw new Error(`job ${definition.name} is defined twice`);
     this.#definitions.set(definition.name, definition);
   }
 
-  get definitions(): JobDefinition<any, any>[] { // any: see above
+  get definitions(): AnyJobDefinition[] {
     return [...this.#definitions.values()];
   }
 

@@ -1,16 +1,18 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { RedisClient } from '../redis/connect.js';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+
 import { jobChannel } from '../../shared/channels.js';
 import type { ChannelStore } from '../channels/channel-store.js';
 import type { Logger } from '../logger.js';
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
-import { startOutcomeRelay } from './outcome-relay.js';
-import { executeAttempt } from './execute-attempt.js';
 import type { Metrics } from '../metrics.js';
+import type { RedisClient } from '../redis/connect.js';
+import { cancelKeys, JobCancelledError } from './cancellation.js';
+import { type AnyJobDefinition, queuePrefix, retryable } from './define-job.js';
+import { executeAttempt } from './execute-attempt.js';
+import { startOutcomeRelay } from './outcome-relay.js';
 import type { Timeline } from './timeline.js';
-import { JobCancelledError, cancelKeys } from './cancellation.js';
-import { queuePrefix, retryable, type JobDefinition } from './define-job.js';
 
 /** See {@link JobRunnerOptions.stalledIntervalMs}. */
 export const DEFAULT_STALLED_INTERVAL_MS = 4000;
@@ -56,7 +58,6 @@ export interface JobRunner {
   close(): Promise<void>;
 }
 
-
 /**
  * Runs BullMQ workers for `definitions`, publishing each job's lifecycle to its channel:
  * `active`, `progress`, then `retrying` or exactly one outcome.
@@ -67,7 +68,7 @@ export interface JobRunner {
  * process.on('SIGTERM', () => runner.close());
  * ```
  */
-export function runJobs(definitions: readonly JobDefinition<any, any>[], options: JobRunnerOptions): JobRunner { // any: jobs of every input/result type
+export function runJobs(definitions: readonly AnyJobDefinition[], options: JobRunnerOptions): JobRunner {
   const basePath = options.basePath ?? '/jobcast';
   const stalledIntervalMs = options.stalledIntervalMs ?? DEFAULT_STALLED_INTERVAL_MS;
   const { store } = options;
@@ -92,7 +93,12 @@ export function runJobs(definitions: readonly JobDefinition<any, any>[], options
       concurrency: definition.concurrency ?? options.concurrency ?? 4,
       autorun: false,
       ...(typeof definition.backoff === 'function'
-        ? { settings: { backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) => (definition.backoff as (a: number, e: Error) => number)(attemptsMade, error ?? new Error('failed')) } }
+        ? {
+            settings: {
+              backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) =>
+                (definition.backoff as (a: number, e: Error) => number)(attemptsMade, error ?? new Error('failed')),
+            },
+          }
         : {}),
       // BullMQ's defaults (30 s each) leave a crashed worker's page frozen for up to a minute.
       stalledInterval: stalledIntervalMs,
@@ -103,7 +109,8 @@ export function runJobs(definitions: readonly JobDefinition<any, any>[], options
       log.warn({ jobId }, 'job stalled: its worker stopped renewing the lock');
     });
     worker.on('completed', (job) => {
-      if (job.processedOn && job.finishedOn) options.metrics?.jobDuration.observe({ job: definition.name, outcome: 'completed' }, (job.finishedOn - job.processedOn) / 1000);
+      if (job.processedOn && job.finishedOn)
+        options.metrics?.jobDuration.observe({ job: definition.name, outcome: 'completed' }, (job.finishedOn - job.processedOn) / 1000);
       countFinished();
     });
     worker.on('failed', () => countFinished());
@@ -116,7 +123,7 @@ export function runJobs(definitions: readonly JobDefinition<any, any>[], options
     return worker;
   });
 
-  async function runJob(definition: JobDefinition<any, any>, job: Job, log: Logger): Promise<unknown> { // any: see runJobs
+  async function runJob(definition: AnyJobDefinition, job: Job, log: Logger): Promise<unknown> {
     const jobId = String(job.id);
     const channel = jobChannel(jobId);
     const attempts = job.opts.attempts ?? 1;
@@ -129,7 +136,11 @@ export function runJobs(definitions: readonly JobDefinition<any, any>[], options
       // Cancelled while waiting for a worker, or while the worker that had it was dead: the
       // `active` append reads the cancel flag and publishes `cancelled` instead (one round trip).
       const cancelFlag = cancelKeys(options.keyPrefix, jobId).flag;
-      const result = await executeAttempt(definition, { jobId, attempt, attempts, data: job.data, log: jobLog, controller, cancelFlag, ...(started ? { started } : {}) }, { store, maxPartialBytes: options.maxPartialBytes ?? 1024 * 1024 });
+      const result = await executeAttempt(
+        definition,
+        { jobId, attempt, attempts, data: job.data, log: jobLog, controller, cancelFlag, ...(started ? { started } : {}) },
+        { store, maxPartialBytes: options.maxPartialBytes ?? 1024 * 1024 },
+      );
       jobLog.info('job finished');
       return result;
     } catch (error) {

@@ -1,15 +1,13 @@
 import type { Job } from 'bullmq';
+
 import { jobChannel } from '../../shared/channels.js';
-import { ProgressEvent, type JobState, type JobStatus } from '../../shared/protocol.js';
+import { type JobState, type JobStatus, ProgressEvent } from '../../shared/protocol.js';
 import type { ChannelStore } from '../channels/channel-store.js';
 import { NotFoundError } from '../errors.js';
 import type { JobQueues } from './job-queues.js';
 
 /** Reads a job's status from BullMQ (state, attempts, result) and its channel (progress, outcome). */
-export async function readJobStatus(
-  jobcast: { queues: JobQueues; store: ChannelStore; basePath: string },
-  jobId: string,
-): Promise<JobStatus> {
+export async function readJobStatus(jobcast: { queues: JobQueues; store: ChannelStore; basePath: string }, jobId: string): Promise<JobStatus> {
   const job = await jobcast.queues.find(jobId);
   if (!job) throw new NotFoundError(`no job with id ${JSON.stringify(jobId).slice(0, 80)}`);
   return describeJob(jobcast, jobId, job, Boolean(jobcast.queues.definition(job.name).render));

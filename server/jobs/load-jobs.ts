@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
-import type { JobDefinition } from './define-job.js';
+import { pathToFileURL } from 'node:url';
+
+import type { AnyJobDefinition, JobDefinition } from './define-job.js';
 
 function isJobDefinition(value: unknown): value is JobDefinition<unknown, unknown> {
   if (typeof value !== 'object' || value === null) return false;
@@ -13,8 +14,8 @@ function isJobDefinition(value: unknown): value is JobDefinition<unknown, unknow
  * Loads job definitions from modules (paths, comma-separated in `JOBCAST_JOBS`): every export
  * made with `defineJob` counts. This is how `jobcast worker` runs your jobs.
  */
-export async function loadJobModules(specifiers: string[]): Promise<JobDefinition<any, any>[]> { // any: jobs of every type
-  const jobs: JobDefinition<any, any>[] = []; // any: see above
+export async function loadJobModules(specifiers: string[]): Promise<AnyJobDefinition[]> {
+  const jobs: AnyJobDefinition[] = [];
   for (const specifier of specifiers) {
     // A file that exists is a path (relative to the working directory); else a package name.
     const url = existsSync(resolve(specifier)) ? pathToFileURL(resolve(specifier)).href : specifier;

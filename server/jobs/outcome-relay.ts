@@ -1,8 +1,8 @@
-import type { RedisClient } from '../redis/connect.js';
 import { jobChannel } from '../../shared/channels.js';
 import type { ChannelStore } from '../channels/channel-store.js';
 import type { Logger } from '../logger.js';
-import { queuePrefix, type JobDefinition } from './define-job.js';
+import type { RedisClient } from '../redis/connect.js';
+import { type AnyJobDefinition, queuePrefix } from './define-job.js';
 import { readStreamGroup } from './stream-group-reader.js';
 
 const GROUP = 'jobcast-outcomes';
@@ -37,7 +37,7 @@ export interface OutcomeRelay {
  * Each entry goes to one relay; one that dies mid-entry leaves it pending and another claims
  * it. Appends are idempotent for outcomes (the channel keeps one), so a replay is harmless.
  */
-export function startOutcomeRelay(definitions: readonly JobDefinition<any, any>[], options: OutcomeRelayOptions): OutcomeRelay { // any: jobs of every type
+export function startOutcomeRelay(definitions: readonly AnyJobDefinition[], options: OutcomeRelayOptions): OutcomeRelay {
   const { connection: redis, store, logger } = options;
   const log = logger.child({ role: 'outcome-relay' });
   const byStream = new Map(definitions.map((d) => [`${queuePrefix(options.keyPrefix, d.name)}:${d.name}:events`, d]));

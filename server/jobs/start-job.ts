@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { JobId, jobChannel } from '../../shared/channels.js';
+
+import { jobChannel, JobId } from '../../shared/channels.js';
 import type { StartedJob } from '../../shared/protocol.js';
 import type { ChannelStore } from '../channels/channel-store.js';
 import { channelKeys, queueKeys } from '../channels/keys.js';
-import { ConflictError, InvalidInputError, PayloadTooLargeError, UnavailableError, invalidInputFrom } from '../errors.js';
+import { ConflictError, InvalidInputError, invalidInputFrom, PayloadTooLargeError, UnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RedisClient } from '../redis/connect.js';
 import type { Right } from '../tokens.js';
@@ -79,7 +80,12 @@ export async function startJob(deps: JobStarter, definition: JobDefinition<unkno
     }
   }
   // Written by the `queued` append itself: no round trip of its own.
-  const enqueued = deps.timeline.write(jobId, 'enqueued', { job: definition.name, ...(options.requestId ? { reqId: options.requestId } : {}), ...(options.owner ? { owner: options.owner } : {}), ...(options.app ? { app: options.app } : {}) });
+  const enqueued = deps.timeline.write(jobId, 'enqueued', {
+    job: definition.name,
+    ...(options.requestId ? { reqId: options.requestId } : {}),
+    ...(options.owner ? { owner: options.owner } : {}),
+    ...(options.app ? { app: options.app } : {}),
+  });
   const mint = () => deps.token([channel], { owner: options.owner, rights: options.rights ?? DEFAULT_RIGHTS });
   if (deps.inline) {
     await deps.store.append(channel, 'queued', { job: definition.name, attempts }, { reset: true, record: enqueued });
@@ -126,7 +132,8 @@ async function uniqueJob(deps: JobStarter, definition: JobDefinition<unknown, un
   // Finished, cancelled or gone: the key is free again.
   if (!job || !['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'].includes(state)) return null;
   if ((await deps.store.read(jobChannel(existing))).events.some((e) => e.event === 'cancelled')) return null;
-  if (definition.unique.onDuplicate === 'reject') throw new ConflictError(`a ${definition.name} job for this input is already ${state === 'active' ? 'running' : 'queued'}: ${existing}`);
+  if (definition.unique.onDuplicate === 'reject')
+    throw new ConflictError(`a ${definition.name} job for this input is already ${state === 'active' ? 'running' : 'queued'}: ${existing}`);
   const channel = jobChannel(existing);
   const token = await deps.token([channel], { owner: options.owner, rights: options.rights ?? DEFAULT_RIGHTS });
   deps.logger.info({ jobId: existing, channel, job: definition.name, reqId: options.requestId }, 'joined the running job with the same uniqueness key');

@@ -1,5 +1,5 @@
-import type { RedisClient } from '../redis/connect.js';
 import type { Logger } from '../logger.js';
+import type { RedisClient } from '../redis/connect.js';
 
 /** One entry of a Redis stream as XREADGROUP returns it. */
 export type StreamEntry = [id: string, fields: string[]];

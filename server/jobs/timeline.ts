@@ -1,7 +1,7 @@
 import { jobChannel, jobIdOfChannel } from '../../shared/channels.js';
 import type { ChannelStore, TimelineWrite } from '../channels/channel-store.js';
-import type { RedisClient } from '../redis/connect.js';
 import { jobKeys } from '../channels/keys.js';
+import type { RedisClient } from '../redis/connect.js';
 
 /** One thing that happened to a job, for the operator's timeline. */
 export interface TimelineEntry {

@@ -1,4 +1,5 @@
 import { Cluster, Redis } from 'ioredis';
+
 import type { Logger } from '../logger.js';
 
 /** A single Redis or a Redis Cluster; jobcast uses both through the same commands. */
@@ -62,7 +63,10 @@ function sentinelOptions(target: SentinelTarget, retryStrategy: (times: number) 
  * a number fails fast (web requests answer 503). On a cluster, `sharded` gives the client a
  * subscriber per shard for SSUBSCRIBE.
  */
-export function connectRedis(target: RedisTarget, options: { maxRetriesPerRequest: number | null; sharded?: boolean; logger?: Logger; onReconnect?: () => void }): RedisClient {
+export function connectRedis(
+  target: RedisTarget,
+  options: { maxRetriesPerRequest: number | null; sharded?: boolean; logger?: Logger; onReconnect?: () => void },
+): RedisClient {
   const retryStrategy = (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000);
   const client: RedisClient = target.clusterNodes?.length
     ? new Cluster(parseClusterNodes(target.clusterNodes.join(',')), {

@@ -18,7 +18,15 @@ export function eventMapper(watched: Watched, commands: RedisClient, log: Logger
 
   /** The job hash fields the events do not carry. */
   async function jobFields(bullId: string) {
-    const [name, atm, opts, failedReason, processedOn, finishedOn] = await commands.hmget(watched.key(bullId), 'name', 'atm', 'opts', 'failedReason', 'processedOn', 'finishedOn');
+    const [name, atm, opts, failedReason, processedOn, finishedOn] = await commands.hmget(
+      watched.key(bullId),
+      'name',
+      'atm',
+      'opts',
+      'failedReason',
+      'processedOn',
+      'finishedOn',
+    );
     let attempts = 1;
     try {
       attempts = Math.max(1, Number((JSON.parse(opts ?? '{}') as { attempts?: unknown }).attempts) || 1);
@@ -42,7 +50,12 @@ export function eventMapper(watched: Watched, commands: RedisClient, log: Logger
       return;
     }
     const job = await jobFields(bullId);
-    await store.append(channel, 'retrying', { attempt: Math.min(job.attempts, job.attemptsMade + 1), attempts: job.attempts, error: job.failedReason.slice(0, 500), retryAt });
+    await store.append(channel, 'retrying', {
+      attempt: Math.min(job.attempts, job.attemptsMade + 1),
+      attempts: job.attempts,
+      error: job.failedReason.slice(0, 500),
+      retryAt,
+    });
   }
 
   return async (entry) => {

@@ -38,7 +38,11 @@ export async function sweepOutcomes(watched: Swept, commands: RedisClient, from:
       if (state === 'completed') await watched.publishCompleted(jobId, job.returnvalue, job);
       else {
         const reason = await watched.cancelReason(jobId);
-        await store.append(jobChannel(jobId), reason === null ? 'failed' : 'cancelled', reason === null ? { error: (job.failedReason ?? 'failed').slice(0, 500), attempts: job.attemptsMade, retryable: false } : { reason });
+        await store.append(
+          jobChannel(jobId),
+          reason === null ? 'failed' : 'cancelled',
+          reason === null ? { error: (job.failedReason ?? 'failed').slice(0, 500), attempts: job.attemptsMade, retryable: false } : { reason },
+        );
       }
       published += 1;
     }

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+
 import { watchLeaseKey } from '../channels/keys.js';
 import { readStreamGroup } from '../jobs/stream-group-reader.js';
-import { sweepOutcomes } from './outcome-sweep.js';
-import { eventMapper } from './bullmq-event-mapper.js';
 import type { Logger } from '../logger.js';
 import type { RedisClient } from '../redis/connect.js';
+import { eventMapper } from './bullmq-event-mapper.js';
+import { sweepOutcomes } from './outcome-sweep.js';
 import type { Watched } from './watched.js';
 
 const script = (name: string) => readFileSync(new URL(`./scripts/${name}`, import.meta.url), 'utf8');
@@ -73,21 +74,29 @@ export function startQueueWatcher(watched: Watched, options: QueueWatcherOptions
   let wake: (() => void) | undefined;
   let markReady!: () => void;
   const ready = new Promise<void>((resolve) => (markReady = resolve));
-  const pause = (ms: number) => new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    wake = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-  });
-  const hold = () => lease.jobcastHoldLease(leaseKey, holder, String(options.leaseMs)).then((n) => n === 1, () => false);
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  const hold = () =>
+    lease.jobcastHoldLease(leaseKey, holder, String(options.leaseMs)).then(
+      (n) => n === 1,
+      () => false,
+    );
 
   async function run(): Promise<void> {
     let backoff = 100;
     while (running) {
       try {
         if (!(await watched.exists())) {
-          log.warn({ queue: watched.name, prefix: watched.prefix }, `queue ${watched.name} (prefix ${watched.prefix}) has no keys in this Redis yet; watching it anyway. If your producers use another Redis or prefix, pass { connection, prefix } to watchQueue`);
+          log.warn(
+            { queue: watched.name, prefix: watched.prefix },
+            `queue ${watched.name} (prefix ${watched.prefix}) has no keys in this Redis yet; watching it anyway. If your producers use another Redis or prefix, pass { connection, prefix } to watchQueue`,
+          );
         }
         await blocking.xgroup('CREATE', stream, group, '$', 'MKSTREAM').catch((error: unknown) => {
           if (!String(error).includes('BUSYGROUP')) throw error;
@@ -107,12 +116,15 @@ export function startQueueWatcher(watched: Watched, options: QueueWatcherOptions
       }
       leader = true;
       log.info({ queue: watched.name }, `publishing the events of watched queue ${watched.name}`);
-      const renew = setInterval(() => {
-        void hold().then((held) => {
-          if (!held && leader) log.warn({ queue: watched.name }, 'lost the publishing lease of a watched queue; another process publishes now');
-          leader = held;
-        });
-      }, Math.max(50, options.leaseMs / 3));
+      const renew = setInterval(
+        () => {
+          void hold().then((held) => {
+            if (!held && leader) log.warn({ queue: watched.name }, 'lost the publishing lease of a watched queue; another process publishes now');
+            leader = held;
+          });
+        },
+        Math.max(50, options.leaseMs / 3),
+      );
       // Outcomes whose events the stream dropped unread; jobs finished in the last few seconds
       // are left to the stream, which normally brings them within milliseconds.
       let sweptTo = Date.now() - SWEEP_BACK_MS;
@@ -121,7 +133,11 @@ export function startQueueWatcher(watched: Watched, options: QueueWatcherOptions
         void sweepOutcomes(watched, options.commands, sweptTo, to).then(
           (n) => {
             sweptTo = to;
-            if (n) log.warn({ queue: watched.name, published: n }, `published ${n} outcomes whose events the queue's stream dropped before they were read; raise BullMQ's streams.events.maxLen for bursts this big`);
+            if (n)
+              log.warn(
+                { queue: watched.name, published: n },
+                `published ${n} outcomes whose events the queue's stream dropped before they were read; raise BullMQ's streams.events.maxLen for bursts this big`,
+              );
           },
           (error: unknown) => log.warn({ err: error }, 'outcome sweep failed; retrying'),
         );
@@ -141,14 +157,16 @@ export function startQueueWatcher(watched: Watched, options: QueueWatcherOptions
               if (list) list.push(fields);
               else byJob.set(fields.jobId ?? '', [fields]);
             }
-            const results = await Promise.allSettled([...byJob.values()].map(async (list) => {
-              for (const [i, fields] of list.entries()) {
-                // A progress report superseded by the next one in the same read is not worth a
-                // round trip (progress conflates; the newest is what a page shows).
-                if (fields.event === 'progress' && list[i + 1]?.event === 'progress') continue;
-                await map(fields);
-              }
-            }));
+            const results = await Promise.allSettled(
+              [...byJob.values()].map(async (list) => {
+                for (const [i, fields] of list.entries()) {
+                  // A progress report superseded by the next one in the same read is not worth a
+                  // round trip (progress conflates; the newest is what a page shows).
+                  if (fields.event === 'progress' && list[i + 1]?.event === 'progress') continue;
+                  await map(fields);
+                }
+              }),
+            );
             const failed = results.find((r) => r.status === 'rejected');
             if (failed) throw (failed as PromiseRejectedResult).reason;
           },

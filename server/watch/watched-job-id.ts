@@ -1,4 +1,5 @@
 import { z } from 'zod';
+
 import { InvalidInputError } from '../errors.js';
 
 /**
@@ -27,7 +28,10 @@ export function isWatchedJobId(jobId: string): boolean {
 /** The jobcast id of BullMQ job `bullId` in the watched queue labelled `label`. */
 export function watchedJobId(label: string, bullId: string): string {
   if (!SAFE.test(bullId)) {
-    throw new InvalidInputError(`BullMQ job id ${JSON.stringify(bullId).slice(0, 80)} cannot be followed: watched job ids use only letters, digits and _-=@,.; (at most 64)`, 'jobId');
+    throw new InvalidInputError(
+      `BullMQ job id ${JSON.stringify(bullId).slice(0, 80)} cannot be followed: watched job ids use only letters, digits and _-=@,.; (at most 64)`,
+      'jobId',
+    );
   }
   return `${label}:${bullId}`;
 }

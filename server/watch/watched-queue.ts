@@ -1,17 +1,17 @@
-import { Job, Queue } from 'bullmq';
+import { type Job, Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
+
 import { jobChannel } from '../../shared/channels.js';
 import type { JobStatus, StartedJob } from '../../shared/protocol.js';
-import type { ChannelStore } from '../channels/channel-store.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { cancelKeys, type CancelResult } from '../jobs/cancellation.js';
 import { describeJob, partialUrlOf } from '../jobs/job-status.js';
 import type { Logger } from '../logger.js';
 import type { RedisClient } from '../redis/connect.js';
 import { progressFromBullmq } from './progress-mapping.js';
-import { startQueueWatcher, type QueueWatcher } from './queue-watcher.js';
-import { followableJobId, queueLabel, watchedJobId } from './watched-job-id.js';
+import { type QueueWatcher, startQueueWatcher } from './queue-watcher.js';
 import type { Watched, WatchedQueueDeps } from './watched.js';
+import { followableJobId, queueLabel, watchedJobId } from './watched-job-id.js';
 
 export type { WatchedQueueDeps };
 
@@ -75,7 +75,8 @@ export class WatchedQueue<Result = unknown> implements Watched {
     this.#log = deps.logger.child({ role: 'queue-watcher', queue: name });
     const connection = options.connection;
     // Our own connections, so closing them never closes the app's.
-    this.#commands = connection === undefined ? deps.connect() : 'duplicate' in connection ? duplicate(connection) : new Redis({ ...connection, maxRetriesPerRequest: null });
+    this.#commands =
+      connection === undefined ? deps.connect() : 'duplicate' in connection ? duplicate(connection) : new Redis({ ...connection, maxRetriesPerRequest: null });
     this.#queue = new Queue(name, { connection: this.#commands, prefix: this.prefix });
     this.#watcher = startQueueWatcher(this, {
       commands: this.#commands,
@@ -144,7 +145,11 @@ export class WatchedQueue<Result = unknown> implements Watched {
       const done = (await this.findJob(job.id!)) ?? job;
       if (state === 'completed') return this.publishCompleted(jobId, done.returnvalue, done);
       if ((await this.cancelReason(jobId)) !== null) return;
-      return void (await store.append(channel, 'failed', { error: (done.failedReason ?? 'failed').slice(0, 500), attempts: done.attemptsMade, retryable: false }));
+      return void (await store.append(channel, 'failed', {
+        error: (done.failedReason ?? 'failed').slice(0, 500),
+        attempts: done.attemptsMade,
+        retryable: false,
+      }));
     }
     // An empty channel: the job predates watching. (Its own events, when they come, repeat
     // what this says; a job channel shows the newest.)

@@ -1,4 +1,5 @@
 import type { Job } from 'bullmq';
+
 import type { ChannelStore } from '../channels/channel-store.js';
 import type { Logger } from '../logger.js';
 import type { RedisClient } from '../redis/connect.js';

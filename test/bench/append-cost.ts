@@ -4,6 +4,7 @@
  * commands inside it, after `appends` appends (default 20,000) over 100 channels, 50 in flight.
  */
 import { Redis } from 'ioredis';
+
 import { RedisChannelStore } from '../../server/channels/redis-channel-store.js';
 import { benchRedis } from './own-redis.js';
 
@@ -26,9 +27,14 @@ await Promise.all(
 );
 const elapsed = performance.now() - started;
 const stats = await redis.info('commandstats');
-const rows = [...stats.matchAll(/cmdstat_(\w+):calls=(\d+),usec=(\d+),usec_per_call=([\d.]+)/g)].map(([, name, calls, usec, per]) => ({ name, calls: Number(calls), usec: Number(usec), per: Number(per) }));
+const rows = [...stats.matchAll(/cmdstat_(\w+):calls=(\d+),usec=(\d+),usec_per_call=([\d.]+)/g)].map(([, name, calls, usec, per]) => ({
+  name,
+  calls: Number(calls),
+  usec: Number(usec),
+  per: Number(per),
+}));
 const total = rows.reduce((a, r) => a + r.usec, 0);
 console.log(`${appends} appends in ${Math.round(elapsed)} ms; Redis command time ${(total / appends).toFixed(2)} µs per append`);
-for (const r of rows.sort((a, b) => b.usec - a.usec)) console.log(`  ${(r.name ?? "").padEnd(10)} calls=${r.calls} usec_per_call=${r.per}`);
+for (const r of rows.sort((a, b) => b.usec - a.usec)) console.log(`  ${(r.name ?? '').padEnd(10)} calls=${r.calls} usec_per_call=${r.per}`);
 redis.disconnect();
 await server.close();

@@ -5,8 +5,10 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
+
 import { stageProbeFromEnv, wallNow } from '../../server/gateway/stage-probe.js';
 
 const prefix = process.env.BENCH_PREFIX ?? 'bench:';

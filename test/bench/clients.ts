@@ -7,8 +7,9 @@
 import PusherServer from 'pusher';
 import { io as ioClient } from 'socket.io-client';
 import WebSocket from 'ws';
-import { STAGE_SAMPLE_EVERY, wallNow } from '../../server/gateway/stage-probe.js';
+
 import { connect } from '../../client/connection.js';
+import { STAGE_SAMPLE_EVERY, wallNow } from '../../server/gateway/stage-probe.js';
 import { pusherJs } from '../helpers/pusher-clients.js';
 import { SECRET, type StageSample } from './processes.js';
 
@@ -74,7 +75,9 @@ async function open(client: Client): Promise<void> {
   } else if (kind === 'pusher') {
     // pusher-js, unchanged, on the gateway's default app; the official SDK signs the channel.
     const sdk = new PusherServer({ appId: 'jobcast', key: 'jobcast-key', secret: SECRET, host: '127.0.0.1' });
-    const pusher = pusherJs(url!, 'jobcast-key', { channelAuthorization: { endpoint: '', transport: 'ajax', customHandler: (p, cb) => cb(null, sdk.authorizeChannel(p.socketId, p.channelName)) } });
+    const pusher = pusherJs(url!, 'jobcast-key', {
+      channelAuthorization: { endpoint: '', transport: 'ajax', customHandler: (p, cb) => cb(null, sdk.authorizeChannel(p.socketId, p.channelName)) },
+    });
     const channel = pusher.subscribe(`private-jobcast-job-bench-${client.channel}`);
     channel.bind('progress', (data: { seq: number; ts: number }) => record(client, data.seq, data.ts, false));
     await new Promise<void>((resolve, reject) => {
@@ -122,7 +125,13 @@ process.on('message', (message: Command) => {
     armedAt = message.at;
     process.send!({ ok: true });
   } else if (message.cmd === 'stats') {
-    const perClient = clients.map((c) => ({ channel: c.channel, n: c.seqs.length, unique: new Set(c.seqs).size, conflated: c.conflated, caughtUpAt: c.caughtUpAt ?? null }));
+    const perClient = clients.map((c) => ({
+      channel: c.channel,
+      n: c.seqs.length,
+      unique: new Set(c.seqs).size,
+      conflated: c.conflated,
+      caughtUpAt: c.caughtUpAt ?? null,
+    }));
     process.send!({ latencies, samples, perClient });
   } else if (message.cmd === 'close') {
     for (const close of closers) close();

@@ -3,7 +3,7 @@
  * ones (KB per connection), then connections added step by step, each receiving 1 event/s,
  * until p99 reaches 100 ms or the last step.
  */
-import { rssKb, sleep, startRig, type Kind } from './processes.js';
+import { type Kind, rssKb, sleep, startRig } from './processes.js';
 import { measureWindow, type WindowResult } from './window.js';
 
 export interface ConnectionsShape {

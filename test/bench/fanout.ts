@@ -3,7 +3,7 @@
  * the highest rate still delivered with p99 under 50 ms. Then scenario 4, the reconnect storm,
  * on the same gateway.
  */
-import { ClientGroup, sleep, startRig, type Kind } from './processes.js';
+import { ClientGroup, type Kind, sleep, startRig } from './processes.js';
 import { reconnectStorm, type StormResult } from './storm.js';
 import { measureWindow, type WindowResult } from './window.js';
 

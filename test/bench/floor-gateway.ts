@@ -7,8 +7,10 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import { Redis } from 'ioredis';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
+
 import { textFrame } from '../../server/gateway/event-frames.js';
 import { stageProbeFromEnv, wallNow } from '../../server/gateway/stage-probe.js';
 

@@ -7,8 +7,9 @@
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
 import { benchRedis } from './own-redis.js';
-import { rssKb, sleep, startRig, type Kind } from './processes.js';
+import { type Kind, rssKb, sleep, startRig } from './processes.js';
 
 const kind = (process.argv[2] ?? 'jobcast') as Kind;
 const connections = Number(process.argv[3] ?? 1000);
@@ -89,7 +90,9 @@ try {
     .filter((r) => r.bytes > 0)
     .sort((a, b) => b.bytes - a.bytes);
   const total = rows.reduce((a, r) => a + r.bytes, 0);
-  console.log(`${kind}: ${connections} idle subscribed connections; RSS ${((rssFull - rssIdle) / connections).toFixed(1)} KB per connection, V8 heap ${(total / connections / 1024).toFixed(1)} KB per connection (self sizes)`);
+  console.log(
+    `${kind}: ${connections} idle subscribed connections; RSS ${((rssFull - rssIdle) / connections).toFixed(1)} KB per connection, V8 heap ${(total / connections / 1024).toFixed(1)} KB per connection (self sizes)`,
+  );
   console.log('| object | per connection | bytes per connection |');
   console.log('| --- | --- | --- |');
   for (const r of rows.slice(0, 30)) console.log(`| ${r.key} | ${(r.count / connections).toFixed(1)} | ${(r.bytes / connections).toFixed(0)} |`);

@@ -7,9 +7,10 @@
  *   ulimit -n 65536; npx tsx test/bench/heartbeat-cost.ts [connections] [windowMs]
  */
 import { readFileSync } from 'node:fs';
+
 import { startRole } from '../helpers/processes.js';
 import { deleteKeys, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
-import { ClientGroup, SECRET, channelTokens, cpuMs, sleep } from './processes.js';
+import { channelTokens, ClientGroup, cpuMs, SECRET, sleep } from './processes.js';
 
 const connections = Number(process.argv[2] ?? 10_000);
 // Two full rounds of the slower heartbeat, so its bursts are counted fairly.
@@ -62,7 +63,10 @@ async function measure(redisUrl: string, intervalMs: number, timeoutMs: number) 
 
 const redisUrl = await testRedisUrl();
 const results = [];
-for (const [interval, timeout] of [[25_000, 20_000], [5000, 5000]] as const) {
+for (const [interval, timeout] of [
+  [25_000, 20_000],
+  [5000, 5000],
+] as const) {
   const result = await measure(redisUrl, interval, timeout);
   console.log(JSON.stringify(result));
   results.push(result);

@@ -8,9 +8,11 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
+
 import { createJobcast, defineJob } from '../../server/index.js';
 import { createLogger } from '../../server/logger.js';
 import { deleteKeys, uniquePrefix } from '../helpers/redis.js';
@@ -30,7 +32,9 @@ async function watcher(keyPrefix: string): Promise<void> {
 
 /** Starts the watcher process; resolves once it reads the queue's events. */
 async function startWatcher() {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'watcher', redisUrl!, prefix], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'watcher', redisUrl!, prefix], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
   return child;
 }
@@ -81,7 +85,14 @@ async function jobcast(): Promise<number> {
       return { ok: true };
     },
   });
-  const jc = createJobcast({ redisUrl: redisUrl!, secret: 'bench-secret-0123456789abcdef', keyPrefix: prefix, jobs: [job], logger: createLogger('silent'), retentionCount: JOBS + 10 });
+  const jc = createJobcast({
+    redisUrl: redisUrl!,
+    secret: 'bench-secret-0123456789abcdef',
+    keyPrefix: prefix,
+    jobs: [job],
+    logger: createLogger('silent'),
+    retentionCount: JOBS + 10,
+  });
   for (let i = 0; i < JOBS; i += 500) await Promise.all(Array.from({ length: Math.min(500, JOBS - i) }, (_, k) => jc.start(job, { i: i + k })));
   const queue = jc.queues.queue('bench');
   const started = Date.now();
@@ -95,8 +106,12 @@ async function jobcast(): Promise<number> {
 if (kind === 'watcher') {
   await watcher(countArg!);
 } else {
-  const { elapsed, publishedAfterMs } = kind === 'bare' || kind === 'watched' ? await bare(kind === 'watched') : { elapsed: await jobcast(), publishedAfterMs: undefined };
+  const { elapsed, publishedAfterMs } =
+    kind === 'bare' || kind === 'watched' ? await bare(kind === 'watched') : { elapsed: await jobcast(), publishedAfterMs: undefined };
   await deleteKeys(redisUrl!, prefix);
-  process.stdout.write(JSON.stringify({ kind, jobs: JOBS, jobsPerSec: Math.round(JOBS / (elapsed / 1000)), ...(publishedAfterMs !== undefined ? { publishedAfterMs } : {}) }) + '\n');
+  process.stdout.write(
+    JSON.stringify({ kind, jobs: JOBS, jobsPerSec: Math.round(JOBS / (elapsed / 1000)), ...(publishedAfterMs !== undefined ? { publishedAfterMs } : {}) }) +
+      '\n',
+  );
   process.exit(0);
 }

@@ -3,8 +3,10 @@
  * time and `INFO commandstats` count only the benchmark, not other work on a shared Redis.
  * `BENCH_REDIS_URL` runs on a Redis of your choosing instead (then Redis figures are blank).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+
 import { Redis } from 'ioredis';
+
 import { findRedisServer, freePort, redisAnswers } from '../../server/redis/embedded-redis.js';
 
 export interface BenchRedis {

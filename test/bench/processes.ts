@@ -2,11 +2,12 @@
  * The benchmark's processes: a gateway (jobcast's real `gateway` role or the hand-written
  * relay), groups of client processes, and publisher runs; and what the kernel says about them.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
 import { TokenSigner } from '../../server/tokens.js';
 import { startRole } from '../helpers/processes.js';
 import { deleteKeys, uniquePrefix } from '../helpers/redis.js';
@@ -88,14 +89,19 @@ export async function startGateway(kind: Kind, redisUrl: string, prefix: string)
     const exited = new Promise((resolve) => child.once('exit', resolve));
     return { url, pid: child.pid!, stagesFile, stop: () => (child.kill('SIGTERM'), exited.finally(removeStages)) };
   }
-  const gateway = await startRole('gateway', {
-    REDIS_URL: redisUrl,
-    JOBCAST_PREFIX: prefix,
-    JOBCAST_SECRET: SECRET,
-    JOBCAST_DEMO: '0',
-    JOBCAST_MAX_CONNECTIONS_PER_IP: '100000',
-    JOBCAST_STAGE_PROBE: stagesFile,
-  }, 30_000, profile);
+  const gateway = await startRole(
+    'gateway',
+    {
+      REDIS_URL: redisUrl,
+      JOBCAST_PREFIX: prefix,
+      JOBCAST_SECRET: SECRET,
+      JOBCAST_DEMO: '0',
+      JOBCAST_MAX_CONNECTIONS_PER_IP: '100000',
+      JOBCAST_STAGE_PROBE: stagesFile,
+    },
+    30_000,
+    profile,
+  );
   return { url: gateway.url!, pid: gateway.child.pid!, stagesFile, stop: () => gateway.stop().finally(removeStages) };
 }
 

@@ -6,6 +6,7 @@
  * once every publish was acknowledged.
  */
 import { Redis } from 'ioredis';
+
 import { RedisChannelStore } from '../../server/channels/redis-channel-store.js';
 import { STAGE_SAMPLE_EVERY, wallNow } from '../../server/gateway/stage-probe.js';
 import type { PublishRun } from './processes.js';
@@ -45,13 +46,16 @@ function run(rate: number, durationMs: number, seqBase: number): Promise<Publish
           ? redis.publish(`${prefix}${channel}`, JSON.stringify({ seq, pct: seq % 100, ts: Date.now() })).then(() => seq)
           : // Pusher frames carry no publish time: for pusher-js clients it travels in the data.
             store.append(channel, 'progress', kind === 'pusher' ? { pct: seq % 100, seq, ts: Date.now() } : { pct: seq % 100, seq }).then((e) => e!.offset);
-      published.then((key) => {
-        if (key % STAGE_SAMPLE_EVERY === 0) samples.push([channel, key, calledAt, wallNow()]);
-        done();
-      }, (error: unknown) => {
-        process.stderr.write(`publish failed: ${String(error)}\n`);
-        process.exit(1);
-      });
+      published.then(
+        (key) => {
+          if (key % STAGE_SAMPLE_EVERY === 0) samples.push([channel, key, calledAt, wallNow()]);
+          done();
+        },
+        (error: unknown) => {
+          process.stderr.write(`publish failed: ${String(error)}\n`);
+          process.exit(1);
+        },
+      );
     };
     const timer = setInterval(() => {
       const elapsed = Date.now() - started;

@@ -1,5 +1,6 @@
 /** The benchmark's markdown tables and its one-line JSON headline. */
 import os from 'node:os';
+
 import type { ConnectionsResult } from './connections.js';
 import type { FanoutResult } from './fanout.js';
 import type { Shapes } from './run.js';
@@ -17,14 +18,18 @@ const ratio = (a: number, b: number) => (b > 0 && Number.isFinite(b) ? Number((a
 
 /** The worse round's p99 of each stage at the fixed rate, or null when `kind` did not run. */
 function stagesP99(fanouts: FanoutResult[], kind: string): Record<string, number> | null {
-  const runs = of(fanouts, kind).map((f) => f.fixed.stages).filter((s): s is StageTimes => s !== undefined);
+  const runs = of(fanouts, kind)
+    .map((f) => f.fixed.stages)
+    .filter((s): s is StageTimes => s !== undefined);
   if (runs.length === 0) return null;
   return Object.fromEntries(STAGES.map((stage) => [stage, Math.max(...runs.map((r) => r[stage].p99))]));
 }
 
 /** The best round of a fixed-rate figure, or null when `kind` did not run. */
 function best(fanouts: FanoutResult[], kind: string, figure: (f: FanoutResult) => number | undefined): number | null {
-  const values = of(fanouts, kind).map(figure).filter((v): v is number => v !== undefined);
+  const values = of(fanouts, kind)
+    .map(figure)
+    .filter((v): v is number => v !== undefined);
   return values.length ? Math.min(...values) : null;
 }
 
@@ -37,7 +42,9 @@ export function headline({ jobs, fanouts, conns }: Results) {
     // Both at the fixed rate, from the gateway processes' own CPU accounting; best round of each.
     ratio: ratio(fixedCpu('baseline'), fixedCpu('jobcast')),
     deliveredRatio: ratio(delivered('jobcast'), delivered('baseline')),
-    lost: jc.reduce((a, f) => a + f.fixed.lost + f.ramp.reduce((b, w) => b + w.lost, 0) + (f.storm?.window.lost ?? 0), 0) + jcConns.steps.reduce((a, s) => a + s.lost, 0),
+    lost:
+      jc.reduce((a, f) => a + f.fixed.lost + f.ramp.reduce((b, w) => b + w.lost, 0) + (f.storm?.window.lost ?? 0), 0) +
+      jcConns.steps.reduce((a, s) => a + s.lost, 0),
     // The worse round.
     p99Ms: Math.max(...jc.map((f) => f.fixed.p99)),
     p99BaselineMs: of(fanouts, 'baseline').length ? Math.max(...of(fanouts, 'baseline').map((f) => f.fixed.p99)) : null,
@@ -46,7 +53,10 @@ export function headline({ jobs, fanouts, conns }: Results) {
     // Per published event at the fixed rate: Redis command time (INFO commandstats).
     redisUsPerEvent: { baseline: best(fanouts, 'baseline', (f) => f.fixed.redisUsPerEvent), jobcast: best(fanouts, 'jobcast', (f) => f.fixed.redisUsPerEvent) },
     // Per event a client handler received: CPU of the client processes (socket.io-client, jobcast's client).
-    clientCpuUsPerEvent: { baseline: best(fanouts, 'baseline', (f) => f.fixed.clientCpuUsPerEvent), jobcast: best(fanouts, 'jobcast', (f) => f.fixed.clientCpuUsPerEvent) },
+    clientCpuUsPerEvent: {
+      baseline: best(fanouts, 'baseline', (f) => f.fixed.clientCpuUsPerEvent),
+      jobcast: best(fanouts, 'jobcast', (f) => f.fixed.clientCpuUsPerEvent),
+    },
     stagesP99: { baseline: stagesP99(fanouts, 'baseline'), jobcast: stagesP99(fanouts, 'jobcast'), floor: stagesP99(fanouts, 'floor') },
     kbPerConn: jcConns.kbPerConn,
     jobsRatio: ratio(Math.max(...jobs.jobcast), Math.max(...jobs.bare)),
@@ -77,19 +87,30 @@ export function report(shapes: Shapes, results: Results & { seconds: number }): 
     '',
     '| relay | delivered/s | p50 ms | p99 ms | max ms | lost | duplicated | gateway CPU µs per delivered event | client CPU µs per received event | Redis command µs per published event | Redis CPU µs per published event |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...fanouts.map(({ kind, fixed: w }) => `| ${kind} | ${w.deliveredPerSec} | ${w.p50} | ${w.p99} | ${w.max} | ${w.lost} | ${w.duplicated} | ${w.cpuUsPerEvent} | ${w.clientCpuUsPerEvent ?? '–'} | ${w.redisUsPerEvent ?? '–'} | ${w.redisCpuUsPerEvent ?? '–'} |`),
+    ...fanouts.map(
+      ({ kind, fixed: w }) =>
+        `| ${kind} | ${w.deliveredPerSec} | ${w.p50} | ${w.p99} | ${w.max} | ${w.lost} | ${w.duplicated} | ${w.cpuUsPerEvent} | ${w.clientCpuUsPerEvent ?? '–'} | ${w.redisUsPerEvent ?? '–'} | ${w.redisCpuUsPerEvent ?? '–'} |`,
+    ),
     '',
     `Where the time goes at ${f.rate} events/s, ms as p50 / p99, from every ${'4th'} event of each channel (test/bench/stages.ts): publish call → Redis reply; Redis → gateway receive (Redis's moment taken as the midpoint of the publisher's round trip); gateway receive → its last socket write of the event; that write → the client's handler; and the whole path.`,
     '',
     `| relay | ${STAGES.join(' | ')} |`,
     `| --- | ${STAGES.map(() => '---').join(' | ')} |`,
-    ...fanouts.filter((r) => r.fixed.stages).map(({ kind, fixed: w }) => `| ${kind} | ${STAGES.map((stage) => (w.stages![stage].n ? `${w.stages![stage].p50} / ${w.stages![stage].p99}` : '–')).join(' | ')} |`),
+    ...fanouts
+      .filter((r) => r.fixed.stages)
+      .map(
+        ({ kind, fixed: w }) =>
+          `| ${kind} | ${STAGES.map((stage) => (w.stages![stage].n ? `${w.stages![stage].p50} / ${w.stages![stage].p99}` : '–')).join(' | ')} |`,
+      ),
     '',
     `Ramp (${f.rampMs / 1000} s per step, stops once p99 ≥ 50 ms or under 95% delivered): published events/s → delivered/s, p99.`,
     '',
     '| relay | steps | best delivered/s with p99 < 50 ms |',
     '| --- | --- | --- |',
-    ...fanouts.map((r) => `| ${r.kind} | ${r.ramp.map((w) => `${w.rate} → ${w.deliveredPerSec} (${w.p99} ms${w.lost ? `, ${w.lost} lost` : ''}${w.conflated ? `, ${w.conflated} conflated` : ''})`).join(' · ')} | ${r.bestDelivered} |`),
+    ...fanouts.map(
+      (r) =>
+        `| ${r.kind} | ${r.ramp.map((w) => `${w.rate} → ${w.deliveredPerSec} (${w.p99} ms${w.lost ? `, ${w.lost} lost` : ''}${w.conflated ? `, ${w.conflated} conflated` : ''})`).join(' · ')} | ${r.bestDelivered} |`,
+    ),
     '',
     `### 2. Jobs: ${shapes.jobs} BullMQ jobs with 10 progress updates each, worker concurrency 50`,
     '',
@@ -103,13 +124,18 @@ export function report(shapes: Shapes, results: Results & { seconds: number }): 
     '',
     '| relay | gateway KB per idle connection | connections → p99 ms | most held with p99 < 100 ms |',
     '| --- | --- | --- | --- |',
-    ...conns.map((r) => `| ${r.kind} | ${r.kbPerConn} | ${r.steps.map((s) => `${s.connections} → ${s.p99}${s.lost ? ` (${s.lost} lost)` : ''}`).join(' · ')} | ${r.held} |`),
+    ...conns.map(
+      (r) =>
+        `| ${r.kind} | ${r.kbPerConn} | ${r.steps.map((s) => `${s.connections} → ${s.p99}${s.lost ? ` (${s.lost} lost)` : ''}`).join(' · ')} | ${r.held} |`,
+    ),
     '',
     `### 4. Reconnect storm: ${f.storm.clients} clients dropped at once, ${f.storm.rate} events/s flowing`,
     '',
     '| relay | dropped | catch-up p50 ms | catch-up p99 ms | not caught up after 30 s | events lost | duplicated |',
     '| --- | --- | --- | --- | --- | --- | --- |',
-    ...fanouts.flatMap(({ kind, storm: s }) => (s ? [s] : []).map((s) => `| ${kind} | ${s.dropped} | ${s.catchUpP50} | ${s.catchUpP99} | ${s.stuck} | ${s.window.lost} | ${s.window.duplicated} |`)),
+    ...fanouts.flatMap(({ kind, storm: s }) =>
+      (s ? [s] : []).map((s) => `| ${kind} | ${s.dropped} | ${s.catchUpP50} | ${s.catchUpP99} | ${s.stuck} | ${s.window.lost} | ${s.window.duplicated} |`),
+    ),
     '',
     '### Targets',
     '',

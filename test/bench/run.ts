@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+
 import { connections, type ConnectionsResult } from './connections.js';
 import { fanout, type FanoutResult } from './fanout.js';
 import { benchRedis } from './own-redis.js';
@@ -40,7 +41,9 @@ export const shapes = {
 export type Shapes = typeof shapes;
 
 async function jobsPerSec(kind: 'bare' | 'jobcast' | 'watched', redisUrl: string): Promise<number> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./jobs.ts', import.meta.url)), kind, redisUrl, String(shapes.jobs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./jobs.ts', import.meta.url)), kind, redisUrl, String(shapes.jobs)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const line = await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString())));
   return (JSON.parse(line) as { jobsPerSec: number }).jobsPerSec;
 }

@@ -10,6 +10,7 @@
  *   total    the publish call → the client's handler
  */
 import { readFileSync } from 'node:fs';
+
 import { pct, type PublishRun, type StageSample } from './processes.js';
 
 export const STAGES = ['publish', 'redis', 'gateway', 'client', 'total'] as const;
@@ -19,7 +20,7 @@ export type StageTimes = Record<Stage, { p50: number; p99: number; n: number }>;
 /** The gateway probe's lines: `channel key receivedAt writtenAt`. */
 function gatewaySamples(file: string): Map<string, [number, number]> {
   const byKey = new Map<string, [number, number]>();
-  let text = '';
+  let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch {

@@ -6,10 +6,11 @@
  *   npx tsx test/bench/stalled-load.ts [workers] [windowMs]
  */
 import { Redis } from 'ioredis';
+
 import { roleEnv } from '../helpers/cluster.js';
 import { startRole } from '../helpers/processes.js';
-import { OwnRedis } from '../helpers/redis-server.js';
 import { uniquePrefix } from '../helpers/redis.js';
+import { OwnRedis } from '../helpers/redis-server.js';
 import { sleep } from './processes.js';
 
 const workers = Number(process.argv[2] ?? 2);

@@ -6,7 +6,7 @@
  * has simply lost what was sent while it was away.
  */
 import { TcpProxy } from '../helpers/tcp-proxy.js';
-import { pct, sleep, type ClientGroup, type Publisher } from './processes.js';
+import { type ClientGroup, pct, type Publisher, sleep } from './processes.js';
 import { nextSeqBase, summarise, type WindowResult } from './window.js';
 
 export interface StormResult {
@@ -19,7 +19,12 @@ export interface StormResult {
   window: WindowResult;
 }
 
-export async function reconnectStorm(url: string, clients: ClientGroup, publisher: Publisher, shape: { clients: number; rate: number; durationMs: number; dropAtMs: number }): Promise<StormResult> {
+export async function reconnectStorm(
+  url: string,
+  clients: ClientGroup,
+  publisher: Publisher,
+  shape: { clients: number; rate: number; durationMs: number; dropAtMs: number },
+): Promise<StormResult> {
   const proxy = await TcpProxy.start([Number(new URL(url).port)]);
   try {
     await clients.add(proxy.url, shape.clients);
@@ -42,7 +47,10 @@ export async function reconnectStorm(url: string, clients: ClientGroup, publishe
     }
     await sleep(700);
     stats = await clients.stats();
-    const catchUp = stats.perClient.filter((c) => c.caughtUpAt !== null).map((c) => c.caughtUpAt! - droppedAt).sort((a, b) => a - b);
+    const catchUp = stats.perClient
+      .filter((c) => c.caughtUpAt !== null)
+      .map((c) => c.caughtUpAt! - droppedAt)
+      .sort((a, b) => a - b);
     return {
       clients: shape.clients,
       dropped,

@@ -3,8 +3,8 @@
  * what the clients got against what was published on their channels.
  */
 import type { BenchRedis } from './own-redis.js';
-import { cpuMs, pct, sleep, type BenchGateway, type ClientGroup, type Publisher } from './processes.js';
-import { stageTimes, type StageTimes } from './stages.js';
+import { type BenchGateway, type ClientGroup, cpuMs, pct, type Publisher, sleep } from './processes.js';
+import { type StageTimes, stageTimes } from './stages.js';
 
 export interface WindowResult {
   rate: number;
@@ -40,7 +40,14 @@ const perEvent = (ms: number, events: number) => Number(((ms * 1000) / Math.max(
 /** A fresh range of sequence numbers for each window, so late events of one never count in the next. */
 export const nextSeqBase = () => ++windows * 10_000_000;
 
-export async function measureWindow(gateway: BenchGateway, clients: ClientGroup, publisher: Publisher, rate: number, durationMs: number, settleMs = 500): Promise<WindowResult> {
+export async function measureWindow(
+  gateway: BenchGateway,
+  clients: ClientGroup,
+  publisher: Publisher,
+  rate: number,
+  durationMs: number,
+  settleMs = 500,
+): Promise<WindowResult> {
   const seqBase = nextSeqBase();
   await clients.reset(seqBase);
   const cpuBefore = cpuMs(gateway.pid);

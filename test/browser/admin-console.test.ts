@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+
 import { ARTIFACTS, demoWithBrowser, type launchBrowser, watchErrors } from '../helpers/browser.js';
 import type { RoleProcess } from '../helpers/processes.js';
 
@@ -46,7 +47,8 @@ describe('the debug console under /admin/, in a real browser', () => {
     await admin.locator(`#events tr[data-channel="job:${jobId}"]`).first().click();
     await admin.waitForSelector('#timeline li[data-what="partial fetched"]', { timeout: 10_000 });
     const whats = await admin.locator('#timeline li').evaluateAll((lis) => lis.map((li) => (li as HTMLElement).dataset.what));
-    for (const what of ['enqueued', 'started', 'published', 'delivered', 'acknowledged', 'partial fetched']) assert.ok(whats.includes(what), `${what} in ${whats.join(', ')}`);
+    for (const what of ['enqueued', 'started', 'published', 'delivered', 'acknowledged', 'partial fetched'])
+      assert.ok(whats.includes(what), `${what} in ${whats.join(', ')}`);
     assert.match((await admin.textContent('#timeline-title')) ?? '', new RegExp(`analyse-history ${jobId}: completed`));
     assert.match((await admin.textContent('#gateways')) ?? '', /^[1-9]/);
     await admin.screenshot({ path: join(ARTIFACTS, 'admin-console.png') });

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { waitFor } from '../helpers/wait.js';
+
 import { ARTIFACTS, demoWithBrowser, type launchBrowser, watchErrors } from '../helpers/browser.js';
 import type { RoleProcess } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('the demo in a real browser: submit, watch the bar move, get the dashboard', () => {
   let app: RoleProcess;
@@ -48,14 +49,18 @@ describe('the demo in a real browser: submit, watch the bar move, get the dashbo
       await page.waitForTimeout(100);
     }
     assert.ok(seen.length >= 3, `aria-valuenow rose in steps: ${seen.join(', ')}`);
-    assert.deepEqual(seen, [...seen].sort((a, b) => a - b), 'never went back');
+    assert.deepEqual(
+      seen,
+      [...seen].sort((a, b) => a - b),
+      'never went back',
+    );
     assert.deepEqual(range, ['0', '100']);
     assert.equal(liveRegions, 1, 'stage text is announced');
 
     await page.waitForSelector('[data-jobcast-state="completed"] .jc-dash', { timeout: 30_000 });
     assert.equal(await job.locator('[role="progressbar"]').count(), 0, 'the partial replaced the progress view');
-    assert.ok(await job.locator('svg[role="img"] rect.jc-dash-bar').count() >= 1, 'the chart is there');
-    assert.ok(await job.locator('table.jc-dash-authors tbody tr').count() >= 1, 'the authors table is there');
+    assert.ok((await job.locator('svg[role="img"] rect.jc-dash-bar').count()) >= 1, 'the chart is there');
+    assert.ok((await job.locator('table.jc-dash-authors tbody tr').count()) >= 1, 'the authors table is there');
     await page.screenshot({ path: join(ARTIFACTS, 'demo-done.png'), fullPage: true });
     assert.deepEqual(errors, [], 'no errors in the page');
   });
@@ -78,13 +83,17 @@ describe('the demo in a real browser: submit, watch the bar move, get the dashbo
     const jobId = await job.getAttribute('data-jobcast-job');
     const token = await job.getAttribute('data-jobcast-token');
     // The job ends while the page cannot listen yet: the page must still show the result.
-    await waitFor(async () => (await fetch(`${app.url}/jobcast/jobs/${jobId}?token=${token}`).then((r) => r.json())).state === 'completed', 'the job to complete', 30_000);
+    await waitFor(
+      async () => (await fetch(`${app.url}/jobcast/jobs/${jobId}?token=${token}`).then((r) => r.json())).state === 'completed',
+      'the job to complete',
+      30_000,
+    );
     release();
     await page.waitForSelector('[data-jobcast-state="completed"] .jc-dash', { timeout: 15_000 });
     assert.deepEqual(errors, []);
   });
 
-  it('says so in plain words when the token is wrong, under the page\'s strict CSP, without a page error', async () => {
+  it("says so in plain words when the token is wrong, under the page's strict CSP, without a page error", async () => {
     const page = await browser.context.newPage();
     const errors = watchErrors(page);
     const form = await page.goto(app.url!);

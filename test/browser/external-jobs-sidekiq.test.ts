@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { after, before, describe, it } from 'node:test';
+
 import { Redis } from 'ioredis';
+
 import { renderJobElement } from '../../server/index.js';
 import { ARTIFACTS, launchBrowser, type Page } from '../helpers/browser.js';
 import { EXTERNAL_APP, send, sign, startExternalStack } from '../helpers/external-jobs.js';
@@ -75,7 +77,10 @@ describe('external jobs: a Sidekiq worker reports through the Ruby helper, the p
 
   async function show(jobs: Opened[]): Promise<{ page: Page; errors: string[] }> {
     const id = Math.random().toString(36).slice(2);
-    stack.pages.set(id, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>search</title><link rel="icon" href="data:,"></head><body><main>${jobs.map((j) => renderJobElement(j).value).join('')}</main><script src="/jobcast/client.js" defer></script></body></html>`);
+    stack.pages.set(
+      id,
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>search</title><link rel="icon" href="data:,"></head><body><main>${jobs.map((j) => renderJobElement(j).value).join('')}</main><script src="/jobcast/client.js" defer></script></body></html>`,
+    );
     const page = await browser.context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
@@ -84,7 +89,8 @@ describe('external jobs: a Sidekiq worker reports through the Ruby helper, the p
   }
 
   const el = (job: Opened) => `[data-jobcast-job="${job.jobId}"]`;
-  const pctOf = (page: Page, job: Opened, pct: number, timeout = 15_000) => page.waitForSelector(`${el(job)} [role="progressbar"][aria-valuenow="${pct}"]`, { timeout });
+  const pctOf = (page: Page, job: Opened, pct: number, timeout = 15_000) =>
+    page.waitForSelector(`${el(job)} [role="progressbar"][aria-valuenow="${pct}"]`, { timeout });
   const go = (job: Opened) => sidekiqRedis.lpush(`test:go:${job.id}`, '1');
 
   it('the bar moves with each report and the partial swaps in', { timeout: 60_000 }, async () => {
@@ -106,36 +112,45 @@ describe('external jobs: a Sidekiq worker reports through the Ruby helper, the p
     await page.close();
   });
 
-  it('a job that raises is retried by Sidekiq: the page shows retrying, then the outcome (completed, or failed once retries run out)', { timeout: 60_000 }, async () => {
-    const [recovers, givesUp] = await Promise.all([enqueue('blue', 1, 1), enqueue('green', 1, 2)]);
-    const { page, errors } = await show([recovers, givesUp]);
-    const state = (job: Opened, value: string, timeout = 15_000) => page.waitForSelector(`${el(job)}[data-jobcast-state="${value}"]`, { timeout });
-    // Each first attempt waits until the page shows it running, then raises.
-    for (const job of [recovers, givesUp]) {
-      await state(job, 'active');
-      await go(job);
-      await state(job, 'retrying');
-      assert.match((await page.textContent(`${el(job)} .jobcast-stage`)) ?? '', /^Attempt 1 of 2 failed: the search index is warming up\. Retrying now \(attempt 2 of 2\)\.$/);
-    }
-    await page.screenshot({ path: join(ARTIFACTS, 'external-sidekiq-retrying.png') });
-    // Sidekiq's scheduler brings the retries back: 1 s of sidekiq_retry_in plus Sidekiq's own
-    // jitter (up to 9 s) plus its first poll (up to 5 s after boot).
-    await pctOf(page, recovers, 0, 30_000);
-    await go(recovers);
-    await page.waitForSelector(`${el(recovers)} .found`, { timeout: 15_000 });
-    await state(givesUp, 'active', 30_000);
-    await go(givesUp);
-    await page.waitForSelector(`${el(givesUp)}[data-jobcast-state="failed"]`, { timeout: 30_000 });
-    assert.match((await page.textContent(el(givesUp))) ?? '', /This job failed: the search index is warming up/);
-    const status = await send(sign(stack.url, 'GET', `/apps/${EXTERNAL_APP.id}/external-jobs/${givesUp.id}`));
-    assert.deepEqual([status.body.state, status.body.attemptsMade, status.body.attempts], ['failed', 2, 2]);
-    assert.deepEqual(errors, []);
-    await page.close();
-  });
+  it(
+    'a job that raises is retried by Sidekiq: the page shows retrying, then the outcome (completed, or failed once retries run out)',
+    { timeout: 60_000 },
+    async () => {
+      const [recovers, givesUp] = await Promise.all([enqueue('blue', 1, 1), enqueue('green', 1, 2)]);
+      const { page, errors } = await show([recovers, givesUp]);
+      const state = (job: Opened, value: string, timeout = 15_000) => page.waitForSelector(`${el(job)}[data-jobcast-state="${value}"]`, { timeout });
+      // Each first attempt waits until the page shows it running, then raises.
+      for (const job of [recovers, givesUp]) {
+        await state(job, 'active');
+        await go(job);
+        await state(job, 'retrying');
+        assert.match(
+          (await page.textContent(`${el(job)} .jobcast-stage`)) ?? '',
+          /^Attempt 1 of 2 failed: the search index is warming up\. Retrying now \(attempt 2 of 2\)\.$/,
+        );
+      }
+      await page.screenshot({ path: join(ARTIFACTS, 'external-sidekiq-retrying.png') });
+      // Sidekiq's scheduler brings the retries back: 1 s of sidekiq_retry_in plus Sidekiq's own
+      // jitter (up to 9 s) plus its first poll (up to 5 s after boot).
+      await pctOf(page, recovers, 0, 30_000);
+      await go(recovers);
+      await page.waitForSelector(`${el(recovers)} .found`, { timeout: 15_000 });
+      await state(givesUp, 'active', 30_000);
+      await go(givesUp);
+      await page.waitForSelector(`${el(givesUp)}[data-jobcast-state="failed"]`, { timeout: 30_000 });
+      assert.match((await page.textContent(el(givesUp))) ?? '', /This job failed: the search index is warming up/);
+      const status = await send(sign(stack.url, 'GET', `/apps/${EXTERNAL_APP.id}/external-jobs/${givesUp.id}`));
+      assert.deepEqual([status.body.state, status.body.attemptsMade, status.body.attempts], ['failed', 2, 2]);
+      assert.deepEqual(errors, []);
+      await page.close();
+    },
+  );
 
   it('a job opened and never finished shows stalled, then failed, and the page says so', { timeout: 30_000 }, async () => {
     // The worker died before its first report: nothing but the deadlines ends this job.
-    const opened = await send(sign(stack.url, 'POST', `/apps/${EXTERNAL_APP.id}/external-jobs`, { id: 'lost-job', stalledAfterSeconds: 1, failedAfterSeconds: 3 }));
+    const opened = await send(
+      sign(stack.url, 'POST', `/apps/${EXTERNAL_APP.id}/external-jobs`, { id: 'lost-job', stalledAfterSeconds: 1, failedAfterSeconds: 3 }),
+    );
     assert.equal(opened.status, 201);
     const job = opened.body as Opened;
     const { page, errors } = await show([job]);

@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+
 import express from 'express';
+
 import { renderJobElement } from '../../server/index.js';
 import { freePort } from '../../server/redis/embedded-redis.js';
 import type { StartedJob } from '../../shared/protocol.js';
-import { ARTIFACTS, launchBrowser, watchErrors, type Page } from '../helpers/browser.js';
-import { ProcessCluster, portOf } from '../helpers/cluster.js';
+import { ARTIFACTS, launchBrowser, type Page } from '../helpers/browser.js';
+import { portOf, ProcessCluster } from '../helpers/cluster.js';
 import type { RoleProcess } from '../helpers/processes.js';
 import { countJob, echoJob, failFirstRunJob, flakyJob, patientRetryJob } from '../helpers/test-jobs.js';
 
@@ -191,7 +193,10 @@ describe('the progress UI in a real browser', () => {
     const { page } = await open([started]);
     // The stage line is set before the result replaces it: watch it while it is there.
     const stage = await page.waitForFunction(
-      (id) => document.querySelector(`[data-jobcast-job="${id}"] .jobcast-stage`)?.textContent?.includes('onerror') ? true : document.querySelector(`[data-jobcast-job="${id}"] .echo`) !== null,
+      (id) =>
+        document.querySelector(`[data-jobcast-job="${id}"] .jobcast-stage`)?.textContent?.includes('onerror')
+          ? true
+          : document.querySelector(`[data-jobcast-job="${id}"] .echo`) !== null,
       started.jobId,
     );
     void stage;

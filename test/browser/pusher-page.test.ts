@@ -3,8 +3,10 @@ import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+
 import express from 'express';
 import PusherServer from 'pusher';
+
 import { AppRegistry } from '../../server/apps/apps.js';
 import { ARTIFACTS, launchBrowser, watchErrors } from '../helpers/browser.js';
 import { startStack, type TestStack } from '../helpers/stack.js';

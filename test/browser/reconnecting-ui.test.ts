@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+
 import express from 'express';
-import { jobChannel } from '../../shared/constants.js';
+
 import { renderJobElement } from '../../server/index.js';
-import { ARTIFACTS, launchBrowser, watchErrors, type Page } from '../helpers/browser.js';
-import { ProcessCluster, portOf } from '../helpers/cluster.js';
+import { jobChannel } from '../../shared/constants.js';
+import { ARTIFACTS, launchBrowser, type Page, watchErrors } from '../helpers/browser.js';
+import { portOf, ProcessCluster } from '../helpers/cluster.js';
 import { OwnRedis } from '../helpers/redis-server.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { countJob } from '../helpers/test-jobs.js';
@@ -62,7 +64,10 @@ describe('the one-tag view through faults, in a real browser', () => {
 
   async function open(elements: string): Promise<{ page: Page; errors: string[] }> {
     const id = Math.random().toString(36).slice(2);
-    pages.set(id, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>job</title><link rel="icon" href="data:,"></head><body><main>${elements}</main><script src="/jobcast/client.js" data-gateway="${proxy.url}" defer></script></body></html>`);
+    pages.set(
+      id,
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>job</title><link rel="icon" href="data:,"></head><body><main>${elements}</main><script src="/jobcast/client.js" data-gateway="${proxy.url}" defer></script></body></html>`,
+    );
     const page = await browser.context.newPage();
     const errors = watchErrors(page).filter(() => false);
     page.on('pageerror', (error) => errors.push(error.message));
@@ -70,7 +75,8 @@ describe('the one-tag view through faults, in a real browser', () => {
     return { page, errors };
   }
 
-  const pct = async (page: Page, jobId: string) => Number((await page.locator(`[data-jobcast-job="${jobId}"] [role="progressbar"]`).getAttribute('aria-valuenow')) ?? -1);
+  const pct = async (page: Page, jobId: string) =>
+    Number((await page.locator(`[data-jobcast-job="${jobId}"] [role="progressbar"]`).getAttribute('aria-valuenow')) ?? -1);
 
   it('shows "Reconnecting…" during a Redis outage with a reconnect in it, and clears it when events flow again', async () => {
     const started = await cluster.jobcast.start(countJob, { steps: 90, stepMs: 60 });
@@ -113,7 +119,11 @@ describe('the one-tag view through faults, in a real browser', () => {
     assert.equal(await stuck.page.locator('.jobcast-button:not(.jobcast-cancel)').textContent(), 'Reload');
     await stuck.page.screenshot({ path: join(ARTIFACTS, 'ui-token-expired.png') });
     await refreshing.page.locator('.counted').waitFor({ timeout: 30_000 });
-    assert.deepEqual(refreshed.map((r) => r.channel), [jobChannel(started.jobId)], 'one refresh, for the job');
+    assert.deepEqual(
+      refreshed.map((r) => r.channel),
+      [jobChannel(started.jobId)],
+      'one refresh, for the job',
+    );
     assert.deepEqual([...refreshing.errors, ...stuck.errors], []);
     await stuck.page.close();
     const page = refreshing.page;

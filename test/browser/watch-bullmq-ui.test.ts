@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
 import { Redis } from 'ioredis';
+
 import { ARTIFACTS, launchBrowser, watchErrors } from '../helpers/browser.js';
-import { startBullWorker, type BullWorkerProcess } from '../helpers/bullmq-worker.js';
+import { type BullWorkerProcess, startBullWorker } from '../helpers/bullmq-worker.js';
 import { testRedisUrl } from '../helpers/redis.js';
 import { deferred } from '../helpers/wait.js';
 
@@ -106,7 +108,9 @@ describe('README "Use it with your existing BullMQ queues": the example app in C
     // Its workers take no cancel requests: the page says so, and keeps saying it while the job runs.
     await page.click('.jobcast-cancel');
     const refusal = /Could not cancel: job emails:\d+ is already running, and the workers of queue emails cannot be told to stop it; it will finish on its own/;
-    await page.waitForFunction((source) => new RegExp(source).test(document.querySelector('.jobcast-error:not([hidden])')?.textContent ?? ''), refusal.source, { timeout: 5000 });
+    await page.waitForFunction((source) => new RegExp(source).test(document.querySelector('.jobcast-error:not([hidden])')?.textContent ?? ''), refusal.source, {
+      timeout: 5000,
+    });
     const shownAt = await page.evaluate(() => (window as unknown as { seen: string[] }).seen.length);
     await page.waitForFunction((n) => (window as unknown as { seen: string[] }).seen.length > n + 1, shownAt, { timeout: 10_000 });
     assert.match((await page.textContent('.jobcast-error:not([hidden])')) ?? '', refusal, 'still shown after more progress');
@@ -115,10 +119,17 @@ describe('README "Use it with your existing BullMQ queues": the example app in C
     assert.equal(await page.textContent('.sent'), 'Sent 10 emails');
     const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen.map(Number));
     assert.ok(seen.length >= 3, `the bar moved through several values: ${seen.join(', ')}`);
-    assert.deepEqual([...seen].sort((a, b) => a - b), seen, 'and only forward');
+    assert.deepEqual(
+      [...seen].sort((a, b) => a - b),
+      seen,
+      'and only forward',
+    );
     await page.screenshot({ path: join(ARTIFACTS, 'watch-bullmq-completed.png') });
     // The refused cancel's 409 is the one failed request the browser reports.
-    assert.deepEqual(errors.filter((e) => !/status of 409/.test(e)), []);
+    assert.deepEqual(
+      errors.filter((e) => !/status of 409/.test(e)),
+      [],
+    );
     await page.close();
   });
 });

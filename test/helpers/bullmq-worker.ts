@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+
 import { deferred } from './wait.js';
 
 const SCRIPT = fileURLToPath(new URL('../fixtures/bullmq-worker.mjs', import.meta.url));
@@ -13,7 +14,10 @@ export interface BullWorkerProcess {
 }
 
 /** Starts the worker on `queue` and resolves once BullMQ says it is ready. */
-export async function startBullWorker(env: { REDIS_URL: string; QUEUE: string; BULL_PREFIX?: string; STALLED_MS?: string; CANCELLABLE?: string }, timeoutMs = 15_000): Promise<BullWorkerProcess> {
+export async function startBullWorker(
+  env: { REDIS_URL: string; QUEUE: string; BULL_PREFIX?: string; STALLED_MS?: string; CANCELLABLE?: string },
+  timeoutMs = 15_000,
+): Promise<BullWorkerProcess> {
   const child = spawn(process.execPath, [SCRIPT], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const ready = deferred();

@@ -1,8 +1,8 @@
 import { createJobcast, type Jobcast } from '../../server/index.js';
 import { createLogger } from '../../server/logger.js';
-import { countJob, echoJob, failFirstRunJob, flakyJob, patientRetryJob } from './test-jobs.js';
-import { startRole, type RoleProcess } from './processes.js';
+import { type RoleProcess, startRole } from './processes.js';
 import { deleteKeys, testRedisUrl, uniquePrefix } from './redis.js';
+import { countJob, echoJob, failFirstRunJob, flakyJob, patientRetryJob } from './test-jobs.js';
 
 export const CLUSTER_SECRET = 'cluster-test-secret-0123456789';
 
@@ -21,7 +21,14 @@ export function roleEnv(redisUrl: string, prefix: string, extra: Record<string, 
 
 /** A test process's own jobcast (no worker, no gateway) to start jobs and mint tokens. */
 export function controller(redisUrl: string, prefix: string, clusterNodes?: string[]): Jobcast {
-  return createJobcast({ redisUrl, ...(clusterNodes ? { clusterNodes } : {}), secret: CLUSTER_SECRET, keyPrefix: prefix, jobs: [countJob, flakyJob, patientRetryJob, failFirstRunJob, echoJob], logger: createLogger('silent') });
+  return createJobcast({
+    redisUrl,
+    ...(clusterNodes ? { clusterNodes } : {}),
+    secret: CLUSTER_SECRET,
+    keyPrefix: prefix,
+    jobs: [countJob, flakyJob, patientRetryJob, failFirstRunJob, echoJob],
+    logger: createLogger('silent'),
+  });
 }
 
 /** Gateways and workers as child processes on one Redis, with cleanup. */
@@ -33,7 +40,13 @@ export class ProcessCluster {
 
   clusterNodes: string[] | undefined;
 
-  async start(options: { gateways: number; workers: number; redisUrl?: string; clusterNodes?: string[]; env?: Record<string, string> }): Promise<{ gateways: RoleProcess[]; workers: RoleProcess[] }> {
+  async start(options: {
+    gateways: number;
+    workers: number;
+    redisUrl?: string;
+    clusterNodes?: string[];
+    env?: Record<string, string>;
+  }): Promise<{ gateways: RoleProcess[]; workers: RoleProcess[] }> {
     this.clusterNodes = options.clusterNodes;
     this.redisUrl = options.clusterNodes ? '' : (options.redisUrl ?? (await testRedisUrl()));
     this.jobcast = controller(this.redisUrl, this.prefix, options.clusterNodes);

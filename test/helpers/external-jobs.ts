@@ -1,8 +1,10 @@
 import { createHash, createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import express from 'express';
-import { AppRegistry, type App } from '../../server/apps/apps.js';
+
+import { type App, AppRegistry } from '../../server/apps/apps.js';
 import { createJobcast, type Jobcast } from '../../server/index.js';
 import { createLogger } from '../../server/logger.js';
 import { deleteKeys, testRedisUrl, uniquePrefix } from './redis.js';
@@ -19,7 +21,14 @@ export interface Signed {
 }
 
 /** Signs `method path` with `body` the way Pusher's SDKs (and the jobcast.rb/py helpers) do. */
-export function sign(baseUrl: string, method: string, path: string, body?: unknown, app: App = EXTERNAL_APP, timestamp = Math.floor(Date.now() / 1000)): Signed {
+export function sign(
+  baseUrl: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  app: App = EXTERNAL_APP,
+  timestamp = Math.floor(Date.now() / 1000),
+): Signed {
   const json = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
   const query = `auth_key=${app.key}&auth_timestamp=${timestamp}&auth_version=1.0${json === undefined ? '' : `&body_md5=${createHash('md5').update(json).digest('hex')}`}`;
   const signature = createHmac('sha256', app.secret).update(`${method}\n${path}\n${query}`).digest('hex');
@@ -27,8 +36,12 @@ export function sign(baseUrl: string, method: string, path: string, body?: unkno
 }
 
 /** Sends a signed request; resolves to the status and the parsed JSON body. */
-export async function send(signed: Signed): Promise<{ status: number; body: any }> { // any: tests read whichever answer came
-  const response = await fetch(signed.url, { method: signed.method, ...(signed.body === undefined ? {} : { body: signed.body, headers: { 'content-type': 'application/json' } }) });
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read whichever answer came
+export async function send(signed: Signed): Promise<{ status: number; body: any }> {
+  const response = await fetch(signed.url, {
+    method: signed.method,
+    ...(signed.body === undefined ? {} : { body: signed.body, headers: { 'content-type': 'application/json' } }),
+  });
   const text = await response.text();
   return { status: response.status, body: text ? JSON.parse(text) : null };
 }

@@ -1,5 +1,5 @@
-import { jobChannel } from '../../shared/constants.js';
 import type { Jobcast } from '../../server/index.js';
+import { jobChannel } from '../../shared/constants.js';
 
 /**
  * Job ids, channels and subscribe tokens for jobs not started yet, so watchers can subscribe

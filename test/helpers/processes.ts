@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+
 import { deferred } from './wait.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

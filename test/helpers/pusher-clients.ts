@@ -1,5 +1,6 @@
 import PusherJs, { type Options } from 'pusher-js';
 import WebSocket from 'ws';
+
 import { deferred } from './wait.js';
 
 // pusher-js is CommonJS (`module.exports = Pusher`) typed as an ES default export: under
@@ -67,7 +68,12 @@ export class RawPusherSocket {
   }
 
   /** Opens `/app/<key>` with the query pusher-js sends. */
-  static connect(gatewayUrl: string, key: string, query = 'protocol=7&client=js&version=8.6.0&flash=false', options: WebSocket.ClientOptions = {}): RawPusherSocket {
+  static connect(
+    gatewayUrl: string,
+    key: string,
+    query = 'protocol=7&client=js&version=8.6.0&flash=false',
+    options: WebSocket.ClientOptions = {},
+  ): RawPusherSocket {
     return new RawPusherSocket(`${gatewayUrl.replace(/^http/, 'ws')}/app/${encodeURIComponent(key)}?${query}`, options);
   }
 

@@ -1,8 +1,9 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+
 import { findRedisServer, freePort, redisAnswers } from '../../server/redis/embedded-redis.js';
 
 const run = promisify(execFile);
@@ -27,7 +28,26 @@ export class OwnRedisCluster {
       const dir = join(this.#dir, String(port));
       await run('mkdir', ['-p', dir]);
       this.#children.push(
-        spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' }),
+        spawn(
+          binary,
+          [
+            '--port',
+            String(port),
+            '--bind',
+            '127.0.0.1',
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            'nodes.conf',
+            '--dir',
+            dir,
+            '--save',
+            '',
+            '--appendonly',
+            'no',
+          ],
+          { stdio: 'ignore' },
+        ),
       );
     }
     for (const port of this.ports) {

@@ -1,8 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { Redis } from 'ioredis';
+
 import { findRedisServer, freePort, redisAnswers } from '../../server/redis/embedded-redis.js';
 import { TcpProxy } from './tcp-proxy.js';
 import { waitFor } from './wait.js';
@@ -61,7 +63,16 @@ export class SentinelSet {
     if (this.#options.replicaThroughProxy) this.proxy = await TcpProxy.start([primaryPort]);
     const upstream = this.proxy ? Number(new URL(this.proxy.url).port) : primaryPort;
     const replicaPort = await freePort();
-    this.replica = await this.#spawn(binary, replicaPort, ['--port', String(replicaPort), ...data, '--dbfilename', 'replica.rdb', '--replicaof', '127.0.0.1', String(upstream)]);
+    this.replica = await this.#spawn(binary, replicaPort, [
+      '--port',
+      String(replicaPort),
+      ...data,
+      '--dbfilename',
+      'replica.rdb',
+      '--replicaof',
+      '127.0.0.1',
+      String(upstream),
+    ]);
     const ports = await Promise.all([freePort(), freePort(), freePort()]);
     this.sentinels = await Promise.all(
       ports.map(async (port) => {
@@ -84,7 +95,11 @@ export class SentinelSet {
     );
     // A failover needs the replica in sync and every sentinel aware of the replica and of the
     // two other sentinels (they find each other through the primary, every 2 s).
-    await waitFor(async () => /master_link_status:up/.test(String(await this.ask(this.replica.port, ['info', 'replication']))), 'the replica to be in sync', 15_000);
+    await waitFor(
+      async () => /master_link_status:up/.test(String(await this.ask(this.replica.port, ['info', 'replication']))),
+      'the replica to be in sync',
+      15_000,
+    );
     await waitFor(
       async () => {
         for (const s of this.sentinels) {

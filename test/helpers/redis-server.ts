@@ -1,7 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { findRedisServer, freePort, redisAnswers } from '../../server/redis/embedded-redis.js';
 
 /**
@@ -23,7 +24,11 @@ export class OwnRedis {
     if (!this.dir) this.dir = await mkdtemp(join(tmpdir(), 'jobcast-own-redis-'));
     const binary = findRedisServer();
     if (!binary) throw new Error('redis-server is not on PATH');
-    this.#child = spawn(binary, ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: 'ignore' });
+    this.#child = spawn(
+      binary,
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''],
+      { stdio: 'ignore' },
+    );
     const deadline = Date.now() + 10_000;
     while (!(await redisAnswers('127.0.0.1', this.port, 200))) {
       if (Date.now() > deadline) throw new Error('own redis-server did not start');

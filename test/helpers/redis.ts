@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+
 import { Redis } from 'ioredis';
-import { redisAnswers, startEmbeddedRedis, type EmbeddedRedis } from '../../server/redis/embedded-redis.js';
+
+import { type EmbeddedRedis, redisAnswers, startEmbeddedRedis } from '../../server/redis/embedded-redis.js';
 
 let shared: Promise<{ url: string; embedded: EmbeddedRedis | null }> | undefined;
 

@@ -1,9 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import express from 'express';
-import { createJobcast, type Gateway, type Jobcast, type JobDefinition, type RouterOptions } from '../../server/index.js';
-import { countJob, exportJob, flakyJob, pickyJob, reportJob, slowpokeJob } from './test-jobs.js';
+
 import type { AppRegistry } from '../../server/apps/apps.js';
+import { type AnyJobDefinition, createJobcast, type Gateway, type Jobcast, type RouterOptions } from '../../server/index.js';
+import { countJob, exportJob, flakyJob, pickyJob, reportJob, slowpokeJob } from './test-jobs.js';
 
 export { countJob, flakyJob };
 import { createLogger } from '../../server/logger.js';
@@ -25,7 +27,21 @@ export interface TestStack {
 }
 
 /** jobcast with web router, gateway and worker on one HTTP server on port 0, own key prefix. */
-export async function startStack(options: { jobs?: JobDefinition<any, any>[]; worker?: boolean; gateway?: Parameters<Jobcast['attachGateway']>[1]; apps?: AppRegistry; retentionSeconds?: number; retentionCount?: number; concurrency?: number; inline?: boolean; triggersPerSecond?: number; router?: RouterOptions; routes?: (app: express.Express) => void } = {}): Promise<TestStack> { // any: jobs of every type
+export async function startStack(
+  options: {
+    jobs?: AnyJobDefinition[];
+    worker?: boolean;
+    gateway?: Parameters<Jobcast['attachGateway']>[1];
+    apps?: AppRegistry;
+    retentionSeconds?: number;
+    retentionCount?: number;
+    concurrency?: number;
+    inline?: boolean;
+    triggersPerSecond?: number;
+    router?: RouterOptions;
+    routes?: (app: express.Express) => void;
+  } = {},
+): Promise<TestStack> {
   const redisUrl = await testRedisUrl();
   const prefix = uniquePrefix();
   const jobcast = createJobcast({

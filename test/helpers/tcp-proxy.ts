@@ -1,5 +1,6 @@
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+
 import { WsFrameReader } from './ws-frames.js';
 
 /**
@@ -153,7 +154,16 @@ export class TcpProxy {
     }
     client.pause();
     const upstream = connect(target, '127.0.0.1');
-    const pair: Pair = { client, upstream, target, blackholed: false, down: this.#inspect ? new WsFrameReader() : null, up: this.#inspect ? new WsFrameReader() : null, downBytes: 0, upBytes: 0 };
+    const pair: Pair = {
+      client,
+      upstream,
+      target,
+      blackholed: false,
+      down: this.#inspect ? new WsFrameReader() : null,
+      up: this.#inspect ? new WsFrameReader() : null,
+      downBytes: 0,
+      upBytes: 0,
+    };
     upstream.once('connect', () => {
       this.accepted.set(target, (this.accepted.get(target) ?? 0) + 1);
       this.#pairs.add(pair);

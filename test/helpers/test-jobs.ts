@@ -1,4 +1,5 @@
 import { z } from 'zod';
+
 import { defineJob, html } from '../../server/index.js';
 
 // Jobs for tests; child processes load this module with JOBCAST_JOBS.
@@ -31,7 +32,6 @@ export const flakyJob = defineJob({
   },
   render: (result) => `<p>worked on attempt ${result.attempt}</p>`,
 });
-
 
 /** Like flaky, with a retry delay long enough for a person (and a browser test) to read it. */
 export const patientRetryJob = defineJob({

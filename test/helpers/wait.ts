@@ -35,14 +35,21 @@ export async function flushChannel(
   timeoutMs = 10_000,
 ): Promise<void> {
   const marker = await publisher.trigger(channel, FLUSH_EVENT, {});
-  await waitFor(() => seen().some((e) => e.event === FLUSH_EVENT && (e.offset === undefined || e.offset === marker.offset)), `the flush marker on ${channel}`, timeoutMs);
+  await waitFor(
+    () => seen().some((e) => e.event === FLUSH_EVENT && (e.offset === undefined || e.offset === marker.offset)),
+    `the flush marker on ${channel}`,
+    timeoutMs,
+  );
 }
 
 /** `promise`, or a rejection naming `what` after `timeoutMs`: an event that never comes fails the test instead of hanging it. */
 export async function within<T>(promise: Promise<T>, what: string, timeoutMs = 10_000): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs)))]);
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs))),
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+
 import { io, type Socket } from 'socket.io-client';
+
 import { connect } from '../../client/connection.js';
 import { JobcastClientError } from '../../client/errors.js';
 import { DEFAULT_SOCKET_PATH } from '../../shared/protocol.js';
@@ -61,7 +63,15 @@ describe('bad input gets a clear error and changes nothing', () => {
     const subscribe = (request: unknown) => socket.timeout(5000).emitWithAck('subscribe', request);
 
     it('answers malformed subscribes with an error acknowledgement and keeps the connection', async () => {
-      for (const bad of [42, null, 'x', { channel: 7 }, { channel: 'a{b}', token: 't' }, { channel: 'c', token: '' }, { channel: 'c', token: 't', since: { epoch: 'e', offset: 1.5 } }]) {
+      for (const bad of [
+        42,
+        null,
+        'x',
+        { channel: 7 },
+        { channel: 'a{b}', token: 't' },
+        { channel: 'c', token: '' },
+        { channel: 'c', token: 't', since: { epoch: 'e', offset: 1.5 } },
+      ]) {
         const ack = await subscribe(bad);
         assert.equal(ack.ok, false);
         assert.equal(ack.error.code, 'jobcast:invalid-frame', JSON.stringify(bad));

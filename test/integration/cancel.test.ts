@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+
 import { connect, type JobcastConnection } from '../../client/connection.js';
 import type { EventContext } from '../../client/subscription.js';
 import { jobChannel } from '../../shared/constants.js';
@@ -38,7 +39,10 @@ describe('cancellation: from the HTTP API with a token that grants it', () => {
     await waitFor(() => events.some((e) => e.event === 'cancelled'), 'the cancelled event');
     await flushChannel(stack.jobcast, jobChannel(jobId), () => events);
     const outcomes = events.filter((e) => ['completed', 'failed', 'cancelled'].includes(e.event));
-    assert.deepEqual(outcomes.map((e) => e.event), ['cancelled']);
+    assert.deepEqual(
+      outcomes.map((e) => e.event),
+      ['cancelled'],
+    );
     assert.deepEqual(outcomes[0]!.data, { reason: 'cancelled by the user' });
     const progressCount = events.filter((e) => e.event === 'progress').length;
     assert.ok(progressCount < 500, 'the handler stopped');

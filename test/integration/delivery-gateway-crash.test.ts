@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { countJob } from '../helpers/test-jobs.js';
-import { ProcessCluster, portOf } from '../helpers/cluster.js';
+
+import { portOf, ProcessCluster } from '../helpers/cluster.js';
+import { plannedJobs } from '../helpers/planned-jobs.js';
 import type { RoleProcess } from '../helpers/processes.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
-import { closeAll, report, watch, type Watcher } from '../helpers/watchers.js';
-import { plannedJobs } from '../helpers/planned-jobs.js';
+import { countJob } from '../helpers/test-jobs.js';
 import { waitFor } from '../helpers/wait.js';
+import { closeAll, report, watch, type Watcher } from '../helpers/watchers.js';
 
 describe('delivery through a gateway crash: SIGKILL mid-job, clients move to the other gateway', () => {
   const cluster = new ProcessCluster();
@@ -27,7 +28,10 @@ describe('delivery through a gateway crash: SIGKILL mid-job, clients move to the
 
   it('clients on the killed gateway reconnect to the other and miss nothing', async () => {
     const jobs = await plannedJobs(cluster.jobcast, 10, 'crash');
-    watchers = await watch(proxy.url, jobs.flatMap((j) => [j, j, j, j, j]));
+    watchers = await watch(
+      proxy.url,
+      jobs.flatMap((j) => [j, j, j, j, j]),
+    );
     const [killed, survivor] = gateways as [RoleProcess, RoleProcess];
     const onKilled = proxy.accepted.get(portOf(killed.url!)) ?? 0;
     assert.ok(onKilled >= 10, `the round-robin put clients on the gateway to be killed (${onKilled})`);

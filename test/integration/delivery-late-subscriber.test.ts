@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+
 import { connect } from '../../client/connection.js';
 import type { EventContext } from '../../client/subscription.js';
-import { countJob } from '../helpers/test-jobs.js';
 import { ProcessCluster } from '../helpers/cluster.js';
 import type { RoleProcess } from '../helpers/processes.js';
+import { countJob } from '../helpers/test-jobs.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('late subscriber: the job finished a second before anyone subscribed', () => {
@@ -32,11 +33,16 @@ describe('late subscriber: the job finished a second before anyone subscribed', 
       const states: unknown[] = [];
       sub.onState((s) => states.push(s));
       await sub.subscribe();
-      assert.deepEqual(seen.map((e) => e.event), ['active', 'progress', 'completed']);
+      assert.deepEqual(
+        seen.map((e) => e.event),
+        ['active', 'progress', 'completed'],
+      );
       assert.ok(seen.every((e) => e.replayed));
       assert.deepEqual(seen[1]!.data, { pct: 100, stage: 'Step 10', message: '10 of 10' });
       assert.deepEqual(states.at(-1), { state: 'subscribed', recovered: false });
-      console.log(`late subscriber: published ${(await cluster.jobcast.store.read(started.channel)).offset}, delivered ${seen.length} (the snapshot), lost 0, duplicated 0`);
+      console.log(
+        `late subscriber: published ${(await cluster.jobcast.store.read(started.channel)).offset}, delivered ${seen.length} (the snapshot), lost 0, duplicated 0`,
+      );
     } finally {
       jc.close();
     }

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { countJob } from '../helpers/test-jobs.js';
-import { ProcessCluster, portOf } from '../helpers/cluster.js';
-import { TcpProxy } from '../helpers/tcp-proxy.js';
-import { closeAll, report, watch, type Watcher } from '../helpers/watchers.js';
+
+import { portOf, ProcessCluster } from '../helpers/cluster.js';
 import { plannedJobs } from '../helpers/planned-jobs.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { countJob } from '../helpers/test-jobs.js';
 import { waitFor } from '../helpers/wait.js';
+import { closeAll, report, watch, type Watcher } from '../helpers/watchers.js';
 
 const JOBS = 20;
 const CLIENTS_PER_JOB = 10;
@@ -28,7 +29,10 @@ describe('delivery through network drops: 200 clients, 20 jobs × 100 steps, con
 
   it('every client ends with the ordered sequence of its channel, nothing twice', async () => {
     const jobs = await plannedJobs(cluster.jobcast, JOBS, 'drops');
-    watchers = await watch(proxy.url, jobs.flatMap((j) => Array.from({ length: CLIENTS_PER_JOB }, () => j)));
+    watchers = await watch(
+      proxy.url,
+      jobs.flatMap((j) => Array.from({ length: CLIENTS_PER_JOB }, () => j)),
+    );
     for (const j of jobs) await cluster.jobcast.start(countJob, { steps: STEPS, stepMs: 30 }, { jobId: j.jobId });
 
     // Cut about 15 % of the connections every 120 ms while the jobs run: each client is

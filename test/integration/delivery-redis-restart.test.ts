@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { countJob } from '../helpers/test-jobs.js';
+
 import { ProcessCluster } from '../helpers/cluster.js';
+import { plannedJobs } from '../helpers/planned-jobs.js';
 import type { RoleProcess } from '../helpers/processes.js';
 import { OwnRedis } from '../helpers/redis-server.js';
-import { closeAll, report, watch, type Watcher } from '../helpers/watchers.js';
-import { plannedJobs } from '../helpers/planned-jobs.js';
+import { countJob } from '../helpers/test-jobs.js';
 import { waitFor } from '../helpers/wait.js';
+import { closeAll, report, watch, type Watcher } from '../helpers/watchers.js';
 
 describe('delivery through a Redis restart: no jobcast process is restarted', () => {
   const redis = new OwnRedis();
@@ -27,7 +28,10 @@ describe('delivery through a Redis restart: no jobcast process is restarted', ()
 
   it('workers, gateway and clients recover by themselves; every subscriber ends on the outcome', async () => {
     const jobs = await plannedJobs(cluster.jobcast, 5, 'restart');
-    watchers = await watch(gateway.url!, jobs.flatMap((j) => [j, j, j, j]));
+    watchers = await watch(
+      gateway.url!,
+      jobs.flatMap((j) => [j, j, j, j]),
+    );
     for (const j of jobs) await cluster.jobcast.start(countJob, { steps: 60, stepMs: 40 }, { jobId: j.jobId });
     await waitFor(() => watchers.every((w) => w.offsets.length >= 8), 'the jobs to be under way');
 

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+
 import { jobChannel } from '../../shared/constants.js';
 import { startStack, type TestStack } from '../helpers/stack.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
-import { closeAll, watch, type Watcher } from '../helpers/watchers.js';
 import { waitFor } from '../helpers/wait.js';
+import { closeAll, watch, type Watcher } from '../helpers/watchers.js';
 
 // Enough bytes (about 9 MB) to fill the kernel's socket buffers on loopback and then some.
 const PROGRESS = 9000;
@@ -67,7 +68,11 @@ describe('a slow consumer gets conflated progress and every outcome; the gateway
     assert.ok(stack.gateway.conflated > PROGRESS / 10, 'stale progress was skipped for the slow client');
     assert.equal(count(slow!, 'progress') + stack.gateway.conflated, PROGRESS, 'each progress event was sent or replaced by a newer one');
     const offsets = slow!.offsets;
-    assert.deepEqual(offsets, [...new Set(offsets)].sort((a, b) => a - b), 'in order, nothing twice');
+    assert.deepEqual(
+      offsets,
+      [...new Set(offsets)].sort((a, b) => a - b),
+      'in order, nothing twice',
+    );
     assert.equal(slow!.events.at(-1), 'completed');
     const lastProgress = slow!.events.lastIndexOf('progress');
     assert.ok(lastProgress >= 0, 'the newest progress reached the slow client');

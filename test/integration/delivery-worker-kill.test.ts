@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { countJob } from '../helpers/test-jobs.js';
-import { ProcessCluster } from '../helpers/cluster.js';
-import type { RoleProcess } from '../helpers/processes.js';
-import { closeAll, watch, type Watcher } from '../helpers/watchers.js';
-import { plannedJobs } from '../helpers/planned-jobs.js';
+
 import { queuePrefix } from '../../server/jobs/define-job.js';
+import { ProcessCluster } from '../helpers/cluster.js';
+import { plannedJobs } from '../helpers/planned-jobs.js';
+import type { RoleProcess } from '../helpers/processes.js';
+import { countJob } from '../helpers/test-jobs.js';
 import { FLUSH_EVENT, flushChannel, waitFor } from '../helpers/wait.js';
+import { closeAll, watch, type Watcher } from '../helpers/watchers.js';
 
 const OUTCOMES = ['completed', 'failed', 'cancelled'];
 // Fast stall detection and relay take-over, so killed work is picked up within seconds.
@@ -27,7 +28,10 @@ describe('worker SIGKILL at random moments: exactly one outcome per job and subs
 
   it('survives eight killed workers', async () => {
     const jobs = await plannedJobs(cluster.jobcast, 12, 'kill');
-    watchers = await watch(gateway.url!, jobs.flatMap((j) => [j, j, j]));
+    watchers = await watch(
+      gateway.url!,
+      jobs.flatMap((j) => [j, j, j]),
+    );
     // Short jobs in waves, so kills land before, during and right after completions.
     for (const [i, j] of jobs.entries()) await cluster.jobcast.start(countJob, { steps: 20, stepMs: 10 + (i % 4) * 15 }, { jobId: j.jobId });
 

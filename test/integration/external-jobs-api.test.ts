@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+
 import { connect, type JobcastConnection } from '../../client/connection.js';
 import type { EventContext } from '../../client/subscription.js';
 import { ExternalJobs } from '../../server/external-jobs/external-jobs.js';
@@ -34,7 +35,7 @@ describe('external jobs: the signed API for other job systems', () => {
     return seen;
   }
 
-  it('opens a channel for the caller\'s id, idempotently, and reports reach a subscriber in order; the partial is served with the token', async () => {
+  it("opens a channel for the caller's id, idempotently, and reports reach a subscriber in order; the partial is served with the token", async () => {
     const first = await open('jid-1', { name: 'search', attempts: 2 });
     assert.equal(first.status, 201);
     assert.equal(first.body.created, true);
@@ -61,8 +62,14 @@ describe('external jobs: the signed API for other job systems', () => {
       assert.equal(answer.body.event, type);
     }
     await waitFor(() => seen.length === 7, 'every event');
-    assert.deepEqual(seen.map((e) => e.event), ['queued', 'active', 'progress', 'retrying', 'active', 'progress', 'completed']);
-    assert.deepEqual(seen.map((e) => e.offset), [1, 2, 3, 4, 5, 6, 7]);
+    assert.deepEqual(
+      seen.map((e) => e.event),
+      ['queued', 'active', 'progress', 'retrying', 'active', 'progress', 'completed'],
+    );
+    assert.deepEqual(
+      seen.map((e) => e.offset),
+      [1, 2, 3, 4, 5, 6, 7],
+    );
     assert.deepEqual(seen[3]!.data, { attempt: 2, attempts: 2, error: 'index busy', retryAt: (seen[3]!.data as { retryAt: number }).retryAt });
     assert.ok(Math.abs((seen[3]!.data as { retryAt: number }).retryAt - (Date.now() + 1000)) < 5000);
     assert.deepEqual(seen[5]!.data, { pct: null, message: 'almost' });
@@ -72,7 +79,7 @@ describe('external jobs: the signed API for other job systems', () => {
     const partial = await fetch(`${stack.url}${completed.partialUrl}`, { headers: { authorization: `Bearer ${again.body.token}` } });
     assert.equal(partial.status, 200);
     assert.equal(await partial.text(), '<p class="found">3 results</p>');
-    assert.equal((await fetch(`${stack.url}${completed.partialUrl}`)).status, 401, 'the same token check as jobcast\'s own partials');
+    assert.equal((await fetch(`${stack.url}${completed.partialUrl}`)).status, 401, "the same token check as jobcast's own partials");
 
     const status = await send(sign(stack.url, 'GET', `${app}/jid-1`));
     assert.equal(status.status, 200);
@@ -85,12 +92,18 @@ describe('external jobs: the signed API for other job systems', () => {
     // What `jobcast status` and the admin console read.
     assert.deepEqual(await stack.jobcast.status(first.body.jobId), status.body);
     const timeline = await fetch(`${stack.url}/admin/api/jobs/${first.body.jobId}/timeline`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-    const { status: shown, entries } = (await timeline.json()) as { status: { state: string; id: string }; entries: { what: string; detail: { event?: string } }[] };
+    const { status: shown, entries } = (await timeline.json()) as {
+      status: { state: string; id: string };
+      entries: { what: string; detail: { event?: string } }[];
+    };
     assert.deepEqual([shown.state, shown.id], ['completed', 'jid-1']);
-    assert.deepEqual(entries.filter((e) => e.what === 'published').map((e) => e.detail.event), ['queued', 'active', 'progress', 'retrying', 'active', 'progress', 'completed']);
+    assert.deepEqual(
+      entries.filter((e) => e.what === 'published').map((e) => e.detail.event),
+      ['queued', 'active', 'progress', 'retrying', 'active', 'progress', 'completed'],
+    );
     assert.ok(entries.some((e) => e.what === 'enqueued'));
     const live = await fetch(`${stack.url}/admin/api/events`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-    assert.match(await live.text(), new RegExp(first.body.channel), 'the console\'s live stream carries them');
+    assert.match(await live.text(), new RegExp(first.body.channel), "the console's live stream carries them");
   });
 
   it('keeps exactly one outcome: a second outcome, progress or heartbeat after it is 409 and changes nothing', async () => {
@@ -98,7 +111,13 @@ describe('external jobs: the signed API for other job systems', () => {
     await report('jid-2', { type: 'progress', pct: 50 });
     assert.equal((await report('jid-2', { type: 'failed', error: 'disk full' })).status, 200);
     const before = await stack.jobcast.store.read(opened.channel);
-    for (const body of [{ type: 'completed', html: '<p>late</p>' }, { type: 'failed', error: 'again' }, { type: 'progress', pct: 90 }, { type: 'active' }, { type: 'heartbeat' }]) {
+    for (const body of [
+      { type: 'completed', html: '<p>late</p>' },
+      { type: 'failed', error: 'again' },
+      { type: 'progress', pct: 90 },
+      { type: 'active' },
+      { type: 'heartbeat' },
+    ]) {
       const answer = await report('jid-2', body);
       assert.equal(answer.status, 409, body.type);
       assert.equal(answer.body.error.code, 'jobcast:conflict');
@@ -135,7 +154,9 @@ describe('external jobs: the signed API for other job systems', () => {
     const done = { type: 'completed', html: '<p>first</p>', requestId: 'done-1' };
     const completed = await send(sign(stack.url, 'POST', `${app}/jid-3/events`, done));
     assert.equal(completed.status, 200);
-    const retried = await send(sign(stack.url, 'POST', `${app}/jid-3/events`, { ...done, html: '<p>second</p>' }, EXTERNAL_APP, Math.floor(Date.now() / 1000) - 3));
+    const retried = await send(
+      sign(stack.url, 'POST', `${app}/jid-3/events`, { ...done, html: '<p>second</p>' }, EXTERNAL_APP, Math.floor(Date.now() / 1000) - 3),
+    );
     assert.deepEqual(retried.body, { ...completed.body, duplicate: true });
     assert.equal(await stack.jobcast.store.loadPartial(opened.channel), '<p>first</p>');
 
@@ -209,13 +230,19 @@ describe('external jobs: the signed API for other job systems', () => {
     const counts = await Promise.all([jobs.sweepDeadlines(heardAt + 10_500), jobs.sweepDeadlines(heardAt + 10_500)]);
     assert.deepEqual(counts.sort(), [0, 1]);
     let events = (await stack.jobcast.store.read(opened.channel, { epoch: (await stack.jobcast.store.read(opened.channel)).epoch, offset: 0 })).events;
-    assert.deepEqual(events.map((e) => e.event), ['queued', 'progress', 'stalled']);
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['queued', 'progress', 'stalled'],
+    );
     assert.equal((await stack.jobcast.status(opened.jobId)).state, 'stalled');
     // Still silent, past the second deadline (claims of the first sweep have lapsed by then).
     assert.equal(await jobs.sweepDeadlines(heardAt + 41_000), 1);
     const snapshot = await stack.jobcast.store.read(opened.channel);
     events = (await stack.jobcast.store.read(opened.channel, { epoch: snapshot.epoch, offset: 0 })).events;
-    assert.deepEqual(events.map((e) => e.event), ['queued', 'progress', 'stalled', 'failed']);
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['queued', 'progress', 'stalled', 'failed'],
+    );
     assert.match((events[3]!.data as { error: string }).error, /no report for \d+ s/);
     assert.equal((await stack.jobcast.status(opened.jobId)).state, 'failed');
     assert.equal((await report('jid-5', { type: 'completed', html: '<p>too late</p>' })).status, 409, 'the worker that comes back finds the outcome taken');

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { after, before, describe, it } from 'node:test';
+
 import { connect, type JobcastConnection } from '../../client/connection.js';
 import type { EventContext } from '../../client/subscription.js';
 import { startExternalStack } from '../helpers/external-jobs.js';
@@ -73,7 +74,15 @@ describe('external jobs: an RQ worker reports through the Python helper', () => 
     const events = seen.get(resize.channel)!;
     assert.deepEqual(
       events.map((e) => [e.offset, e.event, e.event === 'progress' ? (e.data as { pct: number }).pct : null]),
-      [[1, 'queued', null], [2, 'progress', 0], [3, 'progress', 20], [4, 'progress', 40], [5, 'progress', 60], [6, 'progress', 80], [7, 'completed', null]],
+      [
+        [1, 'queued', null],
+        [2, 'progress', 0],
+        [3, 'progress', 20],
+        [4, 'progress', 40],
+        [5, 'progress', 60],
+        [6, 'progress', 80],
+        [7, 'completed', null],
+      ],
       'the job opened its channel again at the start (idempotent: no second queued) and every report arrived once, in order',
     );
     assert.deepEqual(events[2]!.data, { pct: 20, stage: 'Step 2 of 5' });
@@ -81,7 +90,10 @@ describe('external jobs: an RQ worker reports through the Python helper', () => 
     const partial = await fetch(`${stack.url}${partialUrl}`, { headers: { authorization: `Bearer ${resize.token}` } });
     assert.equal(await partial.text(), '<p>5 steps done</p>');
 
-    assert.deepEqual(seen.get(explode.channel)!.map((e) => e.event), ['queued', 'failed']);
+    assert.deepEqual(
+      seen.get(explode.channel)!.map((e) => e.event),
+      ['queued', 'failed'],
+    );
     assert.deepEqual(seen.get(explode.channel)![1]!.data, { error: 'the image is corrupt', attempts: 0, retryable: false });
 
     const status = await stack.jobcast.status(explode.jobId);
@@ -89,7 +101,14 @@ describe('external jobs: an RQ worker reports through the Python helper', () => 
     // `jobcast status <jobId>` reads the same status, in its own process.
     const cli = await run(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'status', resize.jobId], {
       cwd: ROOT,
-      env: { ...process.env, REDIS_URL: stack.redisUrl, JOBCAST_PREFIX: stack.prefix, JOBCAST_SECRET: 'external-test-secret-0123456789', JOBCAST_DEMO: '0', LOG_LEVEL: 'silent' },
+      env: {
+        ...process.env,
+        REDIS_URL: stack.redisUrl,
+        JOBCAST_PREFIX: stack.prefix,
+        JOBCAST_SECRET: 'external-test-secret-0123456789',
+        JOBCAST_DEMO: '0',
+        LOG_LEVEL: 'silent',
+      },
       timeout: 20_000,
     });
     assert.match(cli.stdout, new RegExp(`^resize ${resize.jobId}: completed`));

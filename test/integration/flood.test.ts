@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+
 import { io, type Socket } from 'socket.io-client';
+
 import { DEFAULT_SOCKET_PATH } from '../../shared/constants.js';
 import { startStack, type TestStack } from '../helpers/stack.js';
 import { steadyClient } from '../helpers/steady-client.js';
@@ -89,7 +91,10 @@ describe('floods are limited, and a well-behaved client does not notice', () => 
   it('meanwhile the well-behaved client got every event, promptly', async () => {
     await steady.settle();
     const { offsets, latencies } = steady;
-    assert.deepEqual(offsets, Array.from({ length: offsets.length }, (_, i) => i + 1));
+    assert.deepEqual(
+      offsets,
+      Array.from({ length: offsets.length }, (_, i) => i + 1),
+    );
     const sorted = [...latencies].sort((a, b) => a - b);
     const p99 = sorted[Math.floor(sorted.length * 0.99)] ?? 0;
     console.log(`steady client: ${offsets.length} events, p99 latency ${p99} ms during the floods`);

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { countJob } from '../helpers/test-jobs.js';
+
 import { ProcessCluster } from '../helpers/cluster.js';
-import type { RoleProcess } from '../helpers/processes.js';
-import { closeAll, watch, type Watcher } from '../helpers/watchers.js';
 import { plannedJobs } from '../helpers/planned-jobs.js';
+import type { RoleProcess } from '../helpers/processes.js';
+import { countJob } from '../helpers/test-jobs.js';
 import { waitFor } from '../helpers/wait.js';
+import { closeAll, watch, type Watcher } from '../helpers/watchers.js';
 
 describe('graceful shutdown: SIGTERM to a worker in the middle of ten running jobs', () => {
   const cluster = new ProcessCluster();
@@ -32,7 +33,11 @@ describe('graceful shutdown: SIGTERM to a worker in the middle of ten running jo
     assert.equal(await worker.stop('SIGTERM'), 0, 'the worker exits 0 after its jobs');
     await waitFor(() => watchers.every((w) => w.done), 'every outcome');
     for (const w of watchers) {
-      assert.deepEqual(w.events.filter((e) => ['completed', 'failed', 'cancelled'].includes(e)), ['completed'], `${w.channel}: one completed`);
+      assert.deepEqual(
+        w.events.filter((e) => ['completed', 'failed', 'cancelled'].includes(e)),
+        ['completed'],
+        `${w.channel}: one completed`,
+      );
       assert.equal(w.events.filter((e) => e === 'progress').length, 30, 'every step ran to the end');
     }
   });

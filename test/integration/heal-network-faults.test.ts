@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { countJob } from '../helpers/test-jobs.js';
-import { startStack, type TestStack } from '../helpers/stack.js';
-import { TcpProxy, type CutMoment } from '../helpers/tcp-proxy.js';
-import { closeAll, report, watch, type Watcher } from '../helpers/watchers.js';
+
 import { plannedJobs } from '../helpers/planned-jobs.js';
+import { startStack, type TestStack } from '../helpers/stack.js';
+import { type CutMoment, TcpProxy } from '../helpers/tcp-proxy.js';
+import { countJob } from '../helpers/test-jobs.js';
 import { waitFor } from '../helpers/wait.js';
+import { closeAll, report, watch, type Watcher } from '../helpers/watchers.js';
 
 const CLIENTS = 8;
 // Short heartbeats so the silent drop is found in about a second here; the default is 5 s + 5 s
@@ -27,7 +28,10 @@ describe('network faults heal by themselves: every client ends with every event 
     stack = await startStack({ jobs: [countJob], concurrency: 4, gateway: { heartbeat: HEARTBEAT } });
     proxy = await TcpProxy.start([Number(new URL(stack.url).port)], { inspect: true });
     const jobs = await plannedJobs(stack.jobcast, 2, 'heal');
-    watchers = await watch(proxy.url, jobs.flatMap((j) => Array.from({ length: CLIENTS / 2 }, () => j)));
+    watchers = await watch(
+      proxy.url,
+      jobs.flatMap((j) => Array.from({ length: CLIENTS / 2 }, () => j)),
+    );
     // Long enough to outlast every fault below: 300 steps × 40 ms.
     for (const j of jobs) await stack.jobcast.start(countJob, { steps: 300, stepMs: 40 }, { jobId: j.jobId });
     await waitFor(() => watchers.every((w) => w.offsets.length >= 5), 'the jobs to be under way');
@@ -85,6 +89,11 @@ describe('network faults heal by themselves: every client ends with every event 
     assert.equal(result.lost, 0);
     assert.equal(result.duplicated, 0);
     assert.equal(result.outOfOrder, 0);
-    for (const w of watchers) assert.deepEqual(w.events.filter((e) => e === 'completed'), ['completed'], 'exactly one outcome');
+    for (const w of watchers)
+      assert.deepEqual(
+        w.events.filter((e) => e === 'completed'),
+        ['completed'],
+        'exactly one outcome',
+      );
   });
 });

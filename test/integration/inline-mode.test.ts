@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { countJob, flakyJob } from '../helpers/test-jobs.js';
-import { startStack, type TestStack } from '../helpers/stack.js';
 
-describe('inline mode: an app\'s tests need no worker process', () => {
+import { startStack, type TestStack } from '../helpers/stack.js';
+import { countJob, flakyJob } from '../helpers/test-jobs.js';
+
+describe("inline mode: an app's tests need no worker process", () => {
   let stack: TestStack;
   before(async () => {
     stack = await startStack({ inline: true, worker: false });
@@ -18,7 +19,10 @@ describe('inline mode: an app\'s tests need no worker process', () => {
   it('start() runs the job at once and resolves when it finished, with the same events, status and partial', async () => {
     const started = await stack.jobcast.start(countJob, { steps: 3, label: 'inline' });
     const events = await history(started.channel);
-    assert.deepEqual(events.map((e) => e.event), ['queued', 'active', 'progress', 'progress', 'progress', 'completed']);
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['queued', 'active', 'progress', 'progress', 'progress', 'completed'],
+    );
     const status = await stack.jobcast.status(started.jobId);
     assert.equal(status.state, 'completed');
     assert.deepEqual(status.result, { counted: 3 });
@@ -29,7 +33,10 @@ describe('inline mode: an app\'s tests need no worker process', () => {
 
   it('retries and failures behave as with a worker', async () => {
     const recovered = await stack.jobcast.start(flakyJob, { failures: 1 });
-    assert.deepEqual((await history(recovered.channel)).map((e) => e.event).filter((e) => e !== 'progress'), ['queued', 'active', 'retrying', 'active', 'completed']);
+    assert.deepEqual(
+      (await history(recovered.channel)).map((e) => e.event).filter((e) => e !== 'progress'),
+      ['queued', 'active', 'retrying', 'active', 'completed'],
+    );
     const failed = await stack.jobcast.start(flakyJob, { failures: 5 });
     const events = await history(failed.channel);
     assert.equal(events.at(-1)?.event, 'failed');

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+
 import { connect, type JobcastConnection } from '../../client/connection.js';
 import type { EventContext } from '../../client/subscription.js';
-import { trackJob, type JobOutcome } from '../../client/track-job.js';
+import { type JobOutcome, trackJob } from '../../client/track-job.js';
 import { jobChannel } from '../../shared/channels.js';
 import { countJob, flakyJob, startStack, type TestStack } from '../helpers/stack.js';
 import { deferred, FLUSH_EVENT, flushChannel, waitFor } from '../helpers/wait.js';
@@ -29,11 +30,19 @@ describe('the whole path: start → worker → Redis → gateway → client → 
     await waitFor(() => events.some((e) => e.event === 'completed'), 'the completed event');
 
     const offsets = events.map((e) => e.offset);
-    assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b), 'offsets arrive in order');
+    assert.deepEqual(
+      offsets,
+      [...offsets].sort((a, b) => a - b),
+      'offsets arrive in order',
+    );
     assert.equal(new Set(offsets).size, offsets.length, 'no duplicates');
     const pcts = events.filter((e) => e.event === 'progress').map((e) => (e.data as { pct: number }).pct);
     assert.ok(pcts.length >= 1);
-    assert.deepEqual(pcts, [...pcts].sort((a, b) => a - b), 'progress never goes back');
+    assert.deepEqual(
+      pcts,
+      [...pcts].sort((a, b) => a - b),
+      'progress never goes back',
+    );
     assert.equal(pcts.at(-1), 100);
     assert.equal(events.filter((e) => e.event === 'completed').length, 1, 'exactly one outcome');
     sub.unsubscribe();
@@ -148,7 +157,11 @@ describe('the whole path: start → worker → Redis → gateway → client → 
       });
       for (const seen of await Promise.all(runs)) {
         assert.equal(new Set(seen).size, seen.length, 'no duplicates');
-        assert.deepEqual(seen, [...seen].sort((a, b) => a - b), 'in order');
+        assert.deepEqual(
+          seen,
+          [...seen].sort((a, b) => a - b),
+          'in order',
+        );
       }
     } finally {
       for (const client of clients) client.close();

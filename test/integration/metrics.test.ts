@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+
 import { connect } from '../../client/connection.js';
 import { jobChannel } from '../../shared/constants.js';
-import { countJob } from '../helpers/test-jobs.js';
 import { ProcessCluster } from '../helpers/cluster.js';
 import type { RoleProcess } from '../helpers/processes.js';
 import { OwnRedis } from '../helpers/redis-server.js';
 import { startStack, type TestStack } from '../helpers/stack.js';
+import { countJob } from '../helpers/test-jobs.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** The value of one sample in Prometheus text, or 0. */
@@ -37,7 +38,10 @@ describe('metrics across a scripted run', () => {
       await stack.jobcast.start(countJob, { steps: 5 }, { jobId });
       await waitFor(() => seen.includes('completed'), 'completed');
       let after = '';
-      await waitFor(async () => sample((after = await scrape()), 'jobcast_outcome_ack_latency_seconds_count') > sample(before, 'jobcast_outcome_ack_latency_seconds_count'), 'the acknowledgement to be counted');
+      await waitFor(
+        async () => sample((after = await scrape()), 'jobcast_outcome_ack_latency_seconds_count') > sample(before, 'jobcast_outcome_ack_latency_seconds_count'),
+        'the acknowledgement to be counted',
+      );
       const delta = (name: string, labels = '') => sample(after, name, labels) - sample(before, name, labels);
       assert.equal(delta('jobcast_events_published_total', '{type="progress"}'), 5);
       assert.equal(delta('jobcast_events_published_total', '{type="completed"}'), 1);

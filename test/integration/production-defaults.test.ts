@@ -3,9 +3,11 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+
 import { Redis } from 'ioredis';
+
 import { configFromEnv } from '../../server/config.js';
 import { createAnalyseHistoryJob } from '../../server/demo/analyse-history-job.js';
 import { demoRepositories, projectRepository } from '../../server/demo/demo-repositories.js';
@@ -60,7 +62,10 @@ describe('NODE_ENV=production refuses to run insecurely', () => {
   it('with a secret: starts, warns that JOBCAST_ALLOWED_ORIGINS is unset, and leaves the demo out', async () => {
     const web = await startRole('web', { NODE_ENV: 'production', REDIS_URL: redisUrl, JOBCAST_PREFIX: prefix, JOBCAST_SECRET: SECRET });
     try {
-      assert.ok(web.lines.some((l) => /"level":40.*JOBCAST_ALLOWED_ORIGINS is not set/.test(l)), web.lines.join('\n'));
+      assert.ok(
+        web.lines.some((l) => /"level":40.*JOBCAST_ALLOWED_ORIGINS is not set/.test(l)),
+        web.lines.join('\n'),
+      );
       assert.equal((await fetch(`${web.url}/`)).status, 404, 'no demo form');
       assert.equal((await fetch(`${web.url}/analyses`, { method: 'POST' })).status, 404, 'no demo route');
       assert.equal((await fetch(`${web.url}/healthz`)).status, 200, 'the role still serves its health check');
@@ -70,7 +75,14 @@ describe('NODE_ENV=production refuses to run insecurely', () => {
   });
 
   it('JOBCAST_DEMO=1 turns the demo on explicitly; with origins set there is no warning', async () => {
-    const web = await startRole('web', { NODE_ENV: 'production', REDIS_URL: redisUrl, JOBCAST_PREFIX: prefix, JOBCAST_SECRET: SECRET, JOBCAST_DEMO: '1', JOBCAST_ALLOWED_ORIGINS: 'https://app.example.com' });
+    const web = await startRole('web', {
+      NODE_ENV: 'production',
+      REDIS_URL: redisUrl,
+      JOBCAST_PREFIX: prefix,
+      JOBCAST_SECRET: SECRET,
+      JOBCAST_DEMO: '1',
+      JOBCAST_ALLOWED_ORIGINS: 'https://app.example.com',
+    });
     try {
       assert.ok(!web.lines.some((l) => /JOBCAST_ALLOWED_ORIGINS is not set/.test(l)));
       assert.equal((await fetch(`${web.url}/`)).status, 200);

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+
 import { z } from 'zod';
+
 import { defineJob } from '../../server/index.js';
 import type { ChannelEvent } from '../../shared/protocol.js';
 import { startStack, type TestStack } from '../helpers/stack.js';
@@ -42,11 +44,15 @@ describe('progressEveryMs: worker-side progress coalescing, opt-in per job type'
   after(() => stack.close());
 
   async function historyWhenEnded(channel: string): Promise<ChannelEvent[]> {
-    const events = await waitFor(async () => {
-      const { epoch } = await stack.jobcast.store.read(channel);
-      const { events } = await stack.jobcast.store.read(channel, { epoch, offset: 0 });
-      return events.some((e) => e.event === 'completed' || e.event === 'failed') ? events : null;
-    }, `the outcome on ${channel}`, 20_000);
+    const events = await waitFor(
+      async () => {
+        const { epoch } = await stack.jobcast.store.read(channel);
+        const { events } = await stack.jobcast.store.read(channel, { epoch, offset: 0 });
+        return events.some((e) => e.event === 'completed' || e.event === 'failed') ? events : null;
+      },
+      `the outcome on ${channel}`,
+      20_000,
+    );
     return events!;
   }
 
@@ -60,12 +66,16 @@ describe('progressEveryMs: worker-side progress coalescing, opt-in per job type'
     const written = pcts(events);
     // 8 bursts over about 320 ms at one write per 100 ms: a handful, never hundreds.
     assert.ok(written.length >= 2 && written.length <= 8, `progress events written: ${written.length}`);
-    assert.deepEqual([...written].sort((a, b) => a - b), written, 'in order');
+    assert.deepEqual(
+      [...written].sort((a, b) => a - b),
+      written,
+      'in order',
+    );
     assert.equal(written.at(-1), 100, 'the latest report is the one written last');
     assert.equal(names.at(-2), 'progress', 'the last progress lands right before the outcome');
     const last = events.filter((e) => e.event === 'progress').at(-1)!;
     assert.deepEqual(last.data, { pct: 100, message: 'at 100' });
-    assert.deepEqual((await stack.jobcast.status(started.jobId)).result, { reported: LOOP }, 'every caller\'s promise settled');
+    assert.deepEqual((await stack.jobcast.status(started.jobId)).result, { reported: LOOP }, "every caller's promise settled");
   });
 
   it('flushes the held-back report before a failure too', async () => {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+
 import Pusher from 'pusher';
+
 import { connect, type JobcastConnection } from '../../client/connection.js';
 import type { EventContext } from '../../client/subscription.js';
 import { AppRegistry } from '../../server/apps/apps.js';
@@ -46,7 +48,13 @@ describe('the official pusher server SDK, pointed at jobcast', () => {
     await pusher.trigger(['news-a', 'news-b', 'news-c'], 'headline', { text: 'hello' });
     await pusher.trigger('orders', 'order-delivered', { id: 7 });
     await waitFor(() => one.length === 2 && many.every((m) => m.length === 1), 'the events');
-    assert.deepEqual(one.map((e) => [e.event, e.offset]), [['order-shipped', 1], ['order-delivered', 2]]);
+    assert.deepEqual(
+      one.map((e) => [e.event, e.offset]),
+      [
+        ['order-shipped', 1],
+        ['order-delivered', 2],
+      ],
+    );
     assert.deepEqual(one[0]!.data, { id: 7, items: ['a'] });
     for (const m of many) assert.deepEqual(m[0]!.data, { text: 'hello' });
   });
@@ -55,7 +63,10 @@ describe('the official pusher server SDK, pointed at jobcast', () => {
     const seen = await listen('batch');
     await pusher.triggerBatch(Array.from({ length: 10 }, (_, i) => ({ channel: 'batch', name: 'step', data: { i } })));
     await waitFor(() => seen.length === 10, 'ten events');
-    assert.deepEqual(seen.map((e) => (e.data as { i: number }).i), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(
+      seen.map((e) => (e.data as { i: number }).i),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
     const read = await stack.jobcast.store.read('batch', { epoch: seen[0]!.epoch, offset: 0 });
     assert.equal(read.recovered, true, 'recoverable like any other event');
     assert.equal(read.events.length, 10);
@@ -70,7 +81,11 @@ describe('the official pusher server SDK, pointed at jobcast', () => {
       await pusher.trigger('chat', 'message', { text: 'from me' }, { socket_id: jc.socketId! });
       await pusher.trigger('chat', 'message', { text: 'to all' });
       await waitFor(() => theirs.length === 2 && mine.length === 1, 'delivery');
-      assert.deepEqual(mine.map((e) => e.data), [{ text: 'to all' }], 'the sender did not get its own event, and saw no gap');
+      assert.deepEqual(
+        mine.map((e) => e.data),
+        [{ text: 'to all' }],
+        'the sender did not get its own event, and saw no gap',
+      );
     } finally {
       other.close();
     }
@@ -86,7 +101,9 @@ describe('the official pusher server SDK, pointed at jobcast', () => {
         const res = await pusher.get({ path: '/channels/lobby', params: { info: 'subscription_count' } });
         return ((await res.json()) as { subscription_count: number }).subscription_count === 2;
       }, 'the count to reach 2');
-      const list = (await (await pusher.get({ path: '/channels', params: { filter_by_prefix: 'lob', info: 'subscription_count' } })).json()) as { channels: Record<string, { subscription_count: number }> };
+      const list = (await (await pusher.get({ path: '/channels', params: { filter_by_prefix: 'lob', info: 'subscription_count' } })).json()) as {
+        channels: Record<string, { subscription_count: number }>;
+      };
       assert.deepEqual(list.channels, { lobby: { subscription_count: 2 } });
     } finally {
       a.close();
@@ -99,7 +116,7 @@ describe('the official pusher server SDK, pointed at jobcast', () => {
     assert.equal((await stack.jobcast.store.read('big')).offset, 0);
   });
 
-  it('keeps apps apart: another app cannot publish to or read this app\'s channels', async () => {
+  it("keeps apps apart: another app cannot publish to or read this app's channels", async () => {
     const mine = await listen('shared-name');
     const other = new Pusher({ appId: OTHER.id, key: OTHER.key, secret: OTHER.secret, host: url().hostname, port: url().port, useTLS: false });
     await other.trigger('shared-name', 'hello', { from: 'other' });
@@ -109,7 +126,11 @@ describe('the official pusher server SDK, pointed at jobcast', () => {
     assert.equal((await stack.jobcast.store.read('app:other:shared-name')).offset, 1);
     // Had the other app's event landed on this channel, it would come before the marker.
     await flushChannel(stack.jobcast, 'shared-name', () => mine);
-    assert.deepEqual(mine.map((e) => e.event), [FLUSH_EVENT], "this app's subscribers saw nothing");
+    assert.deepEqual(
+      mine.map((e) => e.event),
+      [FLUSH_EVENT],
+      "this app's subscribers saw nothing",
+    );
     const cross = new Pusher({ appId: APP.id, key: OTHER.key, secret: OTHER.secret, host: url().hostname, port: url().port, useTLS: false });
     await assert.rejects(cross.trigger('shared-name', 'x', {}), (e: { status?: number }) => e.status === 401, "another app's key cannot sign for this app");
   });
@@ -141,9 +162,19 @@ describe('the official pusher server SDK, pointed at jobcast', () => {
         auth_version: '1.0',
         body_md5: createHash('md5').update(body).digest('hex'),
       };
-      const toSign = Object.keys(query).sort().map((k) => `${k}=${query[k]}`).join('&');
-      query.auth_signature = createHmac('sha256', options.secret ?? APP.secret).update(`POST\n${path}\n${toSign}`).digest('hex');
-      return () => fetch(`${stack.url}${path}?${new URLSearchParams(query)}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: options.tamperBody ?? body });
+      const toSign = Object.keys(query)
+        .sort()
+        .map((k) => `${k}=${query[k]}`)
+        .join('&');
+      query.auth_signature = createHmac('sha256', options.secret ?? APP.secret)
+        .update(`POST\n${path}\n${toSign}`)
+        .digest('hex');
+      return () =>
+        fetch(`${stack.url}${path}?${new URLSearchParams(query)}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: options.tamperBody ?? body,
+        });
     }
 
     it('accepts a correct signature once; a replay, a wrong secret, a stale clock or an altered body get 401; an unknown or disabled app 403', async () => {

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+
 import fc from 'fast-check';
 import PusherServer from 'pusher';
+
 import { AppRegistry } from '../../server/apps/apps.js';
 import { PusherCode } from '../../shared/pusher-codes.js';
-import { connected, pusherJs, RawPusherSocket, type Pusher } from '../helpers/pusher-clients.js';
+import { connected, type Pusher, pusherJs, RawPusherSocket } from '../helpers/pusher-clients.js';
 import { startStack, type TestStack } from '../helpers/stack.js';
 import { deferred, waitFor } from '../helpers/wait.js';
 
@@ -27,7 +29,9 @@ describe('hostile input on the Pusher path, generated', () => {
     stack = await startStack({ apps: new AppRegistry(APP), gateway: { subscribesPerSecond: 100_000 }, worker: false });
     sdk = new PusherServer({ appId: APP.id, key: APP.key, secret: APP.secret, host: '127.0.0.1' });
     // A well-behaved pusher-js client that must get every event while the fuzzers run.
-    steady = pusherJs(stack.url, APP.key, { channelAuthorization: { endpoint: '', transport: 'ajax', customHandler: (p, cb) => cb(null, sdk.authorizeChannel(p.socketId, p.channelName)) } });
+    steady = pusherJs(stack.url, APP.key, {
+      channelAuthorization: { endpoint: '', transport: 'ajax', customHandler: (p, cb) => cb(null, sdk.authorizeChannel(p.socketId, p.channelName)) },
+    });
     await connected(steady);
     const ready = deferred();
     const channel = steady.subscribe('private-steady');
@@ -43,27 +47,56 @@ describe('hostile input on the Pusher path, generated', () => {
     process.off('unhandledRejection', onUnhandled);
   });
 
-  const name = fc.oneof(fc.constantFrom('private-fz', 'fz', 'presence-fz', 'private-encrypted-fz', 'private-jobcast-job-nope', 'private-' + 'x'.repeat(200)), fc.string({ maxLength: 40 }), fc.integer());
+  const name = fc.oneof(
+    fc.constantFrom('private-fz', 'fz', 'presence-fz', 'private-encrypted-fz', 'private-jobcast-job-nope', 'private-' + 'x'.repeat(200)),
+    fc.string({ maxLength: 40 }),
+    fc.integer(),
+  );
   const data = fc.oneof(
     fc.anything({ maxDepth: 3 }),
-    fc.record({
-      channel: name,
-      auth: fc.oneof(fc.constant('VALID'), fc.string(), fc.constant(`${APP.key}:${'0'.repeat(64)}`)),
-      channel_data: fc.oneof(fc.constant(undefined), fc.string(), fc.json()),
-      jobcast: fc.oneof(fc.constant(undefined), fc.anything({ maxDepth: 2 }), fc.record({ epoch: fc.string(), offset: fc.oneof(fc.integer(), fc.double(), fc.string()) })),
-    }, { requiredKeys: [] }),
+    fc.record(
+      {
+        channel: name,
+        auth: fc.oneof(fc.constant('VALID'), fc.string(), fc.constant(`${APP.key}:${'0'.repeat(64)}`)),
+        channel_data: fc.oneof(fc.constant(undefined), fc.string(), fc.json()),
+        jobcast: fc.oneof(
+          fc.constant(undefined),
+          fc.anything({ maxDepth: 2 }),
+          fc.record({ epoch: fc.string(), offset: fc.oneof(fc.integer(), fc.double(), fc.string()) }),
+        ),
+      },
+      { requiredKeys: [] },
+    ),
     fc.json(),
   );
   const frame = fc.oneof(
     fc.string({ maxLength: 200 }),
     fc.anything({ maxDepth: 4 }).map((v) => JSON.stringify(v) ?? 'null'),
-    fc.record({
-      event: fc.oneof(fc.constantFrom('pusher:subscribe', 'pusher:unsubscribe', 'pusher:ping', 'pusher:pong', 'pusher:signin', 'client-x', 'pusher_internal:subscription_succeeded', '__proto__'), fc.string({ maxLength: 300 }), fc.integer()),
-      channel: fc.oneof(fc.constant(undefined), name),
-      data,
-    }, { requiredKeys: [] }),
+    fc.record(
+      {
+        event: fc.oneof(
+          fc.constantFrom(
+            'pusher:subscribe',
+            'pusher:unsubscribe',
+            'pusher:ping',
+            'pusher:pong',
+            'pusher:signin',
+            'client-x',
+            'pusher_internal:subscription_succeeded',
+            '__proto__',
+          ),
+          fc.string({ maxLength: 300 }),
+          fc.integer(),
+        ),
+        channel: fc.oneof(fc.constant(undefined), name),
+        data,
+      },
+      { requiredKeys: [] },
+    ),
     fc.string({ minLength: 12_000, maxLength: 60_000 }),
-    fc.letrec((tie) => ({ deep: fc.oneof({ depthSize: 'large', maxDepth: 60 }, fc.constant(1), fc.record({ a: tie('deep') })) })).deep.map((v) => JSON.stringify({ event: 'pusher:subscribe', data: v })),
+    fc
+      .letrec((tie) => ({ deep: fc.oneof({ depthSize: 'large', maxDepth: 60 }, fc.constant(1), fc.record({ a: tie('deep') })) }))
+      .deep.map((v) => JSON.stringify({ event: 'pusher:subscribe', data: v })),
   );
 
   it('frames: only documented pusher:error codes and subscription_error statuses; the connection keeps answering pings', async () => {
@@ -119,8 +152,19 @@ describe('hostile input on the Pusher path, generated', () => {
     let cases = 0;
     await fc.assert(
       fc.asyncProperty(
-        fc.oneof(fc.constant(APP.key), fc.string({ maxLength: 300 }).map(encodeURIComponent), fc.string({ unit: 'binary', maxLength: 80 }).map(encodeURIComponent), fc.constantFrom('%E0%A4%A', '%', 'a/b', '', '..%2F..', 'x'.repeat(2000))),
-        fc.oneof(fc.constant('protocol=7&client=js&version=8.6.0'), fc.constant(''), fc.string({ maxLength: 100 }), fc.integer().map((n) => `protocol=${n}`), fc.string().map((v) => `protocol=${encodeURIComponent(v)}`)),
+        fc.oneof(
+          fc.constant(APP.key),
+          fc.string({ maxLength: 300 }).map(encodeURIComponent),
+          fc.string({ unit: 'binary', maxLength: 80 }).map(encodeURIComponent),
+          fc.constantFrom('%E0%A4%A', '%', 'a/b', '', '..%2F..', 'x'.repeat(2000)),
+        ),
+        fc.oneof(
+          fc.constant('protocol=7&client=js&version=8.6.0'),
+          fc.constant(''),
+          fc.string({ maxLength: 100 }),
+          fc.integer().map((n) => `protocol=${n}`),
+          fc.string().map((v) => `protocol=${encodeURIComponent(v)}`),
+        ),
         async (key, query) => {
           cases += 1;
           const url = `${stack.url.replace(/^http/, 'ws')}/app/${key}?${query}`;
@@ -132,7 +176,8 @@ describe('hostile input on the Pusher path, generated', () => {
           }
           const outcome = await Promise.race([socket.event('pusher:connection_established').then(() => 'connected'), socket.closed.then((c) => c.code)]);
           socket.close();
-          if (outcome !== 'connected') assert.ok(DOCUMENTED_CODES.has(outcome as number) || outcome === 1006, `closed with ${String(outcome)} for ${url.slice(0, 200)}`);
+          if (outcome !== 'connected')
+            assert.ok(DOCUMENTED_CODES.has(outcome as number) || outcome === 1006, `closed with ${String(outcome)} for ${url.slice(0, 200)}`);
         },
       ),
       { numRuns: 400, interruptAfterTimeLimit: 3_000 },
@@ -145,7 +190,26 @@ describe('hostile input on the Pusher path, generated', () => {
     let cases = 0;
     await fc.assert(
       fc.asyncProperty(
-        fc.oneof(fc.string(), fc.json(), fc.record({ socket_id: fc.oneof(fc.constant('1.2'), fc.string()), channel_name: name, app_key: fc.oneof(fc.constant(undefined), fc.string(), fc.constant(APP.key)) }, { requiredKeys: [] }).map((v) => new URLSearchParams(Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => [k, String(x)])).toString())),
+        fc.oneof(
+          fc.string(),
+          fc.json(),
+          fc
+            .record(
+              {
+                socket_id: fc.oneof(fc.constant('1.2'), fc.string()),
+                channel_name: name,
+                app_key: fc.oneof(fc.constant(undefined), fc.string(), fc.constant(APP.key)),
+              },
+              { requiredKeys: [] },
+            )
+            .map((v) =>
+              new URLSearchParams(
+                Object.entries(v)
+                  .filter(([, x]) => x !== undefined)
+                  .map(([k, x]) => [k, String(x)]),
+              ).toString(),
+            ),
+        ),
         fc.constantFrom('application/json', 'application/x-www-form-urlencoded', 'text/plain'),
         fc.oneof(fc.constant(undefined), fc.constant(`Bearer ${token}`), fc.string()),
         async (body, type, authorization) => {
@@ -165,7 +229,11 @@ describe('hostile input on the Pusher path, generated', () => {
   it('the well-behaved pusher-js client got every event meanwhile; nothing went unhandled; no channel left behind', async () => {
     clearInterval(publisher);
     await waitFor(() => ticks.length >= published, 'the steady client to catch up');
-    assert.deepEqual(ticks, Array.from({ length: published }, (_, i) => i + 1), 'every event, in order, once');
+    assert.deepEqual(
+      ticks,
+      Array.from({ length: published }, (_, i) => i + 1),
+      'every event, in order, once',
+    );
     assert.deepEqual(unhandled, []);
     await waitFor(() => stack.gateway.stats().connections === 1, 'only the steady client to be left');
     await waitFor(() => stack.gateway.channelCount === 1, 'only the steady channel to be held');

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+
 import PusherServer from 'pusher';
+
 import { connect } from '../../client/connection.js';
 import { AppRegistry } from '../../server/apps/apps.js';
 import { channelKeys } from '../../server/channels/keys.js';
 import { PusherCode } from '../../shared/pusher-codes.js';
 import { PusherConnectionData, PusherEventFrame, PusherSubscriptionSucceeded } from '../../shared/pusher-protocol.js';
-import { connected, pusherJs, RawPusherSocket, type Pusher } from '../helpers/pusher-clients.js';
+import { connected, type Pusher, pusherJs, RawPusherSocket } from '../helpers/pusher-clients.js';
 import { startStack, type TestStack } from '../helpers/stack.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { deferred, waitFor } from '../helpers/wait.js';
@@ -83,7 +85,10 @@ describe('Pusher clients on the gateway (pusher-js, unchanged)', () => {
     const seen = await subscribed(pusher, 'private-orders');
     for (let i = 0; i < 50; i++) await server.trigger('private-orders', 'order-updated', { i, items: ['a', 'b'] });
     await waitFor(() => seen.length === 50, '50 events');
-    assert.deepEqual(seen.map((e) => (e.data as { i: number }).i), Array.from({ length: 50 }, (_, i) => i));
+    assert.deepEqual(
+      seen.map((e) => (e.data as { i: number }).i),
+      Array.from({ length: 50 }, (_, i) => i),
+    );
     assert.deepEqual(seen[7], { event: 'order-updated', data: { i: 7, items: ['a', 'b'] } });
   });
 
@@ -121,12 +126,21 @@ describe('Pusher clients on the gateway (pusher-js, unchanged)', () => {
     await server.trigger('private-chat', 'said', { text: 'mine' }, { socket_id: a.connection.socket_id });
     await server.trigger('private-chat', 'said', { text: 'for all' });
     await waitFor(() => seenA.length === 1 && seenB.length === 2, 'the events');
-    assert.deepEqual(seenA.map((e) => (e.data as { text: string }).text), ['for all']);
-    assert.deepEqual(seenB.map((e) => (e.data as { text: string }).text), ['mine', 'for all']);
+    assert.deepEqual(
+      seenA.map((e) => (e.data as { text: string }).text),
+      ['for all'],
+    );
+    assert.deepEqual(
+      seenB.map((e) => (e.data as { text: string }).text),
+      ['mine', 'for all'],
+    );
   });
 
   it('unknown app keys and disabled apps are refused with 4001 and 4003; pusher-js does not retry', async () => {
-    for (const [key, code] of [['no-such-key', PusherCode.unknownApp], [OFF.key, PusherCode.appDisabled]] as const) {
+    for (const [key, code] of [
+      ['no-such-key', PusherCode.unknownApp],
+      [OFF.key, PusherCode.appDisabled],
+    ] as const) {
       const socket = raw(key);
       const error = await socket.event('pusher:error');
       assert.equal((error.data as { code: number }).code, code);
@@ -188,7 +202,9 @@ describe('Pusher clients on the gateway (pusher-js, unchanged)', () => {
     const { jobId, token } = await stack.jobcast.start('count', { steps: 3 });
     await waitFor(async () => (await stack.jobcast.status(jobId)).state === 'completed', 'the job to finish');
     const name = `private-jobcast-job-${jobId}`;
-    const pusher = pusherJs(stack.url, APP.key, { channelAuthorization: { endpoint: `${stack.url}/jobcast/pusher/auth`, transport: 'ajax', headers: { Authorization: `Bearer ${token}` } } });
+    const pusher = pusherJs(stack.url, APP.key, {
+      channelAuthorization: { endpoint: `${stack.url}/jobcast/pusher/auth`, transport: 'ajax', headers: { Authorization: `Bearer ${token}` } },
+    });
     clients.push(pusher);
     const seen = await subscribed(pusher, name);
     await waitFor(() => seen.some((e) => e.event === 'completed'), 'completed from the snapshot');
@@ -199,7 +215,13 @@ describe('Pusher clients on the gateway (pusher-js, unchanged)', () => {
     assert.equal(stack.gateway.stats().unacknowledgedOutcomes, 0, 'Pusher clients cannot acknowledge: their outcomes are not awaited');
 
     // Without the right token the endpoint refuses, and pusher-js reports it on the channel.
-    const stranger = pusherJs(stack.url, APP.key, { channelAuthorization: { endpoint: `${stack.url}/jobcast/pusher/auth`, transport: 'ajax', headers: { Authorization: `Bearer ${await stack.jobcast.token(['job:other'])}` } } });
+    const stranger = pusherJs(stack.url, APP.key, {
+      channelAuthorization: {
+        endpoint: `${stack.url}/jobcast/pusher/auth`,
+        transport: 'ajax',
+        headers: { Authorization: `Bearer ${await stack.jobcast.token(['job:other'])}` },
+      },
+    });
     clients.push(stranger);
     const refused = deferred<{ status: number }>();
     stranger.subscribe(name).bind('pusher:subscription_error', (e: { status: number }) => refused.resolve(e));
@@ -232,7 +254,10 @@ describe('Pusher clients on the gateway (pusher-js, unchanged)', () => {
     const ok = PusherSubscriptionSucceeded.parse(await second.event('pusher_internal:subscription_succeeded', channel));
     assert.equal(ok.jobcast?.recovered, true);
     await waitFor(() => second.frames.filter((f) => f.event === 'n').length === 3, 'the three missed events');
-    assert.deepEqual(second.frames.filter((f) => f.event === 'n').map((f) => JSON.parse(f.data as string).n), [2, 3, 4]);
+    assert.deepEqual(
+      second.frames.filter((f) => f.event === 'n').map((f) => JSON.parse(f.data as string).n),
+      [2, 3, 4],
+    );
   });
 
   it('pusher-js and socket.io subscribers of one channel share the hub: one Redis subscription, both get the event', async () => {
@@ -259,7 +284,10 @@ describe('Pusher clients on the gateway (pusher-js, unchanged)', () => {
     const socketId = await socket.socketId();
     socket.send({ event: 'pusher:subscribe', data: { channel: 'news' } });
     assert.equal(((await socket.event('pusher:subscription_error', 'news')).data as { status: number }).status, 403);
-    socket.send({ event: 'pusher:subscribe', data: { channel: 'presence-room', auth: server.authorizeChannel(socketId, 'presence-room').auth, channel_data: '{"user_id":"1"}' } });
+    socket.send({
+      event: 'pusher:subscribe',
+      data: { channel: 'presence-room', auth: server.authorizeChannel(socketId, 'presence-room').auth, channel_data: '{"user_id":"1"}' },
+    });
     const presence = await socket.event('pusher:subscription_error', 'presence-room');
     assert.match((presence.data as { error: string }).error, /presence channels are not supported/);
     socket.send({ event: 'pusher:subscribe', data: { channel: 'private-talk', auth: server.authorizeChannel(socketId, 'private-talk').auth } });
@@ -280,26 +308,37 @@ describe('Pusher clients on the gateway (pusher-js, unchanged)', () => {
     assert.deepEqual(seenB[0], { event: 'client-typing', data: { who: 'a' } });
     await open.trigger('private-room', 'after', {});
     await waitFor(() => seenA.length === 1, 'a later event at a');
-    assert.deepEqual(seenA.map((e) => e.event), ['after'], 'the sender does not get its own client event');
+    assert.deepEqual(
+      seenA.map((e) => e.event),
+      ['after'],
+      'the sender does not get its own client event',
+    );
   });
 
   it('hostile input gets clear pusher:error frames; the connection keeps serving', async () => {
     const socket = raw();
     const socketId = await socket.socketId();
-    const errors = () => socket.frames.filter((f) => f.event === 'pusher:error').map((f) => (f.data as { code: number; message: string }));
+    const errors = () => socket.frames.filter((f) => f.event === 'pusher:error').map((f) => f.data as { code: number; message: string });
     socket.send('{not json');
     socket.send({ event: 'pusher:launch', data: {} });
     socket.send({ no: 'event' });
     socket.send({ event: 'pusher:subscribe', data: { channel: 'private-x', auth: 'a'.repeat(20_000) } });
     socket.send({ event: 'pusher:subscribe', data: 'not an object' });
     await waitFor(() => errors().length === 5, 'five errors');
-    assert.deepEqual(errors().map((e) => e.code), Array(5).fill(PusherCode.invalidMessage));
+    assert.deepEqual(
+      errors().map((e) => e.code),
+      Array(5).fill(PusherCode.invalidMessage),
+    );
     assert.match(errors()[0]!.message, /not JSON/);
     assert.match(errors()[1]!.message, /unknown event "pusher:launch"/);
     assert.match(errors()[3]!.message, /over the 10240-byte limit/);
     // A flood of subscribes: past the rate, clear refusals; the connection lives on.
-    for (let i = 0; i < 80; i++) socket.send({ event: 'pusher:subscribe', data: { channel: `private-f${i}`, auth: server.authorizeChannel(socketId, `private-f${i}`).auth } });
-    await waitFor(() => socket.frames.filter((f) => f.event === 'pusher_internal:subscription_succeeded' || f.event === 'pusher:subscription_error').length === 80, 'an answer to each subscribe');
+    for (let i = 0; i < 80; i++)
+      socket.send({ event: 'pusher:subscribe', data: { channel: `private-f${i}`, auth: server.authorizeChannel(socketId, `private-f${i}`).auth } });
+    await waitFor(
+      () => socket.frames.filter((f) => f.event === 'pusher_internal:subscription_succeeded' || f.event === 'pusher:subscription_error').length === 80,
+      'an answer to each subscribe',
+    );
     const refusals = socket.frames.filter((f) => f.event === 'pusher:subscription_error' && (f.data as { status: number }).status === 429);
     assert.ok(refusals.length >= 20, `${refusals.length} refused as over the rate`);
     socket.send({ event: 'pusher:ping', data: {} });

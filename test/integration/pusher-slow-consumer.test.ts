@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+
 import PusherServer from 'pusher';
+
 import { AppRegistry } from '../../server/apps/apps.js';
 import { RawPusherSocket } from '../helpers/pusher-clients.js';
 import { startStack, type TestStack } from '../helpers/stack.js';
@@ -17,7 +19,11 @@ describe('a slow Pusher client gets conflated progress and every outcome, like a
   const sockets: RawPusherSocket[] = [];
 
   before(async () => {
-    stack = await startStack({ worker: false, apps: new AppRegistry(APP), gateway: { slowConsumers: { highWaterBytes: 64 * 1024, intervalMs: 20 }, pusher: { activityTimeoutSeconds: 60 } } });
+    stack = await startStack({
+      worker: false,
+      apps: new AppRegistry(APP),
+      gateway: { slowConsumers: { highWaterBytes: 64 * 1024, intervalMs: 20 }, pusher: { activityTimeoutSeconds: 60 } },
+    });
     proxy = await TcpProxy.start([Number(new URL(stack.url).port)]);
   });
   after(async () => {
@@ -62,14 +68,20 @@ describe('a slow Pusher client gets conflated progress and every outcome, like a
     await waitFor(() => events(slow).some((f) => f.event === 'completed'), 'the slow client to get the outcome', 30_000);
 
     const count = (s: RawPusherSocket, event: string) => events(s).filter((f) => f.event === event).length;
-    console.log(`slow Pusher client: fast got ${events(fast).length} events, slow ${events(slow).length} (${count(slow, 'progress')} progress), ${stack.gateway.conflated} conflated`);
+    console.log(
+      `slow Pusher client: fast got ${events(fast).length} events, slow ${events(slow).length} (${count(slow, 'progress')} progress), ${stack.gateway.conflated} conflated`,
+    );
     assert.equal(count(fast, 'progress'), PROGRESS, 'a fast client gets every progress event');
     assert.equal(count(slow, 'note'), notes, 'custom events are never dropped');
     assert.equal(count(slow, 'completed'), 1);
     assert.ok(stack.gateway.conflated > PROGRESS / 10, `stale progress was skipped (${stack.gateway.conflated})`);
     assert.equal(count(slow, 'progress') + stack.gateway.conflated, PROGRESS, 'each progress event was sent or replaced by a newer one');
     const offsets = events(slow).map((f) => f.jobcast!.offset);
-    assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b), 'in order');
+    assert.deepEqual(
+      offsets,
+      [...offsets].sort((a, b) => a - b),
+      'in order',
+    );
     assert.equal(new Set(offsets).size, offsets.length, 'nothing twice');
     assert.equal(events(slow).at(-1)?.event, 'completed');
   });

@@ -1,19 +1,21 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+
+import { Queue, Worker } from 'bullmq';
+import { Cluster } from 'ioredis';
+
 import { connect } from '../../client/connection.js';
 import type { EventContext } from '../../client/subscription.js';
+import { parseClusterNodes } from '../../server/redis/connect.js';
 import { jobChannel } from '../../shared/constants.js';
-import { countJob } from '../helpers/test-jobs.js';
-import { ProcessCluster, portOf } from '../helpers/cluster.js';
+import { portOf, ProcessCluster } from '../helpers/cluster.js';
+import { plannedJobs } from '../helpers/planned-jobs.js';
 import type { RoleProcess } from '../helpers/processes.js';
 import { OwnRedisCluster } from '../helpers/redis-cluster.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
-import { closeAll, report, watch, type Watcher } from '../helpers/watchers.js';
-import { plannedJobs } from '../helpers/planned-jobs.js';
+import { countJob } from '../helpers/test-jobs.js';
 import { waitFor } from '../helpers/wait.js';
-import { Queue, Worker } from 'bullmq';
-import { Cluster } from 'ioredis';
-import { parseClusterNodes } from '../../server/redis/connect.js';
+import { closeAll, report, watch, type Watcher } from '../helpers/watchers.js';
 
 describe('on a three-master Redis Cluster: sharded pub/sub, hash-tagged keys', () => {
   const redis = new OwnRedisCluster();
@@ -34,7 +36,11 @@ describe('on a three-master Redis Cluster: sharded pub/sub, hash-tagged keys', (
     await proxy?.close();
     const codes = await cluster.stop();
     await redis.destroy();
-    assert.deepEqual(codes, codes.map(() => 0), 'every process exits 0');
+    assert.deepEqual(
+      codes,
+      codes.map(() => 0),
+      'every process exits 0',
+    );
   });
 
   it('runs the whole job flow: start, progress, completed, partial', async () => {
@@ -48,7 +54,11 @@ describe('on a three-master Redis Cluster: sharded pub/sub, hash-tagged keys', (
       await sub.subscribe();
       await cluster.jobcast.start(countJob, { steps: 20, stepMs: 10, label: 'cluster' }, { jobId });
       await waitFor(() => events.some((e) => e.event === 'completed'), 'completed');
-      assert.deepEqual(events.map((e) => e.offset), events.map((_, i) => i + 1), 'every offset, in order');
+      assert.deepEqual(
+        events.map((e) => e.offset),
+        events.map((_, i) => i + 1),
+        'every offset, in order',
+      );
       assert.match(await sub.fetchPartial(web.url!), /Counted to 20 for cluster/);
     } finally {
       jc.close();
@@ -73,7 +83,10 @@ describe('on a three-master Redis Cluster: sharded pub/sub, hash-tagged keys', (
 
   it('clients cut mid-job reconnect to another gateway and miss nothing', async () => {
     const jobs = await plannedJobs(cluster.jobcast, 6, 'clr');
-    watchers = await watch(proxy.url, jobs.flatMap((j) => [j, j, j, j]));
+    watchers = await watch(
+      proxy.url,
+      jobs.flatMap((j) => [j, j, j, j]),
+    );
     for (const j of jobs) await cluster.jobcast.start(countJob, { steps: 60, stepMs: 25 }, { jobId: j.jobId });
     await waitFor(() => watchers.every((w) => w.offsets.length >= 5), 'the jobs to be under way');
     const cut = proxy.cut();
@@ -100,10 +113,14 @@ describe('on a three-master Redis Cluster: sharded pub/sub, hash-tagged keys', (
       const sub = jc.channel(started.channel, { token: started.token });
       sub.on('*', (e) => seen.push(e.event));
       await sub.subscribe();
-      worker = new Worker('reports', async (job) => {
-        for (let i = 1; i <= 5; i++) await job.updateProgress(i * 20);
-        return { ok: true };
-      }, { connection, prefix });
+      worker = new Worker(
+        'reports',
+        async (job) => {
+          for (let i = 1; i <= 5; i++) await job.updateProgress(i * 20);
+          return { ok: true };
+        },
+        { connection, prefix },
+      );
       await waitFor(() => seen.includes('completed'), 'completed', 20_000);
       assert.equal(seen.filter((e) => e === 'completed').length, 1);
       assert.ok(seen.filter((e) => e === 'progress').length >= 1, seen.join(','));

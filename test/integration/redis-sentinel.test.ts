@@ -2,18 +2,19 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+
 import { connect, type JobcastConnection } from '../../client/connection.js';
 import type { EventContext } from '../../client/subscription.js';
 import { createJobcast, type Jobcast } from '../../server/index.js';
 import { createLogger } from '../../server/logger.js';
 import { CLUSTER_SECRET, roleEnv } from '../helpers/cluster.js';
 import { plannedJobs } from '../helpers/planned-jobs.js';
-import { startRole, type RoleProcess } from '../helpers/processes.js';
+import { type RoleProcess, startRole } from '../helpers/processes.js';
 import { uniquePrefix } from '../helpers/redis.js';
 import { SENTINEL_TIMINGS, SentinelSet } from '../helpers/redis-sentinel.js';
 import { countJob } from '../helpers/test-jobs.js';
-import { closeAll, report, watch, type Watcher } from '../helpers/watchers.js';
 import { waitFor } from '../helpers/wait.js';
+import { closeAll, report, watch, type Watcher } from '../helpers/watchers.js';
 
 const STEPS = 80;
 const AFTER = 5;
@@ -71,15 +72,17 @@ describe('Redis Sentinel: the primary is SIGKILLed mid-job, and everything follo
     assert.deepEqual(codes, [0, 0], 'gateway and worker lived through the failover and exit cleanly');
   });
 
-  it('fails over within the sentinels\' timeout; workers, gateways and subscribers carry on; later events all arrive', async () => {
+  it("fails over within the sentinels' timeout; workers, gateways and subscribers carry on; later events all arrive", async () => {
     const oldPrimary = set.primary.port;
     assert.equal(await set.primaryPort(), oldPrimary);
     const jobs = await plannedJobs(controller, 3, 'failover');
-    watchers = await watch(gateway.url!, jobs.flatMap((j) => [j, j]));
+    watchers = await watch(
+      gateway.url!,
+      jobs.flatMap((j) => [j, j]),
+    );
     const stages = watchers.map(() => new Set<string>());
     const custom = watchers.map(() => [] as number[]);
     const arrivals: number[] = [];
-    let killedAt = 0;
     watchers.forEach((w, i) =>
       w.subscription.on('*', ({ event, data }) => {
         arrivals.push(Date.now());
@@ -95,13 +98,17 @@ describe('Redis Sentinel: the primary is SIGKILLed mid-job, and everything follo
     const plain = probe(controller, 'probe:plain', false);
     const waited = probe(waiter, 'probe:wait', true);
     await waitFor(() => plain.acked.length >= 200 && waited.acked.length >= 20, 'the probes to be writing', 10_000);
-    killedAt = Date.now();
+    const killedAt = Date.now();
     await set.killPrimary();
 
-    const newPrimary = await waitFor(async () => {
-      const port = await set.primaryPort().catch(() => 0);
-      return port && port !== oldPrimary ? port : 0;
-    }, 'the sentinels to promote the replica', 20_000);
+    const newPrimary = await waitFor(
+      async () => {
+        const port = await set.primaryPort().catch(() => 0);
+        return port && port !== oldPrimary ? port : 0;
+      },
+      'the sentinels to promote the replica',
+      20_000,
+    );
     const promotedAt = Date.now();
     const failoverMs = promotedAt - killedAt;
     assert.equal(newPrimary, set.replica.port, 'the replica is the new primary');
@@ -115,7 +122,15 @@ describe('Redis Sentinel: the primary is SIGKILLed mid-job, and everything follo
     const longestPauseMs = Math.max(...arrivals.slice(1).map((t, i) => t - arrivals[i]!));
 
     // Published after the failover, on the new primary: every one reaches every subscriber.
-    await waitFor(() => controller.redis.ping().then(() => true, () => false), 'the controller on the new primary', 10_000);
+    await waitFor(
+      () =>
+        controller.redis.ping().then(
+          () => true,
+          () => false,
+        ),
+      'the controller on the new primary',
+      10_000,
+    );
     for (const j of jobs) for (let n = 1; n <= AFTER; n++) await controller.trigger(j.channel, 'after-failover', { n });
     await waitFor(() => custom.every((c) => c.length >= AFTER), 'the events published after the failover', 10_000);
 
@@ -128,7 +143,9 @@ describe('Redis Sentinel: the primary is SIGKILLed mid-job, and everything follo
     const published = new Map<string, { from: number; to: number }>();
     for (const j of jobs) published.set(j.channel, { from: 1, to: (await controller.store.read(j.channel)).offset });
     const delivery = report(watchers, published);
-    console.log(`sentinel failover: ${JSON.stringify({ failoverMs, resumedMs, longestPauseMs, delivery, acknowledgedLost: plainLoss, acknowledgedAfterWaitLost: waitLoss })}`);
+    console.log(
+      `sentinel failover: ${JSON.stringify({ failoverMs, resumedMs, longestPauseMs, delivery, acknowledgedLost: plainLoss, acknowledgedAfterWaitLost: waitLoss })}`,
+    );
 
     assert.ok(failoverMs < SENTINEL_TIMINGS.downAfterMs + SENTINEL_TIMINGS.failoverTimeoutMs + 5_000, `failover took ${failoverMs} ms`);
     assert.equal(delivery.lost, 0);
@@ -137,7 +154,11 @@ describe('Redis Sentinel: the primary is SIGKILLed mid-job, and everything follo
     for (const [i, w] of watchers.entries()) {
       assert.equal(w.events.filter((e) => e === 'completed').length, 1, 'exactly one outcome each');
       assert.equal(stages[i]!.size, STEPS, `every progress step reached subscriber ${i}`);
-      assert.deepEqual(custom[i], Array.from({ length: AFTER }, (_, k) => k + 1), 'every event published after the failover, in order');
+      assert.deepEqual(
+        custom[i],
+        Array.from({ length: AFTER }, (_, k) => k + 1),
+        'every event published after the failover, in order',
+      );
     }
     for (const j of jobs) assert.equal((await controller.status(j.jobId)).state, 'completed');
     assert.equal(waitLoss.lost, 0, 'a write WAIT saw on a replica survives the failover');
@@ -200,7 +221,15 @@ describe('Redis Sentinel: what a failover loses when the replica is behind, and 
     waited.stop();
     await waited.done;
 
-    await waitFor(() => writer.redis.ping().then(() => true, () => false), 'the writer on the new primary', 10_000);
+    await waitFor(
+      () =>
+        writer.redis.ping().then(
+          () => true,
+          () => false,
+        ),
+      'the writer on the new primary',
+      10_000,
+    );
     const top = async (channel: string) => (await writer.store.read(channel)).offset;
     const plainTop = await top('probe:plain');
     const plainLost = plain.acked.filter((o) => o > plainTop).length;
@@ -214,7 +243,9 @@ describe('Redis Sentinel: what a failover loses when the replica is behind, and 
     const next = await waiter.trigger('probe:plain', 'after-failover', {});
     await waitFor(() => seen.some((e) => e.event === 'after-failover'), 'the subscriber to receive the event published after the failover', 10_000);
     assert.ok(next.offset <= plain.acked.at(-1)!, 'at an offset the subscriber had already seen in the old epoch');
-    console.log(`sentinel failover, replica behind: ${JSON.stringify({ refusedAfterMs, ackedWhileBehind, plainLost, waitAcknowledged: waited.acked.length, waitAcknowledgedWhileBehind: waited.acked.length - inSync.waited })}`);
+    console.log(
+      `sentinel failover, replica behind: ${JSON.stringify({ refusedAfterMs, ackedWhileBehind, plainLost, waitAcknowledged: waited.acked.length, waitAcknowledgedWhileBehind: waited.acked.length - inSync.waited })}`,
+    );
 
     assert.equal(plainLost, ackedWhileBehind, 'every write acknowledged while the replica was behind is lost, and only those');
     assert.ok(plainLost > 0, 'the stall made the gap real');

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+
 import { createResourcePool } from '../../server/index.js';
 
 /** A line server: "PING" → "PONG <n>". It can drop every connection, as a flaky dependency does. */
@@ -99,10 +100,12 @@ describe('a pool of external connections that heals itself', () => {
     const p = pool(5);
     const drops = setInterval(() => server.drop(), 15);
     try {
-      const answers = await Promise.all(Array.from({ length: 60 }, async (_, i) => {
-        await new Promise((r) => setTimeout(r, i * 3));
-        return p.use((c) => c.request('PING'));
-      }));
+      const answers = await Promise.all(
+        Array.from({ length: 60 }, async (_, i) => {
+          await new Promise((r) => setTimeout(r, i * 3));
+          return p.use((c) => c.request('PING'));
+        }),
+      );
       assert.ok(answers.every((a) => /^PONG \d+$/.test(a)));
       assert.ok(p.size <= 3, 'never more connections than the size');
       assert.ok(server.accepted > 3, `broken connections were replaced (${server.accepted} opened)`);
@@ -130,16 +133,22 @@ describe('a pool of external connections that heals itself', () => {
     const p = pool();
     try {
       let calls = 0;
-      await assert.rejects(p.use(async () => {
-        calls += 1;
-        throw new TypeError('bad request body');
-      }), TypeError);
+      await assert.rejects(
+        p.use(async () => {
+          calls += 1;
+          throw new TypeError('bad request body');
+        }),
+        TypeError,
+      );
       assert.equal(calls, 1, 'not a connection problem: no retry');
       let tries = 0;
-      await assert.rejects(p.use(async () => {
-        tries += 1;
-        throw Object.assign(new Error('socket closed'), { code: 'ECONNRESET' });
-      }), /gave up after 3 attempts: socket closed/);
+      await assert.rejects(
+        p.use(async () => {
+          tries += 1;
+          throw Object.assign(new Error('socket closed'), { code: 'ECONNRESET' });
+        }),
+        /gave up after 3 attempts: socket closed/,
+      );
       assert.equal(tries, 3);
     } finally {
       await p.close();

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+
 import { Redis } from 'ioredis';
-import { countJob } from '../helpers/test-jobs.js';
-import { startStack, type TestStack } from '../helpers/stack.js';
+
 import { channelKeys } from '../../server/channels/keys.js';
+import { startStack, type TestStack } from '../helpers/stack.js';
+import { countJob } from '../helpers/test-jobs.js';
 import { waitFor } from '../helpers/wait.js';
 
 const JOBS = 10_000;
@@ -37,10 +39,14 @@ describe('retention: 10,000 jobs and Redis comes back to a bounded size', () => 
       await Promise.all(Array.from({ length: Math.min(500, JOBS - i) }, () => stack.jobcast.start(countJob, { steps: 1 })));
     }
     const queue = stack.jobcast.queues.queue('count');
-    await waitFor(async () => {
-      const counts = await queue.getJobCounts('waiting', 'active');
-      return (counts.waiting ?? 0) + (counts.active ?? 0) === 0;
-    }, 'every job to run', 120_000);
+    await waitFor(
+      async () => {
+        const counts = await queue.getJobCounts('waiting', 'active');
+        return (counts.waiting ?? 0) + (counts.active ?? 0) === 0;
+      },
+      'every job to run',
+      120_000,
+    );
     const peak = await keys();
     // Channel state expires after the retention; BullMQ trims finished jobs to the count.
     // A job that ends after every other: once its channel expired, all of them are past the retention.
@@ -51,7 +57,9 @@ describe('retention: 10,000 jobs and Redis comes back to a bounded size', () => 
     await waitFor(async () => (await keys()) < 1000, 'Redis to come back to a bounded key count', 30_000);
     const settled = await keys();
     const completed = (await queue.getJobCounts('completed')).completed ?? 0;
-    console.log(`retention: ${JOBS} jobs in ${((Date.now() - started) / 1000).toFixed(1)} s; keys at the end of the run ${peak}, after retention ${settled}; completed jobs kept ${completed}`);
+    console.log(
+      `retention: ${JOBS} jobs in ${((Date.now() - started) / 1000).toFixed(1)} s; keys at the end of the run ${peak}, after retention ${settled}; completed jobs kept ${completed}`,
+    );
     assert.ok(completed <= 201, `completed jobs kept: ${completed}`);
     assert.ok(settled < 1000, `keys: ${settled}`);
   });

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+
 import { connect } from '../../client/connection.js';
 import type { EventContext } from '../../client/subscription.js';
-import { startRole, type RoleProcess } from '../helpers/processes.js';
+import { type RoleProcess, startRole } from '../helpers/processes.js';
 import { deleteKeys, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -66,7 +67,12 @@ describe('each role in its own process: web, gateway, worker on one Redis', () =
 
   it('the form refuses an empty path, or any path outside the allow-list, with a 400 page naming the problem', async () => {
     const refused = /analyses only its allowed repositories .*JOBCAST_DEMO_REPOS/;
-    for (const [path, message] of [['', /enter the path/], ['/definitely/not/here', refused], ['/etc', refused], [`${process.cwd()}/..`, refused]] as const) {
+    for (const [path, message] of [
+      ['', /enter the path/],
+      ['/definitely/not/here', refused],
+      ['/etc', refused],
+      [`${process.cwd()}/..`, refused],
+    ] as const) {
       const response = await fetch(`${web.url}/analyses`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },

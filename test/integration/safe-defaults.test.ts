@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+
 import express from 'express';
 import Pusher from 'pusher';
 import { z } from 'zod';
+
 import { AppRegistry } from '../../server/apps/apps.js';
 import { createJobcast, defineJob, type Jobcast } from '../../server/index.js';
 import { createLogger } from '../../server/logger.js';
@@ -43,7 +45,15 @@ describe('a router mounted in the host app claims nothing it was not asked for',
 
   before(async () => {
     redisUrl = await testRedisUrl();
-    jobcast = createJobcast({ redisUrl, secret: SECRET, keyPrefix: prefix, jobs: [countJob, pingJob], apps: new AppRegistry(APP), adminToken: 'admin-token-0123456789abcdef', logger: createLogger('silent') });
+    jobcast = createJobcast({
+      redisUrl,
+      secret: SECRET,
+      keyPrefix: prefix,
+      jobs: [countJob, pingJob],
+      apps: new AppRegistry(APP),
+      adminToken: 'admin-token-0123456789abcdef',
+      logger: createLogger('silent'),
+    });
 
     // The README's example: the router mounted at the root, the host app's own routes after it.
     const app = express();

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ProcessCluster, portOf } from '../helpers/cluster.js';
+
+import { portOf, ProcessCluster } from '../helpers/cluster.js';
 import type { RoleProcess } from '../helpers/processes.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
-import { closeAll, report, watch, type Watcher } from '../helpers/watchers.js';
 import { waitFor } from '../helpers/wait.js';
+import { closeAll, report, watch, type Watcher } from '../helpers/watchers.js';
 
 const CHANNELS = 400;
 const EVENTS = 10;
@@ -24,7 +25,11 @@ describe('four gateways behind a round-robin balancer, no sticky sessions', () =
     closeAll(watchers);
     await proxy?.close();
     const codes = await cluster.stop();
-    assert.deepEqual(codes, codes.map(() => 0), 'every process exits 0');
+    assert.deepEqual(
+      codes,
+      codes.map(() => 0),
+      'every process exits 0',
+    );
   });
 
   const stats = (g: RoleProcess) => fetch(`${g.url}/healthz`).then((r) => r.json() as Promise<{ received: number; connections: number; channels: number }>);
@@ -35,7 +40,7 @@ describe('four gateways behind a round-robin balancer, no sticky sessions', () =
     }
   }
 
-  it('each gateway carries only its own clients\' channels: about a quarter of the messages each', async () => {
+  it("each gateway carries only its own clients' channels: about a quarter of the messages each", async () => {
     watchers = await watch(proxy.url, await Promise.all(channels.map(async (channel) => ({ channel, token: await cluster.jobcast.token([channel]) }))));
     const before = await Promise.all(gateways.map(stats));
     await publishRound();
@@ -45,7 +50,11 @@ describe('four gateways behind a round-robin balancer, no sticky sessions', () =
     const received = after.map((s, i) => s.received - before[i]!.received);
     const total = CHANNELS * EVENTS;
     console.log(`4 gateways: received ${received.join(' / ')} of ${total} published; connections ${after.map((s) => s.connections).join(' / ')}`);
-    assert.equal(received.reduce((a, b) => a + b, 0), total, 'each message went to exactly one gateway');
+    assert.equal(
+      received.reduce((a, b) => a + b, 0),
+      total,
+      'each message went to exactly one gateway',
+    );
     for (const r of received) assert.ok(r > total * 0.15 && r < total * 0.35, `a gateway received ${r} of ${total}`);
 
     const result = report(watchers, new Map(channels.map((c) => [c, { from: 1, to: EVENTS }])));

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+
 import { connect } from '../../client/connection.js';
 import { startRole } from '../helpers/processes.js';
 import { deleteKeys, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
@@ -12,11 +13,19 @@ describe('secrets and tokens never reach the logs', () => {
     const secret = 'log-test-secret-DO-NOT-PRINT-0123';
     const app = await startRole('all', { REDIS_URL: redisUrl, JOBCAST_PREFIX: prefix, JOBCAST_SECRET: secret, LOG_LEVEL: 'trace' });
     try {
-      const page = await fetch(`${app.url}/analyses`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ path: process.cwd(), pace: 'fast' }) });
+      const page = await fetch(`${app.url}/analyses`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ path: process.cwd(), pace: 'fast' }),
+      });
       const html = await page.text();
       const jobId = /data-jobcast-job="([^"]+)"/.exec(html)![1]!;
       const token = /data-jobcast-token="([^"]+)"/.exec(html)![1]!;
-      await waitFor(async () => (await (await fetch(`${app.url}/jobcast/jobs/${jobId}?token=${token}`)).json()).state === 'completed', 'the job to complete', 30_000);
+      await waitFor(
+        async () => (await (await fetch(`${app.url}/jobcast/jobs/${jobId}?token=${token}`)).json()).state === 'completed',
+        'the job to complete',
+        30_000,
+      );
       await fetch(`${app.url}/jobcast/jobs/${jobId}/partial?token=${token}`);
       await fetch(`${app.url}/jobcast/jobs/${jobId}?token=${token}x`);
       const jc = connect({ url: app.url! });

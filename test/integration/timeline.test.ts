@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+
 import { connect } from '../../client/connection.js';
 import { jobChannel } from '../../shared/constants.js';
-import { countJob } from '../helpers/test-jobs.js';
 import { startStack, TEST_SECRET, type TestStack } from '../helpers/stack.js';
+import { countJob } from '../helpers/test-jobs.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('the timeline of one job, across web, worker, gateway and browser', () => {
@@ -36,17 +37,29 @@ describe('the timeline of one job, across web, worker, gateway and browser', () 
       assert.equal(whats[0], 'enqueued');
       assert.equal(timeline[0]!.detail.reqId, 'req-42', 'the request that started it');
       assert.ok(timeline.find((e) => e.what === 'started')?.detail.worker, 'which worker ran it');
-      assert.deepEqual(timeline.filter((e) => e.what === 'published').map((e) => e.detail.event), ['queued', 'active', 'progress', 'progress', 'completed']);
+      assert.deepEqual(
+        timeline.filter((e) => e.what === 'published').map((e) => e.detail.event),
+        ['queued', 'active', 'progress', 'progress', 'completed'],
+      );
       const delivered = timeline.find((e) => e.what === 'delivered' && e.detail.event === 'completed');
       assert.deepEqual(delivered?.detail.connections, [jc.socketId], 'to which connection');
       assert.equal(timeline.find((e) => e.what === 'acknowledged')?.detail.connection, jc.socketId, 'the browser acknowledged it');
       assert.ok(whats.indexOf('partial fetched') > whats.lastIndexOf('published'));
 
       const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'status', jobId], {
-        env: { ...process.env, REDIS_URL: stack.redisUrl, JOBCAST_PREFIX: stack.prefix, JOBCAST_SECRET: TEST_SECRET, JOBCAST_DEMO: '0', JOBCAST_JOBS: 'test/helpers/test-jobs.ts', LOG_LEVEL: 'silent' },
+        env: {
+          ...process.env,
+          REDIS_URL: stack.redisUrl,
+          JOBCAST_PREFIX: stack.prefix,
+          JOBCAST_SECRET: TEST_SECRET,
+          JOBCAST_DEMO: '0',
+          JOBCAST_JOBS: 'test/helpers/test-jobs.ts',
+          LOG_LEVEL: 'silent',
+        },
       });
       assert.match(stdout, new RegExp(`count ${jobId}: completed`));
-      for (const what of ['enqueued', 'started', 'published', 'delivered', 'acknowledged', 'partial fetched']) assert.match(stdout, new RegExp(`Z  ${what}`), what);
+      for (const what of ['enqueued', 'started', 'published', 'delivered', 'acknowledged', 'partial fetched'])
+        assert.match(stdout, new RegExp(`Z  ${what}`), what);
     } finally {
       jc.close();
     }

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+
 import { connect } from '../../client/connection.js';
 import type { EventContext } from '../../client/subscription.js';
 import { ErrorCode } from '../../shared/codes.js';
 import { jobChannel } from '../../shared/constants.js';
-import { countJob } from '../helpers/test-jobs.js';
 import { startStack, type TestStack } from '../helpers/stack.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { countJob } from '../helpers/test-jobs.js';
 import { deferred, waitFor, within } from '../helpers/wait.js';
 
 const expiryOf = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number }).exp;
@@ -57,14 +58,22 @@ describe('a client that outlives its token', () => {
       await waitFor(() => Date.now() / 1000 > expiryOf(short) + 0.2, 'the token to expire', 5000);
       proxy.cut();
 
-      assert.equal(await within(refused.promise, 'the plain-token subscription to be refused'), ErrorCode.tokenExpired, 'without a refresh source the refusal is final and says why');
+      assert.equal(
+        await within(refused.promise, 'the plain-token subscription to be refused'),
+        ErrorCode.tokenExpired,
+        'without a refresh source the refusal is final and says why',
+      );
       assert.equal(other.state, 'unsubscribed');
       const outcome = await within(done.promise, 'the outcome on the refreshing client', 20_000);
       assert.equal(fresh.length, 1, 'one fresh token');
       assert.ok(reasons.includes(ErrorCode.tokenExpired), 'subscribing said why it was not live');
       const last = (await stack.jobcast.store.read(channel)).offset;
       assert.equal(outcome.offset, last);
-      assert.deepEqual(offsets, Array.from({ length: last }, (_, i) => i + 1), 'every event once, in order, across the refresh');
+      assert.deepEqual(
+        offsets,
+        Array.from({ length: last }, (_, i) => i + 1),
+        'every event once, in order, across the refresh',
+      );
     } finally {
       refreshing.close();
       plain.close();

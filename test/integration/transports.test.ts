@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+
 import { io, type Socket } from 'socket.io-client';
+
 import { DEFAULT_SOCKET_PATH } from '../../shared/constants.js';
 import type { ChannelEvent } from '../../shared/protocol.js';
 import { startStack, type TestStack } from '../helpers/stack.js';
@@ -41,7 +43,10 @@ describe('the same events over a WebSocket and over long-polling', () => {
     for (let i = 1; i <= 300; i++) await stack.jobcast.store.append(channel, i % 50 === 0 ? 'note' : 'progress', data(i));
     await waitFor(() => viaWs.length === 300 && viaPolling.length === 300, 'both subscribers to have 300 events');
     assert.deepEqual(viaWs, viaPolling);
-    assert.deepEqual(viaWs.map((e) => e.offset), Array.from({ length: 300 }, (_, i) => i + 1));
+    assert.deepEqual(
+      viaWs.map((e) => e.offset),
+      Array.from({ length: 300 }, (_, i) => i + 1),
+    );
     assert.deepEqual(viaWs[199]!.data, data(200));
   });
 });

@@ -1,17 +1,19 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+
 import { createJobcast, type Jobcast } from '../../server/index.js';
 import { createLogger } from '../../server/logger.js';
+import { type BullWorkerProcess, startBullWorker } from '../helpers/bullmq-worker.js';
 import { startStack, TEST_SECRET, type TestStack } from '../helpers/stack.js';
-import { startBullWorker, type BullWorkerProcess } from '../helpers/bullmq-worker.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
-import { closeAll, watch, type Watcher } from '../helpers/watchers.js';
 import { waitFor } from '../helpers/wait.js';
+import { closeAll, watch, type Watcher } from '../helpers/watchers.js';
 
 const OUTCOMES = ['completed', 'failed', 'cancelled'];
 const outcomesOf = (w: Watcher) => w.events.filter((e) => OUTCOMES.includes(e));
@@ -44,9 +46,15 @@ describe('watching an existing BullMQ queue run by an unmodified BullMQ worker p
   /** Adds a job and subscribes to it while the queue is paused (`hold`: the caller resumes), so nothing starts unseen. */
   async function follow(data: Record<string, unknown>, opts: { attempts?: number; backoff?: number; hold?: boolean } = {}, subscribers = 1) {
     await emails.pause();
-    const job = await emails.add('welcome', data, { attempts: opts.attempts ?? 1, ...(opts.backoff ? { backoff: { type: 'fixed', delay: opts.backoff } } : {}) });
+    const job = await emails.add('welcome', data, {
+      attempts: opts.attempts ?? 1,
+      ...(opts.backoff ? { backoff: { type: 'fixed', delay: opts.backoff } } : {}),
+    });
     const started = await stack.jobcast.tokenForJob(job);
-    const ws = await watch(stack.url, Array.from({ length: subscribers }, () => started));
+    const ws = await watch(
+      stack.url,
+      Array.from({ length: subscribers }, () => started),
+    );
     watchers.push(...ws);
     if (!opts.hold) await emails.resume();
     return { job, started, ws };
@@ -68,7 +76,9 @@ describe('watching an existing BullMQ queue run by an unmodified BullMQ worker p
     // An object's percentage, stage and message drive the view; its other fields travel as data.
     assert.deepEqual(seen.at(-1), { pct: 100, stage: 'Sending 10 of 10', message: '10 sent', data: { batch: 10 } });
 
-    const partial = await fetch(`${stack.url}/jobcast/jobs/${encodeURIComponent(started.jobId)}/partial`, { headers: { authorization: `Bearer ${started.token}` } });
+    const partial = await fetch(`${stack.url}/jobcast/jobs/${encodeURIComponent(started.jobId)}/partial`, {
+      headers: { authorization: `Bearer ${started.token}` },
+    });
     assert.equal(partial.status, 200);
     assert.equal(await partial.text(), '<p class="sent">Sent 10 emails</p>');
 
@@ -99,8 +109,16 @@ describe('watching an existing BullMQ queue run by an unmodified BullMQ worker p
       assert.ok(proxy.cut() > 0, 'the connection was cut');
       await waitFor(() => w!.done, 'the outcome after reconnecting', 20_000);
       assert.ok(w!.catchUps.length >= 1, 'it reconnected');
-      assert.deepEqual(w!.offsets, Array.from({ length: w!.offsets.length }, (_, i) => w!.offsets[0]! + i), 'every offset once, in order');
-      assert.deepEqual(pcts, [...new Set(pcts)].sort((a, b) => Number(a) - Number(b)), 'each value once, only forward');
+      assert.deepEqual(
+        w!.offsets,
+        Array.from({ length: w!.offsets.length }, (_, i) => w!.offsets[0]! + i),
+        'every offset once, in order',
+      );
+      assert.deepEqual(
+        pcts,
+        [...new Set(pcts)].sort((a, b) => Number(a) - Number(b)),
+        'each value once, only forward',
+      );
       assert.equal(pcts.at(-1), 100);
       assert.deepEqual(outcomesOf(w!), ['completed']);
     } finally {
@@ -120,9 +138,18 @@ describe('watching an existing BullMQ queue run by an unmodified BullMQ worker p
     await waitFor(() => retried.ws[0]!.done && failing.ws[0]!.done, 'both outcomes', 20_000);
 
     assert.deepEqual(outcomesOf(retried.ws[0]!), ['completed']);
-    assert.deepEqual(retries.map((r) => [r.attempt, r.attempts]), [[2, 3], [3, 3]]);
+    assert.deepEqual(
+      retries.map((r) => [r.attempt, r.attempts]),
+      [
+        [2, 3],
+        [3, 3],
+      ],
+    );
     assert.match(retries[0]!.error, /mail server said no \(attempt 1\)/);
-    assert.ok(retries.every((r) => typeof r.retryAt === 'number' && r.retryAt > Date.now() - 60_000), 'when the next attempt starts');
+    assert.ok(
+      retries.every((r) => typeof r.retryAt === 'number' && r.retryAt > Date.now() - 60_000),
+      'when the next attempt starts',
+    );
 
     assert.deepEqual(outcomesOf(failing.ws[0]!), ['failed']);
     assert.equal(failing.ws[0]!.events.filter((e) => e === 'retrying').length, 1);
@@ -131,7 +158,10 @@ describe('watching an existing BullMQ queue run by an unmodified BullMQ worker p
 
   it('cancel: a waiting job is removed; a running one cannot be stopped when the workers do not take cancel requests', async () => {
     const waiting = await follow({ steps: 2 }, { hold: true });
-    const cancelled = await fetch(`${stack.url}/jobcast/jobs/${waiting.started.jobId}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${waiting.started.token}` } });
+    const cancelled = await fetch(`${stack.url}/jobcast/jobs/${waiting.started.jobId}/cancel`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${waiting.started.token}` },
+    });
     assert.equal(cancelled.status, 202);
     assert.deepEqual(await cancelled.json(), { jobId: waiting.started.jobId, state: 'cancelled' });
     await waitFor(() => waiting.ws[0]!.done, 'cancelled');
@@ -141,9 +171,15 @@ describe('watching an existing BullMQ queue run by an unmodified BullMQ worker p
 
     const running = await follow({ steps: 20, stepMs: 50 });
     await waitFor(() => running.ws[0]!.events.includes('progress'), 'running');
-    const refused = await fetch(`${stack.url}/jobcast/jobs/${running.started.jobId}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${running.started.token}` } });
+    const refused = await fetch(`${stack.url}/jobcast/jobs/${running.started.jobId}/cancel`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${running.started.token}` },
+    });
     assert.equal(refused.status, 409);
-    assert.match(((await refused.json()) as { error: { message: string } }).error.message, /already running, and the workers of queue emails cannot be told to stop it/);
+    assert.match(
+      ((await refused.json()) as { error: { message: string } }).error.message,
+      /already running, and the workers of queue emails cannot be told to stop it/,
+    );
     await waitFor(() => running.ws[0]!.done, 'it finishes on its own', 20_000);
     assert.deepEqual(outcomesOf(running.ws[0]!), ['completed']);
   });
@@ -155,15 +191,29 @@ describe('watching an existing BullMQ queue run by an unmodified BullMQ worker p
     watchers.push(w!);
     await waitFor(() => w!.done, 'the outcome');
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'status', started.jobId], {
-      env: { ...process.env, REDIS_URL: stack.redisUrl, JOBCAST_PREFIX: stack.prefix, JOBCAST_SECRET: TEST_SECRET, JOBCAST_WATCH_QUEUES: 'emails', JOBCAST_WATCH_PREFIX: bullPrefix, LOG_LEVEL: 'silent' },
+      env: {
+        ...process.env,
+        REDIS_URL: stack.redisUrl,
+        JOBCAST_PREFIX: stack.prefix,
+        JOBCAST_SECRET: TEST_SECRET,
+        JOBCAST_WATCH_QUEUES: 'emails',
+        JOBCAST_WATCH_PREFIX: bullPrefix,
+        LOG_LEVEL: 'silent',
+      },
       timeout: 20_000,
     });
     assert.match(stdout, new RegExp(`^welcome ${started.jobId}: completed \\(100%\\), attempt 1 of 1`));
   });
 
   it('clear errors: a job id not in the queue, a queue not watched, an id that is not a watched job', async () => {
-    await assert.rejects(stack.jobcast.tokenForJob({ queueName: 'emails', id: 'nope' }), { status: 404, message: `no job "nope" in queue emails (prefix ${bullPrefix})` });
-    await assert.rejects(stack.jobcast.tokenForJob({ queueName: 'reports', id: '1' }), { status: 404, message: /queue "reports" is not watched; call jobcast.watchQueue\("reports"\) first/ });
+    await assert.rejects(stack.jobcast.tokenForJob({ queueName: 'emails', id: 'nope' }), {
+      status: 404,
+      message: `no job "nope" in queue emails (prefix ${bullPrefix})`,
+    });
+    await assert.rejects(stack.jobcast.tokenForJob({ queueName: 'reports', id: '1' }), {
+      status: 404,
+      message: /queue "reports" is not watched; call jobcast.watchQueue\("reports"\) first/,
+    });
     await assert.rejects(stack.jobcast.status('reports:1'), { status: 404 });
     const status = await fetch(`${stack.url}/jobcast/jobs/emails:a%20b`, { headers: { authorization: 'Bearer x' } });
     assert.equal(status.status, 400);
@@ -177,7 +227,11 @@ describe('watching an existing BullMQ queue run by an unmodified BullMQ worker p
     try {
       await jc.watchQueue('not-yet', { prefix: bullPrefix }).ready;
       assert.ok(
-        lines.some((l) => l.includes(`queue not-yet (prefix ${bullPrefix}) has no keys in this Redis yet; watching it anyway. If your producers use another Redis or prefix, pass { connection, prefix }`)),
+        lines.some((l) =>
+          l.includes(
+            `queue not-yet (prefix ${bullPrefix}) has no keys in this Redis yet; watching it anyway. If your producers use another Redis or prefix, pass { connection, prefix }`,
+          ),
+        ),
         lines.join('\n'),
       );
     } finally {
@@ -201,7 +255,10 @@ describe('watched queue: a worker SIGKILLed mid-job, and two watching processes'
     queue = new Queue('kills', { connection: (connection = new Redis(stack.redisUrl, { maxRetriesPerRequest: null })), prefix: bullPrefix });
     // A second jobcast process's worth of watching: same Redis and key prefix, its own connections.
     second = createJobcast({ redisUrl: stack.redisUrl, secret: TEST_SECRET, keyPrefix: stack.prefix, logger: createLogger('silent') });
-    await Promise.all([stack.jobcast.watchQueue('kills', { prefix: bullPrefix, leaseMs: 1500 }).ready, second.watchQueue('kills', { prefix: bullPrefix, leaseMs: 1500 }).ready]);
+    await Promise.all([
+      stack.jobcast.watchQueue('kills', { prefix: bullPrefix, leaseMs: 1500 }).ready,
+      second.watchQueue('kills', { prefix: bullPrefix, leaseMs: 1500 }).ready,
+    ]);
   });
   after(async () => {
     closeAll(watchers);
@@ -218,7 +275,10 @@ describe('watched queue: a worker SIGKILLed mid-job, and two watching processes'
     workers.push(doomed);
     const jobs = await Promise.all([1, 2, 3].map(() => queue.add('long', { steps: 20, stepMs: 100 })));
     const started = await Promise.all(jobs.map((j) => stack.jobcast.tokenForJob(j)));
-    const ws = await watch(stack.url, started.flatMap((s) => [s, s, s]));
+    const ws = await watch(
+      stack.url,
+      started.flatMap((s) => [s, s, s]),
+    );
     watchers.push(...ws);
     // Progress of the run after the stall, per subscriber.
     const pcts = new Map<Watcher, number[]>(ws.map((w) => [w, []]));
@@ -242,7 +302,11 @@ describe('watched queue: a worker SIGKILLed mid-job, and two watching processes'
         const afterStall = w.events.slice(w.events.lastIndexOf('stalled'));
         assert.equal(afterStall.filter((e) => e === 'active').length, 1, `${s.jobId}: ${afterStall.join(',')}`);
         const second = pcts.get(w)!;
-        assert.deepEqual(second, [...new Set(second)].sort((a, b) => a - b), `${s.jobId}: each progress once: ${second.join(',')}`);
+        assert.deepEqual(
+          second,
+          [...new Set(second)].sort((a, b) => a - b),
+          `${s.jobId}: each progress once: ${second.join(',')}`,
+        );
         assert.equal(second.at(-1), 100);
       }
     }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
+
 import { freePort, redisAnswers } from '../../server/redis/embedded-redis.js';
 import { startRole } from '../helpers/processes.js';
 

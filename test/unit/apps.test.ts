@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+
 import { AppRegistry } from '../../server/apps/apps.js';
 import { openApiDocument } from '../../server/http/openapi.js';
 
@@ -13,7 +14,13 @@ describe('apps of the signed HTTP API', () => {
     const dir = await mkdtemp(join(tmpdir(), 'jobcast-apps-'));
     try {
       const good = join(dir, 'apps.json');
-      await writeFile(good, JSON.stringify([{ id: 'shop', key: 'shop-key', secret: 'shop-secret-0123456789' }, { id: 'old', key: 'k', secret: 'old-secret-0123456789', enabled: false }]));
+      await writeFile(
+        good,
+        JSON.stringify([
+          { id: 'shop', key: 'shop-key', secret: 'shop-secret-0123456789' },
+          { id: 'old', key: 'k', secret: 'old-secret-0123456789', enabled: false },
+        ]),
+      );
       const apps = AppRegistry.fromFile(DEFAULT, good);
       assert.equal(apps.get('shop')?.enabled, true);
       assert.equal(apps.get('old')?.enabled, false);
@@ -38,7 +45,14 @@ describe('apps of the signed HTTP API', () => {
   it('describes the API in an OpenAPI document', () => {
     const doc = openApiDocument('/jobcast') as { openapi: string; paths: Record<string, unknown> };
     assert.equal(doc.openapi, '3.1.0');
-    for (const path of ['/apps/{appId}/events', '/apps/{appId}/batch_events', '/apps/{appId}/channels', '/apps/{appId}/jobs/{name}', '/apps/{appId}/tokens', '/jobcast/jobs/{id}/partial']) {
+    for (const path of [
+      '/apps/{appId}/events',
+      '/apps/{appId}/batch_events',
+      '/apps/{appId}/channels',
+      '/apps/{appId}/jobs/{name}',
+      '/apps/{appId}/tokens',
+      '/jobcast/jobs/{id}/partial',
+    ]) {
       assert.ok(path in doc.paths, path);
     }
   });

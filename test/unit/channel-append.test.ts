@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+
 import { Redis } from 'ioredis';
-import { RedisChannelStore } from '../../server/channels/redis-channel-store.js';
+
 import { channelKeys } from '../../server/channels/keys.js';
+import { RedisChannelStore } from '../../server/channels/redis-channel-store.js';
 import { cancelKeys } from '../../server/jobs/cancellation.js';
 import { deleteKeys, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 
@@ -39,7 +41,13 @@ describe('append-publish-4.lua: the guarded append, TTLs and approximate trimmin
     assert.equal(cancelled?.event, 'cancelled');
     assert.deepEqual(cancelled?.data, { reason: 'stop "now" / ✓' });
     // What was stored and published is what append returned; `cancelled` is an outcome.
-    assert.deepEqual((await history(s, channel)).map((e) => [e.event, e.data]), [['active', { attempt: 1 }], ['cancelled', { reason: 'stop "now" / ✓' }]]);
+    assert.deepEqual(
+      (await history(s, channel)).map((e) => [e.event, e.data]),
+      [
+        ['active', { attempt: 1 }],
+        ['cancelled', { reason: 'stop "now" / ✓' }],
+      ],
+    );
     assert.equal(await s.append(channel, 'active', { attempt: 3 }, guard), null, 'nothing after the outcome');
   });
 
@@ -48,7 +56,10 @@ describe('append-publish-4.lua: the guarded append, TTLs and approximate trimmin
     const list = `${prefix}{job:timed}:timeline`;
     const record = (n: number) => ({ key: list, entry: JSON.stringify({ n }), max: 3, ttlSeconds: 30 });
     for (let n = 1; n <= 5; n++) assert.ok(await s.append('job:timed', 'note', { n }, { record: record(n) }));
-    assert.deepEqual((await redis.lrange(list, 0, -1)).map((l) => (JSON.parse(l) as { n: number }).n), [3, 4, 5]);
+    assert.deepEqual(
+      (await redis.lrange(list, 0, -1)).map((l) => (JSON.parse(l) as { n: number }).n),
+      [3, 4, 5],
+    );
     assert.ok((await redis.ttl(list)) > 25);
     await redis.del(list);
     await redis.set(list, 'not a list');
@@ -73,7 +84,10 @@ describe('append-publish-4.lua: the guarded append, TTLs and approximate trimmin
     const { epoch } = await s.read('c:trim');
     const recent = await s.read('c:trim', { epoch, offset: 140 });
     assert.equal(recent.recovered, true);
-    assert.deepEqual(recent.events.map((e) => e.offset), [141, 142, 143, 144, 145, 146, 147, 148, 149, 150]);
+    assert.deepEqual(
+      recent.events.map((e) => e.offset),
+      [141, 142, 143, 144, 145, 146, 147, 148, 149, 150],
+    );
     const older = await s.read('c:trim', { epoch, offset: 139 });
     assert.equal(older.recovered, false, 'eleven missed is more than historySize: the snapshot instead');
   });

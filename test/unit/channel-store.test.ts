@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+
 import { Redis } from 'ioredis';
-import { RedisChannelStore } from '../../server/channels/redis-channel-store.js';
+
 import { channelKeys } from '../../server/channels/keys.js';
+import { RedisChannelStore } from '../../server/channels/redis-channel-store.js';
 import { InvalidInputError, PayloadTooLargeError } from '../../server/errors.js';
 import { deleteKeys, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 
@@ -34,7 +36,10 @@ describe('channel log (append-publish-2.lua, read-since-2.lua) on a real Redis',
     assert.equal(first?.epoch, second?.epoch);
     for (let i = 0; i < 50 && live.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
     sub.disconnect();
-    assert.deepEqual(live.map((m) => JSON.parse(m).offset), [1, 2]);
+    assert.deepEqual(
+      live.map((m) => JSON.parse(m).offset),
+      [1, 2],
+    );
     assert.deepEqual(JSON.parse(live[1]!).data, { text: 'hi' });
   });
 
@@ -45,7 +50,10 @@ describe('channel log (append-publish-2.lua, read-since-2.lua) on a real Redis',
     const epoch = events[0]!.epoch;
     const read = await s.read('b', { epoch, offset: 1 });
     assert.equal(read.recovered, true);
-    assert.deepEqual(read.events.map((e) => e.offset), [2, 3, 4]);
+    assert.deepEqual(
+      read.events.map((e) => e.offset),
+      [2, 3, 4],
+    );
     const upToDate = await s.read('b', { epoch, offset: 4 });
     assert.deepEqual([upToDate.recovered, upToDate.events.length, upToDate.offset], [true, 0, 4]);
   });
@@ -58,7 +66,10 @@ describe('channel log (append-publish-2.lua, read-since-2.lua) on a real Redis',
     await s.append('job:c', 'completed', { partialUrl: null, durationMs: 1 });
     const read = await s.read('job:c', { epoch: first!.epoch, offset: 1 });
     assert.equal(read.recovered, false);
-    assert.deepEqual(read.events.map((e) => e.event), ['queued', 'progress', 'completed']);
+    assert.deepEqual(
+      read.events.map((e) => e.event),
+      ['queued', 'progress', 'completed'],
+    );
     assert.deepEqual(read.events[1]!.data, { pct: 80 });
     assert.equal(read.offset, 11);
   });
@@ -72,7 +83,10 @@ describe('channel log (append-publish-2.lua, read-since-2.lua) on a real Redis',
     const reset = await s.append('job:d', 'queued', { job: 'x', attempts: 1 }, { reset: true });
     assert.ok(reset, 'a reset (job queued again) clears the outcome');
     const read = await s.read('job:d');
-    assert.deepEqual(read.events.map((e) => e.event), ['custom-note', 'queued']);
+    assert.deepEqual(
+      read.events.map((e) => e.event),
+      ['custom-note', 'queued'],
+    );
   });
 
   it('starts a new epoch when the channel was lost, and refuses a position from the future', async () => {
@@ -87,7 +101,7 @@ describe('channel log (append-publish-2.lua, read-since-2.lua) on a real Redis',
     await assert.rejects(s.read('e', { epoch: after!.epoch, offset: 99 }), /ahead of channel/);
   });
 
-  it('when Redis comes back behind what a writer appended (a failover lost the newest events), that writer\'s next event starts a new epoch', async () => {
+  it("when Redis comes back behind what a writer appended (a failover lost the newest events), that writer's next event starts a new epoch", async () => {
     const writer = store();
     const events = [];
     for (let i = 1; i <= 5; i++) events.push((await writer.append('lost-tail', 'note', { i }))!);
@@ -118,7 +132,7 @@ describe('channel log (append-publish-2.lua, read-since-2.lua) on a real Redis',
     await store().append('lost-tail-gateway', 'note', { i: 2 });
     await loseNewest('lost-tail-gateway', 1);
     const seenUpTo = { epoch: first!.epoch, offset: 2 };
-    await assert.rejects(store().read('lost-tail-gateway', seenUpTo), /ahead of channel/, 'a client\'s position from the future is still refused');
+    await assert.rejects(store().read('lost-tail-gateway', seenUpTo), /ahead of channel/, "a client's position from the future is still refused");
     const read = await store().read('lost-tail-gateway', seenUpTo, { rebaseIfAhead: true });
     assert.notEqual(read.epoch, first!.epoch);
     assert.deepEqual([read.offset, read.recovered], [1, false]);
@@ -148,7 +162,10 @@ describe('channel log (append-publish-2.lua, read-since-2.lua) on a real Redis',
   it('refuses oversized and non-JSON data, writing nothing', async () => {
     const s = store();
     await assert.rejects(s.append('g', 'big', { text: 'x'.repeat(200) }), PayloadTooLargeError);
-    await assert.rejects(s.append('g', 'fn', () => 1), InvalidInputError);
+    await assert.rejects(
+      s.append('g', 'fn', () => 1),
+      InvalidInputError,
+    );
     assert.equal((await s.read('g')).offset, 0);
   });
 

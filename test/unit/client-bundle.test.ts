@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { gzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
+
 import { clientBundle } from '../../server/http/client-bundle.js';
 
 describe('the one-file browser client', () => {

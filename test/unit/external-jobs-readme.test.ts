@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const read = (path: string) => readFileSync(`${ROOT}${path}`, 'utf8');
@@ -15,7 +15,7 @@ function markedBlocks(): { kind: 'same as' | 'lines of'; file: string; code: str
   return blocks;
 }
 
-describe('the README\'s Ruby and Python sections are what the tests run', () => {
+describe("the README's Ruby and Python sections are what the tests run", () => {
   const blocks = markedBlocks();
 
   it('shows each helper whole, as the file the tests load', () => {
@@ -38,7 +38,11 @@ describe('the README\'s Ruby and Python sections are what the tests run', () => 
     const partial = blocks.filter((b) => b.kind === 'lines of');
     assert.ok(partial.length >= 5, 'Ruby: web, job, middleware; Python: web, job');
     for (const block of partial) {
-      const lines = new Set(read(block.file).split('\n').map((l) => l.trim()));
+      const lines = new Set(
+        read(block.file)
+          .split('\n')
+          .map((l) => l.trim()),
+      );
       for (const line of block.code.split('\n').map((l) => l.trim())) {
         if (line === '' || line.startsWith('#')) continue;
         assert.ok(lines.has(line), `${block.file} runs the README line: ${line}`);

@@ -3,14 +3,17 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+
 import { Server } from 'socket.io';
 import { io, type Socket as ClientSocket } from 'socket.io-client';
-import type { ChannelEvent } from '../../shared/protocol.js';
+
 import { eventFrame, fastPathInternalsProblem, VERIFIED_WITH, writeFrame } from '../../server/gateway/event-frames.js';
 import type { GatewayServer, GatewaySocket } from '../../server/gateway/types.js';
+import type { ChannelEvent } from '../../shared/protocol.js';
 import { deferred } from '../helpers/wait.js';
 
-const installed = (name: string) => (JSON.parse(readFileSync(new URL(`../../node_modules/${name}/package.json`, import.meta.url), 'utf8')) as { version: string }).version;
+const installed = (name: string) =>
+  (JSON.parse(readFileSync(new URL(`../../node_modules/${name}/package.json`, import.meta.url), 'utf8')) as { version: string }).version;
 const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> };
 
 /**
@@ -46,11 +49,22 @@ describe('the broadcast fast path against the socket.io, engine.io and ws it was
     return { client, socket };
   }
 
-  const event = (offset: number): ChannelEvent => ({ channel: 'job:fast', epoch: 'e1', offset, event: 'progress', data: { pct: offset, text: 'é ✓ "q"' }, ts: 1 });
+  const event = (offset: number): ChannelEvent => ({
+    channel: 'job:fast',
+    epoch: 'e1',
+    offset,
+    event: 'progress',
+    data: { pct: offset, text: 'é ✓ "q"' },
+    ts: 1,
+  });
 
   it('runs on exactly the versions it was verified with, pinned in package.json', () => {
     for (const [name, version] of Object.entries(VERIFIED_WITH)) {
-      assert.equal(installed(name), version, `${name} ${installed(name)} is installed; re-verify server/gateway/event-frames.ts against it, then update VERIFIED_WITH`);
+      assert.equal(
+        installed(name),
+        version,
+        `${name} ${installed(name)} is installed; re-verify server/gateway/event-frames.ts against it, then update VERIFIED_WITH`,
+      );
       assert.equal(manifest.dependencies[name], version, `package.json must pin ${name} to exactly ${version}`);
     }
   });

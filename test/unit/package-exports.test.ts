@@ -9,7 +9,8 @@ describe('package entry points', () => {
     const server = await import('jobcast/server');
     const client = await import('jobcast/client');
     const shared = await import('jobcast/shared');
-    for (const name of ['createJobcast', 'defineJob', 'renderJobElement', 'TokenSigner']) assert.equal(typeof (server as Record<string, unknown>)[name], 'function', name);
+    for (const name of ['createJobcast', 'defineJob', 'renderJobElement', 'TokenSigner'])
+      assert.equal(typeof (server as Record<string, unknown>)[name], 'function', name);
     for (const name of ['connect', 'trackJob', 'mountJobElements']) assert.equal(typeof (client as Record<string, unknown>)[name], 'function', name);
     assert.equal(typeof shared.SubscribeRequest.safeParse, 'function');
     assert.equal(shared.PROTOCOL_VERSION, 1);

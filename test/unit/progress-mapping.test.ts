@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ProgressEvent } from '../../shared/protocol.js';
+
 import { progressFromBullmq } from '../../server/watch/progress-mapping.js';
 import { queueLabel, splitWatchedJobId, watchedJobId } from '../../server/watch/watched-job-id.js';
+import { ProgressEvent } from '../../shared/protocol.js';
 
 describe('what BullMQ workers report as progress, as jobcast progress events', () => {
   it('a number is a percentage, clamped; NaN says nothing', () => {
@@ -12,7 +13,12 @@ describe('what BullMQ workers report as progress, as jobcast progress events', (
     assert.deepEqual(progressFromBullmq(Number.NaN), { pct: null });
   });
   it("an object's pct/percentage/progress, stage and message drive the view; the rest is data", () => {
-    assert.deepEqual(progressFromBullmq({ percentage: 30, stage: 'Sending', message: '3 of 10', sent: 3 }), { pct: 30, stage: 'Sending', message: '3 of 10', data: { sent: 3 } });
+    assert.deepEqual(progressFromBullmq({ percentage: 30, stage: 'Sending', message: '3 of 10', sent: 3 }), {
+      pct: 30,
+      stage: 'Sending',
+      message: '3 of 10',
+      data: { sent: 3 },
+    });
     assert.deepEqual(progressFromBullmq({ progress: 70 }), { pct: 70 });
     assert.deepEqual(progressFromBullmq({ pct: 10, progress: 'x' }), { pct: 10, data: { progress: 'x' } });
     assert.deepEqual(progressFromBullmq({ stage: 7, step: 'b' }), { pct: null, data: { stage: 7, step: 'b' } });

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ChannelName, jobChannel, jobIdOfChannel } from '../../shared/channels.js';
-import { SubscribeAck, SubscribeRequest, eventClassOf, jobStateAfter } from '../../shared/protocol.js';
+
 import { channelKeys, channelOfLive } from '../../server/channels/keys.js';
+import { ChannelName, jobChannel, jobIdOfChannel } from '../../shared/channels.js';
+import { eventClassOf, jobStateAfter, SubscribeAck, SubscribeRequest } from '../../shared/protocol.js';
 
 describe('protocol schemas', () => {
   it('accepts a well-formed subscribe and names the field of a malformed one', () => {

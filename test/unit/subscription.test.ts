@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+
 import { Subscription, type SubscriptionTransport } from '../../client/subscription.js';
 import type { ChannelEvent, SubscribeAck, SubscribeRequest } from '../../shared/protocol.js';
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
+
 import { EtaEstimator } from '../../client/ui/format.js';
 import { SlowConsumers } from '../../server/gateway/slow-consumers.js';
 import type { GatewayServer, GatewaySocket } from '../../server/gateway/types.js';
@@ -42,7 +43,14 @@ describe('time-driven rules, on mock timers', () => {
     assert.equal(sent.length, 0, 'nothing is written while it is slow');
 
     assert.equal(slow.deliverTo(s, 'job:a', { ...progress(4), event: 'completed', data: {} }), true);
-    assert.deepEqual(sent.map((e) => [e.offset, e.event, e.conflated]), [[3, 'progress', true], [4, 'completed', undefined]], 'an outcome goes at once, after the progress it held');
+    assert.deepEqual(
+      sent.map((e) => [e.offset, e.event, e.conflated]),
+      [
+        [3, 'progress', true],
+        [4, 'completed', undefined],
+      ],
+      'an outcome goes at once, after the progress it held',
+    );
 
     assert.equal(slow.deliverTo(s, 'job:a', progress(5)), true);
     socket.conn.transport.socket.bufferedAmount = 100;

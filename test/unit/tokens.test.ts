@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+
 import { SignJWT } from 'jose';
-import { ErrorCode } from '../../shared/codes.js';
+
 import { ForbiddenError, UnauthorizedError } from '../../server/errors.js';
 import { TokenSigner } from '../../server/tokens.js';
+import { ErrorCode } from '../../shared/codes.js';
 
 const SECRET = 'a-secret-that-is-long-enough';
 

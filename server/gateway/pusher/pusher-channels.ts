@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+
 import { jobChannel, jobIdOfChannel } from '../../../shared/channels.js';
 import { PUSHER_JOB_CHANNEL_PREFIX } from '../../../shared/pusher-protocol.js';
 
@@ -48,7 +49,13 @@ export function channelSignature(app: { key: string; secret: string }, socketId:
 }
 
 /** True when `auth` is the app's signature for this connection and channel (constant time). */
-export function signatureValid(app: { key: string; secret: string }, socketId: string, channel: string, auth: string | undefined, channelData?: string): boolean {
+export function signatureValid(
+  app: { key: string; secret: string },
+  socketId: string,
+  channel: string,
+  auth: string | undefined,
+  channelData?: string,
+): boolean {
   if (auth === undefined) return false;
   const expected = Buffer.from(channelSignature(app, socketId, channel, channelData));
   const given = Buffer.from(auth);

@@ -1,14 +1,15 @@
 import type WebSocket from 'ws';
+
 import { ChannelName, jobIdOfChannel } from '../../../shared/channels.js';
+import type { ChannelEvent, StreamPosition, SubscribeOk } from '../../../shared/protocol.js';
 import { PusherCode } from '../../../shared/pusher-codes.js';
 import { PusherClientFrame, PusherSubscribeData, PusherUnsubscribeData } from '../../../shared/pusher-protocol.js';
-import type { ChannelEvent, StreamPosition, SubscribeOk } from '../../../shared/protocol.js';
 import type { App } from '../../apps/apps.js';
 import { JobcastError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { HubMember } from '../channel-hub.js';
-import { internalChannel, kindOf, signatureValid, type ChannelNamespace } from './pusher-channels.js';
-import { PING, PONG, closeReason, errorFrame, eventFrame, subscriptionError, subscriptionSucceeded, type EventFrame } from './pusher-frames.js';
+import { type ChannelNamespace, internalChannel, kindOf, signatureValid } from './pusher-channels.js';
+import { closeReason, errorFrame, type EventFrame, eventFrame, PING, PONG, subscriptionError, subscriptionSucceeded } from './pusher-frames.js';
 
 /** The hub as a Pusher connection uses it. */
 export interface MemberHub {
@@ -187,12 +188,14 @@ export class PusherConnection implements HubMember {
     }
     if (this.#closed) return;
     if (this.#channels.has(name) || this.#pending.has(name)) return refuse(409, `already subscribed to ${name}`);
-    if (this.#channels.size + this.#pending.size >= this.#cx.maxSubscriptions) return refuse(429, `at most ${this.#cx.maxSubscriptions} subscriptions per connection`);
+    if (this.#channels.size + this.#pending.size >= this.#cx.maxSubscriptions)
+      return refuse(429, `at most ${this.#cx.maxSubscriptions} subscriptions per connection`);
     const kind = kindOf(name);
     if (kind === 'presence') return refuse(501, 'presence channels are not supported by jobcast; use a private- channel');
     if (kind === 'encrypted') return refuse(501, 'encrypted channels are not supported by jobcast; use a private- channel');
     if (kind === 'public' && !this.#app.publicChannels) return refuse(403, 'public channels are off for this app; use a private- channel');
-    if (kind === 'private' && !signatureValid(this.#app, this.socketId, name, auth)) return refuse(401, 'invalid signature: auth must be the app key and the HMAC-SHA256 of "socket_id:channel" with the app secret');
+    if (kind === 'private' && !signatureValid(this.#app, this.socketId, name, auth))
+      return refuse(401, 'invalid signature: auth must be the app key and the HMAC-SHA256 of "socket_id:channel" with the app secret');
     const internal = internalChannel(this.#cx.apps, this.#app.id, name);
     if (!ChannelName.safeParse(internal).success) return refuse(400, 'channel name is too long');
     this.#pending.add(name);
@@ -231,8 +234,10 @@ export class PusherConnection implements HubMember {
   async #clientEvent(event: string, name: string | undefined, data: unknown): Promise<void> {
     if (!this.#app.clientEvents) return this.#error(PusherCode.clientEventRefused, 'client events are off for this app');
     const internal = name === undefined ? undefined : this.#channels.get(name);
-    if (name === undefined || internal === undefined) return this.#error(PusherCode.clientEventRefused, 'client events need a channel this connection is subscribed to');
-    if (kindOf(name) !== 'private' || jobIdOfChannel(internal) !== null) return this.#error(PusherCode.clientEventRefused, 'client events are allowed on private- channels only, not on job channels');
+    if (name === undefined || internal === undefined)
+      return this.#error(PusherCode.clientEventRefused, 'client events need a channel this connection is subscribed to');
+    if (kindOf(name) !== 'private' || jobIdOfChannel(internal) !== null)
+      return this.#error(PusherCode.clientEventRefused, 'client events are allowed on private- channels only, not on job channels');
     try {
       await this.#cx.consumeClientEvent(this.socketId);
     } catch {

@@ -1,15 +1,17 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+
 import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { type WebSocket, WebSocketServer } from 'ws';
+
 import { PusherCode } from '../../../shared/pusher-codes.js';
 import { PUSHER_PATH_PREFIX, PUSHER_PROTOCOL_VERSIONS } from '../../../shared/pusher-protocol.js';
 import type { App } from '../../apps/apps.js';
-import type { Logger } from '../../logger.js';
 import { originAllowed, type Origins } from '../../http/security.js';
+import type { Logger } from '../../logger.js';
+import type { ChannelNamespace } from './pusher-channels.js';
 import { PusherConnection, type PusherConnectionContext } from './pusher-connection.js';
 import { closeReason, connectionEstablished, errorFrame } from './pusher-frames.js';
-import type { ChannelNamespace } from './pusher-channels.js';
 
 /** Options of the Pusher protocol endpoint, as a gateway passes them. */
 export interface PusherEndpointOptions {
@@ -88,10 +90,13 @@ export class PusherEndpoint {
     http.on('upgrade', this.#onUpgrade);
     // One timer for every connection: the heartbeat and the drain of slow ones. A silent
     // connection is pinged after the activity timeout and closed a pong timeout later.
-    this.#sweep = setInterval(() => {
-      const now = Date.now();
-      for (const connection of this.#connections) connection.checkAlive(now);
-    }, Math.min(1000, Math.max(50, activityTimeoutMs / 10)));
+    this.#sweep = setInterval(
+      () => {
+        const now = Date.now();
+        for (const connection of this.#connections) connection.checkAlive(now);
+      },
+      Math.min(1000, Math.max(50, activityTimeoutMs / 10)),
+    );
     this.#sweep.unref();
   }
 
@@ -142,7 +147,8 @@ export class PusherEndpoint {
     if (!key || key.includes('/')) return refuse(PusherCode.pathNotFound, 'connect to /app/<app key>');
     const protocol = query.get('protocol');
     if (protocol === null) return refuse(PusherCode.noProtocol, 'the protocol query parameter is required (7)');
-    if (!(PUSHER_PROTOCOL_VERSIONS as readonly number[]).includes(Number(protocol))) return refuse(PusherCode.unsupportedProtocol, `protocol ${protocol.slice(0, 10)} is not supported; use 7`);
+    if (!(PUSHER_PROTOCOL_VERSIONS as readonly number[]).includes(Number(protocol)))
+      return refuse(PusherCode.unsupportedProtocol, `protocol ${protocol.slice(0, 10)} is not supported; use 7`);
     if (!originAllowed(this.#cx.origins, req.headers.origin)) return refuse(PusherCode.unauthorized, 'origin not allowed');
     const app = this.#cx.apps.byKey(key);
     if (!app) return refuse(PusherCode.unknownApp, `app key ${JSON.stringify(key).slice(0, 60)} does not exist`);

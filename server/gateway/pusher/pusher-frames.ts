@@ -73,7 +73,12 @@ const frames = new WeakMap<ChannelEvent, EventFrame>();
 export function eventFrame(event: ChannelEvent): EventFrame {
   let frame = frames.get(event);
   if (!frame) {
-    const body: PusherEventFrame = { event: event.event, channel: pusherName(event.channel), data: dataText(event.data), jobcast: { epoch: event.epoch, offset: event.offset } };
+    const body: PusherEventFrame = {
+      event: event.event,
+      channel: pusherName(event.channel),
+      data: dataText(event.data),
+      jobcast: { epoch: event.epoch, offset: event.offset },
+    };
     const payload = Buffer.from(JSON.stringify(body));
     frame = { payload, wire: textFrame(payload) };
     frames.set(event, frame);
