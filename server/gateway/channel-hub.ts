@@ -262,9 +262,13 @@ export class ChannelHub {
       this.#log.warn({ channel }, 'dropped a live message without a position');
       return;
     }
-    // Most messages exclude no one: forward those as they are, without a copy.
-    if (message.exclude === undefined) return this.#forward(entry, message);
-    const { exclude, ...event } = message;
+    const exclude = message.exclude;
+    let event: ChannelEvent = message;
+    // Most messages exclude no one: those go on as they are, without a copy.
+    if (exclude !== undefined) {
+      const { exclude: _excluded, ...rest } = message;
+      event = rest;
+    }
     this.#forward(entry, event, exclude);
     // Every write of the event returned by now: #forward writes synchronously.
     if (this.#probe?.sampled(event.offset)) this.#probe.note(channel, event.offset, receivedAt, wallNow());
