@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 import { JobId } from './channels.js';
 import { JobStatus } from './protocol.js';
+import { TokenTtlSeconds } from './token-claims.js';
 
 /**
  * Wire messages of the external-jobs API: jobs run by another job system (Sidekiq, Resque,
@@ -39,12 +40,7 @@ export const OpenExternalJob = z
     /** Recorded in the browser token. */
     owner: z.string().max(200).optional(),
     /** Lifetime of the returned browser token. */
-    ttlSeconds: z
-      .number()
-      .int()
-      .positive()
-      .max(7 * 86_400)
-      .optional(),
+    ttlSeconds: TokenTtlSeconds.optional(),
     /** Accepted and ignored: opening is idempotent by `id` already. */
     requestId: RequestId.optional(),
   })

@@ -4,6 +4,13 @@ import { z } from 'zod';
 export const Right = z.enum(['subscribe', 'cancel', 'retry']);
 export type Right = z.infer<typeof Right>;
 
+/** The lifetime a caller may ask for a minted browser token: whole seconds, at most a week. */
+export const TokenTtlSeconds = z
+  .number()
+  .int()
+  .positive()
+  .max(7 * 86_400);
+
 /**
  * The payload of a channel token (an HS256 JWT), as signed by the server: short claim names,
  * since a token travels in every subscribe and URL. Clients never verify it; it is here so

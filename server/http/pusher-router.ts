@@ -4,6 +4,7 @@ import { z } from 'zod';
 
 import { ChannelName, isJobChannel, JobId } from '../../shared/channels.js';
 import type { JobStatus, StartedJob } from '../../shared/protocol.js';
+import { Right, TokenTtlSeconds } from '../../shared/token-claims.js';
 import type { AppRegistry } from '../apps/apps.js';
 import type { ChannelStore } from '../channels/channel-store.js';
 import { sharedKeys } from '../channels/keys.js';
@@ -13,7 +14,6 @@ import type { CancelResult } from '../jobs/cancellation.js';
 import type { StartOptions } from '../jobs/start-job.js';
 import type { Logger } from '../logger.js';
 import type { RedisClient } from '../redis/connect.js';
-import type { Right } from '../tokens.js';
 import { errorHandler } from './error-handler.js';
 import type { ExternalJobsHost } from './external-jobs-router.js';
 import { createExternalJobsRouter } from './external-jobs-router.js';
@@ -56,13 +56,8 @@ const BatchBody = z.object({
 });
 const TokenBody = z.object({
   channels: z.array(z.string()).min(1).max(100),
-  rights: z.array(z.enum(['subscribe', 'cancel', 'retry'])).optional(),
-  ttlSeconds: z
-    .number()
-    .int()
-    .positive()
-    .max(7 * 86_400)
-    .optional(),
+  rights: z.array(Right).optional(),
+  ttlSeconds: TokenTtlSeconds.optional(),
   owner: z.string().max(200).optional(),
 });
 
