@@ -83,7 +83,7 @@ export class Subscription {
     this.channel = channel;
     this.#token = token;
     this.#getToken = getToken;
-    this.#position = since ?? null;
+    this.#position = since ? { epoch: since.epoch, offset: since.offset } : null;
   }
 
   /** True when an expired token can be replaced without the page (a `getToken`, or a token function). */
@@ -233,7 +233,7 @@ export class Subscription {
       this.#setState('subscribing', undefined, ErrorCode.unavailable, 'events went missing on the way; asking for them again');
     }
     const token = await this.#currentToken();
-    const request: SubscribeRequest = { channel: this.channel, token, ...(this.#position ? { since: this.#position } : {}) };
+    const request: SubscribeRequest = { channel: this.channel, token, ...(this.#position ? { since: { ...this.#position } } : {}) };
     const ack = await this.#transport.subscribe(request);
     if (this.#state === 'unsubscribed') return;
     if (generation !== this.#generation) throw new JobcastClientError('jobcast:unavailable', 'the connection dropped during subscribe');
@@ -278,14 +278,32 @@ export class Subscription {
   #deliver(event: ChannelEvent, replayed: boolean): void {
     const position = this.#position;
     if (position && event.epoch === position.epoch && event.offset <= position.offset) return;
-    this.#position = { epoch: event.epoch, offset: event.offset };
-    if (event.event === SKIP_EVENT) return; // excluded by its publisher (socket_id)
-    const context: EventContext = { ...event, replayed };
-    this.#latest.set(event.event, context);
+    // Runs for every event: the position is this subscription's own object (copied on the way
+    // in and out), moved in place instead of allocated again.
+    if (position) {
+      position.epoch = event.epoch;
+      position.offset = event.offset;
+    } else this.#position = { epoch: event.epoch, offset: event.offset };
+    const name = event.event;
+    if (name === SKIP_EVENT) return; // excluded by its publisher (socket_id)
+    // Written out rather than spread: every context has the same shape, which keeps the
+    // listeners' property reads monomorphic; `conflated` only where the gateway set it.
+    const context: EventContext = {
+      channel: event.channel,
+      event: name,
+      data: event.data,
+      offset: event.offset,
+      epoch: event.epoch,
+      ts: event.ts,
+      replayed,
+    };
+    if (event.conflated) context.conflated = true;
+    this.#latest.set(name, context);
     // Outcomes are acknowledged, so operators can see that a person's page got the result;
     // before the listeners run, since a listener may unsubscribe on the outcome.
-    if (OUTCOME_EVENTS.includes(event.event as OutcomeEventName) && isJobChannel(event.channel)) this.#transport.ack(event.channel, event.offset);
-    this.#events.emit(event.event, context);
+    if (name !== 'progress' && OUTCOME_EVENTS.includes(name as OutcomeEventName) && isJobChannel(event.channel))
+      this.#transport.ack(event.channel, event.offset);
+    this.#events.emit(name, context);
     this.#events.emit('*', context);
   }
 
