@@ -451,7 +451,11 @@ export class Jobcast {
   runWorker(options: { concurrency?: number; recycle?: JobRunnerOptions['recycle'] } = {}): JobRunner {
     // Workers wait out Redis outages instead of failing jobs: no retry limit per command.
     const connection = this.#connect({ maxRetriesPerRequest: null });
-    const store = new RedisChannelStore(connection, {
+    // The appends of every running job on a connection of their own, auto-pipelined: the
+    // progress writes of 50 jobs resumed by one read of replies leave in one write, not 50
+    // (each job's writes still go in order: one connection). BullMQ keeps its own.
+    const appendConnection = this.#connect({ maxRetriesPerRequest: null, autoPipelining: true });
+    const store = new RedisChannelStore(appendConnection, {
       prefix: this.keyPrefix,
       historySize: this.#options.historySize,
       retentionSeconds: this.#options.retentionSeconds,
@@ -474,13 +478,14 @@ export class Jobcast {
       relayClaimMs: this.#options.relayClaimMs,
       maxPartialBytes: this.#options.maxPartialBytes ?? DEFAULTS.maxPartialBytes,
       metrics: this.metrics,
-      timeline: new Timeline(connection, this.keyPrefix, this.#options.retentionSeconds ?? DEFAULTS.retentionSeconds),
+      timeline: new Timeline(appendConnection, this.keyPrefix, this.#options.retentionSeconds ?? DEFAULTS.retentionSeconds),
       ...(options.recycle ? { recycle: options.recycle } : {}),
     });
     this.#workersStarted = true;
     this.#closers.unshift(async () => {
       await runner.close();
       await connection.quit().catch(() => connection.disconnect());
+      await appendConnection.quit().catch(() => appendConnection.disconnect());
     });
     return runner;
   }
@@ -499,7 +504,7 @@ export class Jobcast {
     return this.#closing;
   }
 
-  #connect(options: { maxRetriesPerRequest: number | null; sharded?: boolean }): RedisClient {
+  #connect(options: { maxRetriesPerRequest: number | null; sharded?: boolean; autoPipelining?: boolean }): RedisClient {
     return connectRedis(this.#target, { ...options, logger: this.logger, onReconnect: () => this.metrics.redisReconnects.inc() });
   }
 

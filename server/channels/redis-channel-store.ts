@@ -39,7 +39,8 @@ type ScriptedRedis = RedisClient & {
   jobcastRead(meta: string, log: string, ...argv: string[]): Promise<ReadReply>;
 };
 
-const newEpoch = () => randomBytes(6).toString('base64url');
+/** Random bytes of an epoch (8 base64url characters). */
+const EPOCH_BYTES = 6;
 
 /** Channels whose newest own append a store remembers, at most (oldest forgotten first). */
 const REMEMBERED_CHANNELS = 10_000;
@@ -59,6 +60,10 @@ export class RedisChannelStore implements ChannelStore {
    * reusing offsets subscribers may have seen.
    */
   readonly #appended = new Map<string, string>();
+  readonly #historyArg: string;
+  readonly #retentionArg: string;
+  #epochs: Buffer = Buffer.alloc(0);
+  #epochsAt = 0;
 
   constructor(redis: RedisClient, options: RedisChannelStoreOptions = {}) {
     if (!('jobcastAppend' in redis)) {
@@ -72,12 +77,15 @@ export class RedisChannelStore implements ChannelStore {
     this.#maxEventBytes = options.maxEventBytes ?? DEFAULTS.maxEventBytes;
     this.#publish = options.sharded ? 'SPUBLISH' : 'PUBLISH';
     this.#onPublished = options.onPublished;
+    this.#historyArg = String(this.#historySize);
+    this.#retentionArg = String(this.#retention);
   }
 
   async append(channel: string, event: string, data: unknown, options: AppendOptions = {}): Promise<ChannelEvent | null> {
     const json = JSON.stringify(data ?? null);
     if (json === undefined) throw new InvalidInputError('event data must be JSON-serialisable', 'data');
-    if (Buffer.byteLength(json) > this.#maxEventBytes) {
+    // Only a string near the limit needs counting in bytes: UTF-8 takes at most 3 per UTF-16 unit.
+    if (json.length * 3 > this.#maxEventBytes && Buffer.byteLength(json) > this.#maxEventBytes) {
       throw new PayloadTooLargeError(`event data is over the ${this.#maxEventBytes}-byte limit`);
     }
     const keys = channelKeys(this.#prefix, channel);
@@ -88,37 +96,58 @@ export class RedisChannelStore implements ChannelStore {
     const instead = options.insteadIfSet;
     const insteadHead = instead ? `,"event":${JSON.stringify(instead.event)},"data":{${JSON.stringify(instead.field)}:` : '';
     const insteadTail = `},"ts":${now}}`;
+    const argv = [
+      head,
+      tail,
+      eventClassOf(event, channel),
+      this.#historyArg,
+      this.#retentionArg,
+      this.#publish,
+      this.#newEpoch(),
+      this.#appended.get(channel) ?? '',
+      String(now),
+    ];
+    // The optional arguments only when one is used: a plain append (progress) sends nine.
+    if (options.reset || options.exclude || instead || options.record) {
+      argv.push(
+        options.reset ? 'reset' : '',
+        options.exclude ? JSON.stringify(options.exclude) : '',
+        instead ? eventClassOf(instead.event, channel) : '',
+        insteadHead,
+        insteadTail,
+        options.record?.entry ?? '',
+        String(options.record?.max ?? 0),
+        String(options.record?.ttlSeconds ?? 0),
+      );
+    }
     const [offset, epoch, replaced, value] = await this.#redis.jobcastAppend(
       keys.meta,
       keys.log,
       instead?.key ?? keys.log, // not read without the guard; any key of the slot will do
       options.record?.key ?? keys.log, // likewise
-      head,
-      tail,
-      eventClassOf(event, channel),
-      String(this.#historySize),
-      String(this.#retention),
-      keys.live,
-      newEpoch(),
-      options.reset ? 'reset' : '',
-      this.#publish,
-      options.exclude ? JSON.stringify(options.exclude) : '',
-      this.#appended.get(channel) ?? '',
-      String(now),
-      instead ? eventClassOf(instead.event, channel) : '',
-      insteadHead,
-      insteadTail,
-      options.record?.entry ?? '',
-      String(options.record?.max ?? 0),
-      String(options.record?.ttlSeconds ?? 0),
+      ...argv,
     );
     if (offset === 0) return null;
-    // The same envelope the script stored and published (epochs are base64url: no escaping).
-    const storedTail = replaced === 'instead' ? `${insteadHead}${JSON.stringify(value)}${insteadTail}` : tail;
-    const stored = JSON.parse(`${head}"${epoch}","offset":${offset}${storedTail}`) as ChannelEvent;
-    this.#remember(channel, `${stored.epoch} ${stored.offset}`);
+    // The envelope the script stored and published, as an object: its data is what the JSON
+    // gives back (the script adds nothing to it), so only that is parsed again.
+    const stored: ChannelEvent =
+      replaced === 'instead'
+        ? { channel, epoch, offset, event: instead!.event, data: { [instead!.field]: value }, ts: now }
+        : { channel, epoch, offset, event, data: JSON.parse(json) as unknown, ts: now };
+    this.#remember(channel, `${epoch} ${offset}`);
     this.#onPublished?.(stored);
     return stored;
+  }
+
+  /** A fresh random epoch, cut from a pool: one `randomBytes` call per 512 epochs, not per append. */
+  #newEpoch(): string {
+    if (this.#epochsAt >= this.#epochs.length) {
+      this.#epochs = randomBytes(EPOCH_BYTES * 512);
+      this.#epochsAt = 0;
+    }
+    const epoch = this.#epochs.toString('base64url', this.#epochsAt, this.#epochsAt + EPOCH_BYTES);
+    this.#epochsAt += EPOCH_BYTES;
+    return epoch;
   }
 
   async read(channel: string, since?: StreamPosition, options: { rebaseIfAhead?: boolean } = {}): Promise<ReadResult> {
@@ -126,7 +155,7 @@ export class RedisChannelStore implements ChannelStore {
     const [epoch, offset, status, ...envelopes] = await this.#redis.jobcastRead(
       keys.meta,
       keys.log,
-      newEpoch(),
+      this.#newEpoch(),
       String(this.#retention),
       since?.epoch ?? '',
       String(since?.offset ?? 0),

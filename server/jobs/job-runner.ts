@@ -75,6 +75,8 @@ export function runJobs(definitions: readonly AnyJobDefinition[], options: JobRu
   /** Abort controllers of the jobs this process runs now, by job id. */
   const running = new Map<string, AbortController>();
   const cancelBus = cancelKeys(options.keyPrefix, '').bus;
+  // Named in every job's `started` timeline entry; asked once, not per job (a system call).
+  const workerName = `${hostname()}:${process.pid}`;
   void options.cancelConnection.subscribe(cancelBus).catch((error: unknown) => options.logger.error({ err: error }, 'cannot listen for cancel requests'));
   options.cancelConnection.on('message', (bus: string, message: string) => {
     if (bus !== cancelBus) return;
@@ -131,7 +133,7 @@ export function runJobs(definitions: readonly AnyJobDefinition[], options: JobRu
     const jobLog = log.child({ jobId, channel, attempt });
     const controller = new AbortController();
     running.set(jobId, controller);
-    const started = options.timeline?.write(jobId, 'started', { attempt, attempts, worker: `${hostname()}:${process.pid}` });
+    const started = options.timeline?.write(jobId, 'started', { attempt, attempts, worker: workerName });
     try {
       // Cancelled while waiting for a worker, or while the worker that had it was dead: the
       // `active` append reads the cancel flag and publishes `cancelled` instead (one round trip).

@@ -47,19 +47,52 @@ export function startOutcomeRelay(definitions: readonly AnyJobDefinition[], opti
   let markReady!: () => void;
   const ready = new Promise<void>((resolve) => (markReady = resolve));
 
-  async function handle(conn: RedisClient, stream: string, entry: Record<string, string>): Promise<void> {
+  /**
+   * One read's entries at once: the job hashes the outcomes need in one pipelined round trip,
+   * then every job's appends concurrently (one job's in stream order), then one XACK for all
+   * (by the reader). If any fails, the whole read is handled again: outcomes are appended
+   * once whatever the replays, a replayed `stalled` notice is the only thing that can repeat.
+   */
+  async function handleBatch(conn: RedisClient, stream: string, entries: { id: string; fields: Record<string, string> }[]): Promise<void> {
     const definition = byStream.get(stream);
-    const jobId = entry.jobId;
-    if (!definition || !jobId) return;
+    if (!definition) return;
+    const jobKey = (jobId: string) => `${queuePrefix(options.keyPrefix, definition.name)}:${definition.name}:${jobId}`;
+    const outcomes = entries.filter(({ fields }) => fields.jobId && (fields.event === 'completed' || fields.event === 'failed'));
+    const pipeline = conn.pipeline();
+    for (const { fields } of outcomes) {
+      if (fields.event === 'completed') pipeline.hmget(jobKey(fields.jobId!), 'processedOn', 'finishedOn');
+      else pipeline.hget(jobKey(fields.jobId!), 'atm');
+    }
+    const replies = outcomes.length ? ((await pipeline.exec()) ?? []) : [];
+    const details = new Map<Record<string, string>, unknown>();
+    outcomes.forEach(({ fields }, i) => {
+      const [error, reply] = replies[i] ?? [new Error('no reply')];
+      if (error) throw error;
+      details.set(fields, reply);
+    });
+    const byJob = new Map<string, Record<string, string>[]>();
+    for (const { fields } of entries) {
+      if (!fields.jobId) continue;
+      const list = byJob.get(fields.jobId);
+      if (list) list.push(fields);
+      else byJob.set(fields.jobId, [fields]);
+    }
+    await Promise.all(
+      [...byJob].map(async ([jobId, events]) => {
+        for (const entry of events) await publish(definition, jobId, entry, details.get(entry));
+      }),
+    );
+  }
+
+  async function publish(definition: AnyJobDefinition, jobId: string, entry: Record<string, string>, detail: unknown): Promise<void> {
     const channel = jobChannel(jobId);
-    const jobKey = `${queuePrefix(options.keyPrefix, definition.name)}:${definition.name}:${jobId}`;
     if (entry.event === 'completed') {
-      const [processedOn, finishedOn] = await conn.hmget(jobKey, 'processedOn', 'finishedOn');
+      const [processedOn, finishedOn] = detail as [string | null, string | null];
       const durationMs = processedOn && finishedOn ? Math.max(0, Number(finishedOn) - Number(processedOn)) : 0;
       const partialUrl = definition.render ? `${options.basePath}/jobs/${jobId}/partial` : null;
       await store.append(channel, 'completed', { partialUrl, durationMs });
     } else if (entry.event === 'failed') {
-      const attempts = Number((await conn.hget(jobKey, 'atm')) ?? 0);
+      const attempts = Number((detail as string | null) ?? 0);
       await store.append(channel, 'failed', { error: (entry.failedReason ?? 'failed').slice(0, 500), attempts, retryable: definition.retryFromPage === true });
     } else if (entry.event === 'stalled') {
       await store.append(channel, 'stalled', { message: 'the worker stopped responding; the job goes back to the queue' });
@@ -77,7 +110,7 @@ export function startOutcomeRelay(definitions: readonly AnyJobDefinition[], opti
       group: GROUP,
       consumer: options.consumer,
       claimAfterMs,
-      handle: (_id, entry) => handle(conn, stream, entry),
+      handleBatch: (entries) => handleBatch(conn, stream, entries),
       running: () => running,
       onReady,
       logger: log,
