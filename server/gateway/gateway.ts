@@ -16,6 +16,7 @@ import type { Metrics } from '../metrics.js';
 import type { RedisClient } from '../redis/connect.js';
 import type { TokenSigner } from '../tokens.js';
 import { ChannelHub } from './channel-hub.js';
+import { releaseHandshake, trackUpgradeResponses } from './idle-connection.js';
 import { PresenceWriter } from './presence.js';
 import { PusherEndpoint, type PusherEndpointContext, type PusherEndpointOptions } from './pusher/pusher-endpoint.js';
 import { type SlowConsumerOptions, SlowConsumers } from './slow-consumers.js';
@@ -107,6 +108,7 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
     pingInterval: options.heartbeat?.intervalMs ?? 5000,
     pingTimeout: options.heartbeat?.timeoutMs ?? 5000,
   });
+  trackUpgradeResponses(io);
   const slow = new SlowConsumers(io, { ...options.slowConsumers, ...(options.metrics ? { onConflated: () => options.metrics!.conflated.inc() } : {}) });
   const hub = new ChannelHub(io, options.store, options.feed, log, slow, options.metrics, options.timeline, stageProbeFromEnv());
   const presence = options.presence ? new PresenceWriter(options.presence.redis, options.presence.keyPrefix, () => hub.counts()) : null;
@@ -288,14 +290,4 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
 
 function failure(code: string, message: string): Failure {
   return { ok: false, error: { code, message } };
-}
-
-/**
- * Memory per idle connection is what decides how many one gateway holds. engine.io keeps the
- * upgrade request (its headers, its parser state) and socket.io a copy of its headers for the
- * life of the connection; the gateway needs neither once the connection is accepted.
- */
-function releaseHandshake(socket: GatewaySocket): void {
-  (socket.conn as unknown as { request: unknown }).request = null;
-  socket.handshake.headers = {};
 }
