@@ -161,6 +161,24 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
       })
     : null;
 
+  // One listener each for every connection, not a closure per connection (memory per idle
+  // connection): socket.io calls them, the catch-all one too, with the socket as `this`.
+  function onSubscribe(this: GatewaySocket, request: unknown, ack: unknown): void {
+    void subscribe(this, request, ack);
+  }
+  function onUnsubscribe(this: GatewaySocket, request: unknown, ack: unknown): void {
+    unsubscribe(this, request, ack);
+  }
+  function onAck(this: GatewaySocket, raw: unknown): void {
+    const parsed = OutcomeAck.safeParse(raw);
+    if (parsed.success && this.data.channels.has(parsed.data.channel)) hub.ack(parsed.data.channel, parsed.data.offset, this.data.socketId);
+  }
+  function onAnyEvent(this: GatewaySocket, event: unknown): void {
+    if (event !== 'subscribe' && event !== 'unsubscribe' && event !== 'ack') {
+      this.emit('notice', { code: ErrorCode.invalidFrame, message: `unknown message ${JSON.stringify(String(event)).slice(0, 80)}` });
+    }
+  }
+
   io.on('connection', (socket) => {
     const ip = clientIp(socket.request);
     perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
@@ -169,17 +187,10 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
     socket.data.pending = new Set();
     socket.data.socketId = `${gatewayNumber}.${++connections}`;
     socket.emit('hello', { socketId: socket.data.socketId });
-    socket.on('subscribe', (request: unknown, ack: unknown) => void subscribe(socket, request, ack));
-    socket.on('unsubscribe', (request: unknown, ack: unknown) => unsubscribe(socket, request, ack));
-    socket.on('ack', (raw: unknown) => {
-      const parsed = OutcomeAck.safeParse(raw);
-      if (parsed.success && socket.data.channels.has(parsed.data.channel)) hub.ack(parsed.data.channel, parsed.data.offset, socket.data.socketId);
-    });
-    socket.onAny((event: unknown) => {
-      if (event !== 'subscribe' && event !== 'unsubscribe' && event !== 'ack') {
-        socket.emit('notice', { code: ErrorCode.invalidFrame, message: `unknown message ${JSON.stringify(String(event)).slice(0, 80)}` });
-      }
-    });
+    socket.on('subscribe', onSubscribe);
+    socket.on('unsubscribe', onUnsubscribe);
+    socket.on('ack', onAck);
+    socket.onAny(onAnyEvent);
     socket.on('disconnect', () => {
       release(ip);
       slow.forget(socket);

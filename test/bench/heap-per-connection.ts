@@ -78,7 +78,8 @@ try {
   const rssIdle = rssKb(rig.gateway.pid);
   const emptyFile = await snapshot();
   const empty = tally(emptyFile);
-  rmSync(emptyFile);
+  if (process.env.KEEP_SNAPSHOT) console.log(`kept ${emptyFile}`);
+  else rmSync(emptyFile);
   await rig.clients.add(rig.gateway.url, connections);
   await sleep(2000);
   const rssFull = rssKb(rig.gateway.pid);
