@@ -16,6 +16,7 @@ import type { Metrics } from '../metrics.js';
 import type { RedisClient } from '../redis/connect.js';
 import type { TokenSigner } from '../tokens.js';
 import { ChannelHub } from './channel-hub.js';
+import { releaseHandshake, trackUpgradeResponses } from './idle-connection.js';
 import { PresenceWriter } from './presence.js';
 import { PusherEndpoint, type PusherEndpointContext, type PusherEndpointOptions } from './pusher/pusher-endpoint.js';
 import { type SlowConsumerOptions, SlowConsumers } from './slow-consumers.js';
@@ -107,6 +108,7 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
     pingInterval: options.heartbeat?.intervalMs ?? 5000,
     pingTimeout: options.heartbeat?.timeoutMs ?? 5000,
   });
+  trackUpgradeResponses(io);
   const slow = new SlowConsumers(io, { ...options.slowConsumers, ...(options.metrics ? { onConflated: () => options.metrics!.conflated.inc() } : {}) });
   const hub = new ChannelHub(io, options.store, options.feed, log, slow, options.metrics, options.timeline, stageProbeFromEnv());
   const presence = options.presence ? new PresenceWriter(options.presence.redis, options.presence.keyPrefix, () => hub.counts()) : null;
@@ -159,6 +161,24 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
       })
     : null;
 
+  // One listener each for every connection, not a closure per connection (memory per idle
+  // connection): socket.io calls them, the catch-all one too, with the socket as `this`.
+  function onSubscribe(this: GatewaySocket, request: unknown, ack: unknown): void {
+    void subscribe(this, request, ack);
+  }
+  function onUnsubscribe(this: GatewaySocket, request: unknown, ack: unknown): void {
+    unsubscribe(this, request, ack);
+  }
+  function onAck(this: GatewaySocket, raw: unknown): void {
+    const parsed = OutcomeAck.safeParse(raw);
+    if (parsed.success && this.data.channels.has(parsed.data.channel)) hub.ack(parsed.data.channel, parsed.data.offset, this.data.socketId);
+  }
+  function onAnyEvent(this: GatewaySocket, event: unknown): void {
+    if (event !== 'subscribe' && event !== 'unsubscribe' && event !== 'ack') {
+      this.emit('notice', { code: ErrorCode.invalidFrame, message: `unknown message ${JSON.stringify(String(event)).slice(0, 80)}` });
+    }
+  }
+
   io.on('connection', (socket) => {
     const ip = clientIp(socket.request);
     perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
@@ -167,17 +187,10 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
     socket.data.pending = new Set();
     socket.data.socketId = `${gatewayNumber}.${++connections}`;
     socket.emit('hello', { socketId: socket.data.socketId });
-    socket.on('subscribe', (request: unknown, ack: unknown) => void subscribe(socket, request, ack));
-    socket.on('unsubscribe', (request: unknown, ack: unknown) => unsubscribe(socket, request, ack));
-    socket.on('ack', (raw: unknown) => {
-      const parsed = OutcomeAck.safeParse(raw);
-      if (parsed.success && socket.data.channels.has(parsed.data.channel)) hub.ack(parsed.data.channel, parsed.data.offset, socket.data.socketId);
-    });
-    socket.onAny((event: unknown) => {
-      if (event !== 'subscribe' && event !== 'unsubscribe' && event !== 'ack') {
-        socket.emit('notice', { code: ErrorCode.invalidFrame, message: `unknown message ${JSON.stringify(String(event)).slice(0, 80)}` });
-      }
-    });
+    socket.on('subscribe', onSubscribe);
+    socket.on('unsubscribe', onUnsubscribe);
+    socket.on('ack', onAck);
+    socket.onAny(onAnyEvent);
     socket.on('disconnect', () => {
       release(ip);
       slow.forget(socket);
@@ -288,14 +301,4 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
 
 function failure(code: string, message: string): Failure {
   return { ok: false, error: { code, message } };
-}
-
-/**
- * Memory per idle connection is what decides how many one gateway holds. engine.io keeps the
- * upgrade request (its headers, its parser state) and socket.io a copy of its headers for the
- * life of the connection; the gateway needs neither once the connection is accepted.
- */
-function releaseHandshake(socket: GatewaySocket): void {
-  (socket.conn as unknown as { request: unknown }).request = null;
-  socket.handshake.headers = {};
 }

@@ -78,13 +78,15 @@ try {
   const rssIdle = rssKb(rig.gateway.pid);
   const emptyFile = await snapshot();
   const empty = tally(emptyFile);
-  rmSync(emptyFile);
+  if (process.env.KEEP_SNAPSHOT) console.log(`kept ${emptyFile}`);
+  else rmSync(emptyFile);
   await rig.clients.add(rig.gateway.url, connections);
   await sleep(2000);
   const rssFull = rssKb(rig.gateway.pid);
   const fullFile = await snapshot();
   const full = tally(fullFile);
-  rmSync(fullFile);
+  if (process.env.KEEP_SNAPSHOT) console.log(`kept ${fullFile}`);
+  else rmSync(fullFile);
   const rows = [...full]
     .map(([key, v]) => ({ key, bytes: v.bytes - (empty.get(key)?.bytes ?? 0), count: v.count - (empty.get(key)?.count ?? 0) }))
     .filter((r) => r.bytes > 0)

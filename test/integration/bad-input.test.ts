@@ -80,6 +80,10 @@ describe('bad input gets a clear error and changes nothing', () => {
       socket.once('notice', notice.resolve);
       socket.emit('subscribe', { channel: 'c', token: 't' });
       assert.equal((await notice.promise).code, 'jobcast:invalid-frame', 'a subscribe without ack gets a notice');
+      const unknown = deferred<{ code: string; message: string }>();
+      socket.once('notice', unknown.resolve);
+      (socket as unknown as { emit(event: string): void }).emit('no-such-message');
+      assert.match((await unknown.promise).message, /unknown message "no-such-message"/);
       assert.ok(socket.connected);
     });
 

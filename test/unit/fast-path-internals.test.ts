@@ -3,11 +3,14 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 import { Server } from 'socket.io';
 import { io, type Socket as ClientSocket } from 'socket.io-client';
 
 import { eventFrame, fastPathInternalsProblem, VERIFIED_WITH, writeFrame } from '../../server/gateway/event-frames.js';
+import { idleConnectionInternalsProblem, releaseHandshake, trackUpgradeResponses } from '../../server/gateway/idle-connection.js';
 import type { GatewayServer, GatewaySocket } from '../../server/gateway/types.js';
 import type { ChannelEvent } from '../../shared/protocol.js';
 import { deferred } from '../helpers/wait.js';
@@ -105,6 +108,106 @@ describe('the broadcast fast path against the socket.io, engine.io and ws it was
       assert.match(w.message, /_sender\.sendFrame/);
     } finally {
       ws._sender.sendFrame = sendFrame;
+    }
+  });
+});
+
+/**
+ * idle-connection.ts writes to engine.io's and ws's private fields to let an accepted
+ * connection's upgrade request and last read chunk go. These tests fail when a field it uses
+ * changed, and when what it releases is still kept after all (a collected WeakRef is the proof).
+ */
+describe('the idle-connection release against the socket.io, engine.io and ws it was verified with', () => {
+  let http: HttpServer;
+  let server: GatewayServer;
+  let url: string;
+  const clients: ClientSocket[] = [];
+  // What a test of memory needs: a full collection on demand (the flag is read when `gc` is made).
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+
+  before(async () => {
+    http = createServer();
+    server = new Server(http, { serveClient: false }) as GatewayServer;
+    trackUpgradeResponses(server);
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    for (const client of clients) client.disconnect();
+    await server.close();
+  });
+
+  async function connection(transport: 'websocket' | 'polling'): Promise<{ client: ClientSocket; socket: GatewaySocket }> {
+    const connected = deferred<GatewaySocket>();
+    server.once('connection', (socket) => connected.resolve(socket));
+    const client = io(url, { transports: [transport], upgrade: false });
+    clients.push(client);
+    const socket = await connected.promise;
+    if (!client.connected) await new Promise((resolve) => client.once('connect', () => resolve(undefined)));
+    return { client, socket };
+  }
+
+  /** Resolves once `ref`'s target was collected; fails if full collections leave it alive. */
+  async function collected(ref: WeakRef<object>, what: string): Promise<void> {
+    for (let i = 0; i < 20 && ref.deref(); i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+    }
+    assert.equal(ref.deref(), undefined, `${what} is still referenced after releaseHandshake`);
+  }
+
+  it('finds the fields it uses on a WebSocket connection, and the upgrade request is collected once released', async () => {
+    const { client, socket } = await connection('websocket');
+    assert.equal(idleConnectionInternalsProblem(socket), null);
+    const request = new WeakRef(socket.request);
+    releaseHandshake(socket);
+    assert.equal(socket.request, null);
+    assert.deepEqual(socket.handshake.headers, {});
+    assert.equal(typeof socket.handshake.address, 'string');
+    await collected(request, 'the upgrade request');
+    // The connection still works both ways after the release.
+    const echoed = deferred<unknown>();
+    socket.on('ping-test' as never, ((value: unknown, ack: (v: unknown) => void) => ack(value)) as never);
+    client.emit('ping-test', 'é', (value: unknown) => echoed.resolve(value));
+    assert.equal(await echoed.promise, 'é');
+  });
+
+  it("lets the chunk of the last message go: ws's frame mask is dropped after every message", async () => {
+    const { client, socket } = await connection('websocket');
+    releaseHandshake(socket);
+    const receiver = (socket.conn as unknown as { transport: { socket: { _receiver: { _mask?: Buffer } } } }).transport.socket._receiver;
+    const got = deferred();
+    socket.on('chunk-test' as never, (() => got.resolve()) as never);
+    client.emit('chunk-test', 'x'.repeat(2000));
+    await got.promise;
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(receiver._mask, undefined);
+  });
+
+  it('has nothing of a WebSocket to check on a long-polling connection', async () => {
+    const { socket } = await connection('polling');
+    assert.equal(idleConnectionInternalsProblem(socket), null);
+    releaseHandshake(socket);
+    assert.equal(socket.request, null);
+  });
+
+  it('says which field changed when one is no longer there', async () => {
+    const { socket } = await connection('websocket');
+    const ws = (socket.conn as unknown as { transport: { socket: { _receiver: unknown } } }).transport.socket;
+    const receiver = ws._receiver;
+    ws._receiver = {}; // what a ws release renaming `_mask` would look like
+    try {
+      assert.match(idleConnectionInternalsProblem(socket) ?? '', /_receiver\._mask/);
+    } finally {
+      ws._receiver = receiver;
+    }
+    const tcp = (ws as unknown as { _socket: unknown })._socket;
+    (ws as unknown as { _socket: unknown })._socket = null;
+    try {
+      assert.match(idleConnectionInternalsProblem(socket) ?? '', /_socket/);
+    } finally {
+      (ws as unknown as { _socket: unknown })._socket = tcp;
     }
   });
 });

@@ -1,0 +1,129 @@
+import { type IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket as NetSocket } from 'node:net';
+
+import type { GatewayServer, GatewaySocket } from './types.js';
+
+/**
+ * What an idle connection keeps once it is accepted: the one adapter over engine.io's and ws's
+ * private fields for memory (event-frames.ts is the one for the broadcast fast path).
+ *
+ * Memory per idle connection decides how many connections one gateway holds. Once a connection
+ * is accepted the gateway needs nothing of its upgrade request, yet three references keep it
+ * (its parser state, headers, raw headers, query) alive for the life of the connection:
+ * - engine.io's Socket#request;
+ * - engine.io's WebSocketResponse (the stand-in response it hands its middlewares for an
+ *   upgrade), whose `close` listener on the TCP socket holds it as `res.req`;
+ * - socket.io's handshake object (the headers, the query, the time as a string).
+ * And ws's Receiver keeps the last frame's 4-byte mask as a view of the whole chunk it was read
+ * in (`Receiver#_mask`), so each idle connection pins its last read buffer.
+ *
+ * The versions verified are the fast path's (event-frames.ts `VERIFIED_WITH`);
+ * test/unit/fast-path-internals.test.ts checks every field used here and that the request is
+ * really collected.
+ */
+
+/** What is read and written here of engine.io's and ws's objects (not public API). */
+interface EngineConnection {
+  request?: unknown;
+  transport?: { name?: unknown; socket?: WsSocket };
+  once?(event: 'upgrade', listener: () => void): unknown;
+}
+interface WsSocket {
+  _socket?: unknown;
+  _receiver?: { _mask?: unknown };
+  on?(event: 'message', listener: (this: WsSocket) => void): unknown;
+}
+/** engine.io's WebSocketResponse: `req` is read only by middlewares' setHeader/getHeader. */
+interface UpgradeResponse {
+  req?: unknown;
+}
+
+const engineOf = (socket: GatewaySocket) => socket.conn as unknown as EngineConnection;
+
+/** The stand-in response of each upgrade under way, by its TCP socket, until it is cut loose. */
+const upgradeResponses = new WeakMap<NetSocket, UpgradeResponse>();
+
+/** Empty and shared by every connection: nothing reads them after the connection is accepted. */
+const NO_HEADERS = Object.freeze({});
+const NO_QUERY = Object.freeze({});
+const NO_AUTH = Object.freeze({});
+
+/**
+ * Lets {@link releaseHandshake} find each WebSocket upgrade's stand-in response: an engine.io
+ * middleware (middlewares are the public API that sees it) noting it by its TCP socket.
+ */
+export function trackUpgradeResponses(io: GatewayServer): void {
+  io.engine.use((req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => {
+    // A plain HTTP request (long-polling) gets a real ServerResponse, which Node releases itself.
+    if (!(res instanceof ServerResponse)) upgradeResponses.set(req.socket, res as object as UpgradeResponse);
+    next();
+  });
+}
+
+/**
+ * Drops what `socket` keeps of its handshake. Call it in the `connection` handler once the
+ * request's last use (the client IP) is done: `socket.request` is null afterwards, and
+ * `socket.handshake` keeps only its address, its flags and when it was issued.
+ */
+export function releaseHandshake(socket: GatewaySocket): void {
+  const conn = engineOf(socket);
+  conn.request = null;
+  const handshake = socket.handshake;
+  // socket.io declares it readonly for users; replacing it whole keeps its shape for them.
+  (socket as { handshake: GatewaySocket['handshake'] }).handshake = {
+    headers: NO_HEADERS,
+    time: '',
+    address: handshake.address,
+    xdomain: handshake.xdomain,
+    secure: handshake.secure,
+    issued: handshake.issued,
+    url: '',
+    query: NO_QUERY,
+    auth: NO_AUTH,
+  };
+  releaseTransport(conn);
+  // A long-polling connection that upgrades later gets a WebSocket of its own then.
+  if (conn.transport?.name !== 'websocket') conn.once?.('upgrade', () => releaseTransport(conn));
+}
+
+function releaseTransport(conn: EngineConnection): void {
+  const ws = conn.transport?.name === 'websocket' ? conn.transport.socket : undefined;
+  if (!ws) return;
+  const tcp = ws._socket as NetSocket | undefined;
+  const response = tcp && upgradeResponses.get(tcp);
+  if (tcp && response) {
+    response.req = null;
+    upgradeResponses.delete(tcp);
+  }
+  dropMask.call(ws);
+  ws.on?.('message', dropMask);
+}
+
+/**
+ * After each message (the pong of every heartbeat included) the mask it was unmasked with is
+ * of no use, and it is a view that holds the whole chunk it was read in. One shared function,
+ * not a closure per connection.
+ */
+function dropMask(this: WsSocket): void {
+  if (this._receiver) this._receiver._mask = undefined;
+}
+
+/**
+ * What is not as verified of the fields used here, on an accepted connection before
+ * {@link releaseHandshake}, or null. For test/unit/fast-path-internals.test.ts.
+ */
+export function idleConnectionInternalsProblem(socket: GatewaySocket): string | null {
+  const conn = engineOf(socket);
+  if (!conn.request || typeof conn.request !== 'object') return 'engine.io Socket#request is not the request';
+  if (typeof conn.once !== 'function') return 'engine.io Socket#once is not a function';
+  if (conn.transport?.name !== 'websocket') return null;
+  const ws = conn.transport.socket;
+  if (!ws || typeof ws.on !== 'function') return 'engine.io WebSocket transport#socket is not a ws WebSocket';
+  const tcp = ws._socket as NetSocket | undefined;
+  if (!tcp || typeof tcp.remoteAddress !== 'string') return 'ws WebSocket#_socket is not the TCP socket';
+  if (!ws._receiver || !('_mask' in ws._receiver)) return 'ws WebSocket#_receiver._mask is not there';
+  const response = upgradeResponses.get(tcp);
+  if (!response) return 'no engine.io upgrade response was seen for this TCP socket (trackUpgradeResponses not installed?)';
+  if (response.req !== conn.request) return 'engine.io WebSocketResponse#req is not the upgrade request';
+  return null;
+}
