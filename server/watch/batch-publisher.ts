@@ -41,6 +41,12 @@ export function batchPublisher(watched: Watched, commands: RedisClient, log: Log
   async function facts(bullIds: string[]): Promise<Map<string, JobFacts>> {
     const found = new Map<string, JobFacts>();
     if (!bullIds.length) return found;
+    if (commands.isCluster) {
+      // A cluster pipeline must stay in one slot; BullMQ's hash-tagged prefixes do, others not.
+      const values = await Promise.all(bullIds.map((bullId) => commands.hmget(watched.key(bullId), ...JOB_FIELDS)));
+      bullIds.forEach((bullId, i) => found.set(bullId, jobFacts(watched, values[i]!)));
+      return found;
+    }
     const pipeline = commands.pipeline();
     for (const bullId of bullIds) pipeline.hmget(watched.key(bullId), ...JOB_FIELDS);
     const replies = (await pipeline.exec()) ?? [];
