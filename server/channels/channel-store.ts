@@ -27,6 +27,15 @@ export interface AppendOptions {
   record?: TimelineWrite;
 }
 
+/** One event of {@link ChannelStore.appendMany}. */
+export interface AppendItem {
+  channel: string;
+  event: string;
+  data: unknown;
+  /** As {@link AppendOptions.reset}. */
+  reset?: boolean;
+}
+
 /**
  * One entry pushed onto a capped list in the channel's hash slot (the job's timeline) by the
  * append itself, instead of a MULTI of its own. Never fails the append.
@@ -49,6 +58,16 @@ export interface ChannelStore {
    * was dropped because the channel already has an outcome (outcomes happen once).
    */
   append(channel: string, event: string, data: unknown, options?: AppendOptions): Promise<ChannelEvent | null>;
+  /**
+   * Appends and publishes many events, each exactly as {@link append} would (one channel's in
+   * their order), in as few Redis calls as the deployment allows: one on a single Redis, one
+   * per channel on a cluster. Resolves to each item's stored event or `null` (dropped after an
+   * outcome), in the items' order. Refuses the whole batch, writing nothing, when any item's
+   * data is not JSON or too large. Each channel's events are atomic; a batch is not: when a
+   * call fails, some channels may have their events and others not (append again, as after a
+   * failed {@link append}).
+   */
+  appendMany(items: readonly AppendItem[]): Promise<(ChannelEvent | null)[]>;
   /**
    * Missed events after `since`, or the snapshot when there is no position or it is too old.
    * A position ahead of the channel is refused, unless `rebaseIfAhead`: then the channel lost

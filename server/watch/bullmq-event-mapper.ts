@@ -2,6 +2,7 @@ import { jobChannel } from '../../shared/channels.js';
 import type { ChannelStore } from '../channels/channel-store.js';
 import type { Logger } from '../logger.js';
 import type { RedisClient } from '../redis/connect.js';
+import { JOB_FIELDS, type JobFacts, jobFacts } from './job-facts.js';
 import type { Watched } from './watched.js';
 
 /**
@@ -17,27 +18,8 @@ export function eventMapper(watched: Watched, commands: RedisClient, log: Logger
   const warned = new Set<string>();
 
   /** The job hash fields the events do not carry. */
-  async function jobFields(bullId: string) {
-    const [name, atm, opts, failedReason, processedOn, finishedOn] = await commands.hmget(
-      watched.key(bullId),
-      'name',
-      'atm',
-      'opts',
-      'failedReason',
-      'processedOn',
-      'finishedOn',
-    );
-    let attempts = 1;
-    try {
-      attempts = Math.max(1, Number((JSON.parse(opts ?? '{}') as { attempts?: unknown }).attempts) || 1);
-    } catch {
-      // no options: one attempt
-    }
-    const attemptsMade = Number(atm ?? 0);
-    // The attempt an event is about, read after the fact: a job that finished meanwhile has
-    // counted its last attempt already (BullMQ counts on completion too).
-    const attempt = Math.max(1, Math.min(attempts, finishedOn ? attemptsMade : attemptsMade + 1));
-    return { name: name ?? watched.name, attemptsMade, attempt, attempts, failedReason: failedReason ?? 'failed', processedOn, finishedOn };
+  async function jobFields(bullId: string): Promise<JobFacts> {
+    return jobFacts(watched, await commands.hmget(watched.key(bullId), ...JOB_FIELDS));
   }
 
   async function retrying(jobId: string, bullId: string, retryAt: number | null): Promise<void> {
@@ -111,9 +93,7 @@ export function eventMapper(watched: Watched, commands: RedisClient, log: Logger
         }
         if (watched.renders) return watched.publishCompleted(jobId, returnvalue, await watched.findJob(bullId));
         // No render: the two timestamps are all that is needed of the job.
-        const job = await jobFields(bullId);
-        const durationMs = job.processedOn && job.finishedOn ? Math.max(0, Number(job.finishedOn) - Number(job.processedOn)) : 0;
-        await store.append(channel, 'completed', { partialUrl: null, durationMs });
+        await store.append(channel, 'completed', { partialUrl: null, durationMs: (await jobFields(bullId)).durationMs });
         return;
       }
       case 'failed': {

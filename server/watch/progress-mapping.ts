@@ -41,6 +41,17 @@ export function progressFromBullmq(value: unknown): ProgressEvent {
   return event;
 }
 
+/** The progress event of a BullMQ `progress` stream entry's `data` (the JSON of what the worker passed). */
+export function progressFromStream(raw: string | undefined): ProgressEvent {
+  let value: unknown = raw;
+  try {
+    value = raw === undefined ? null : JSON.parse(raw);
+  } catch {
+    // BullMQ stores progress as JSON; keep anything else as the string it is
+  }
+  return progressFromBullmq(value);
+}
+
 /** A percentage within 0–100; `null` for NaN and infinities, which say nothing. */
 function clampPct(value: number): number | null {
   return Number.isFinite(value) ? Math.max(0, Math.min(100, value)) : null;

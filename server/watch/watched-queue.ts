@@ -8,7 +8,7 @@ import { cancelKeys, type CancelResult } from '../jobs/cancellation.js';
 import { describeJob, partialUrlOf } from '../jobs/job-status.js';
 import type { Logger } from '../logger.js';
 import type { RedisClient } from '../redis/connect.js';
-import { progressFromBullmq } from './progress-mapping.js';
+import { progressFromBullmq, progressFromStream } from './progress-mapping.js';
 import { type QueueWatcher, startQueueWatcher } from './queue-watcher.js';
 import type { Watched, WatchedQueueDeps } from './watched.js';
 import { followableJobId, queueLabel, watchedJobId } from './watched-job-id.js';
@@ -198,13 +198,7 @@ export class WatchedQueue<Result = unknown> implements Watched {
 
   /** Publishes progress a worker reported; exported for the watcher. */
   publishProgress(jobId: string, raw: string | undefined): Promise<void> {
-    let value: unknown = raw;
-    try {
-      value = raw === undefined ? null : JSON.parse(raw);
-    } catch {
-      // BullMQ stores progress as JSON; keep anything else as the string it is
-    }
-    return this.#append(jobChannel(jobId), 'progress', progressFromBullmq(value));
+    return this.#append(jobChannel(jobId), 'progress', progressFromStream(raw));
   }
 
   /** The job's status, as for jobcast's own jobs. */
