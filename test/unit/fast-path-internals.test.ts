@@ -19,20 +19,16 @@ const installed = (name: string) =>
   (JSON.parse(readFileSync(new URL(`../../node_modules/${name}/package.json`, import.meta.url), 'utf8')) as { version: string }).version;
 const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> };
 
-/**
- * event-frames.ts writes to engine.io's and ws's private fields. These tests are the alarm for
- * an upgrade: they fail, with the field that changed, instead of the gateway quietly sending
- * every broadcast through socket.io (or writing around a queue a new version added).
- */
-describe('the broadcast fast path against the socket.io, engine.io and ws it was verified with', () => {
+/** A socket.io server on a free port, and connected clients with the server's socket for each. */
+function socketIoRig(setup: (server: GatewayServer) => void = () => undefined) {
   let http: HttpServer;
   let server: GatewayServer;
   let url: string;
   const clients: ClientSocket[] = [];
-
   before(async () => {
     http = createServer();
     server = new Server(http, { serveClient: false }) as GatewayServer;
+    setup(server);
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   });
@@ -40,9 +36,8 @@ describe('the broadcast fast path against the socket.io, engine.io and ws it was
     for (const client of clients) client.disconnect();
     await server.close();
   });
-
   /** A connected client on `transport` and the server's socket for it. */
-  async function connection(transport: 'websocket' | 'polling'): Promise<{ client: ClientSocket; socket: GatewaySocket }> {
+  return async function connection(transport: 'websocket' | 'polling'): Promise<{ client: ClientSocket; socket: GatewaySocket }> {
     const connected = deferred<GatewaySocket>();
     server.once('connection', (socket) => connected.resolve(socket));
     const client = io(url, { transports: [transport], upgrade: false });
@@ -50,7 +45,15 @@ describe('the broadcast fast path against the socket.io, engine.io and ws it was
     const socket = await connected.promise;
     if (!client.connected) await new Promise((resolve) => client.once('connect', () => resolve(undefined)));
     return { client, socket };
-  }
+  };
+}
+/**
+ * event-frames.ts writes to engine.io's and ws's private fields. These tests are the alarm for
+ * an upgrade: they fail, with the field that changed, instead of the gateway quietly sending
+ * every broadcast through socket.io (or writing around a queue a new version added).
+ */
+describe('the broadcast fast path against the socket.io, engine.io and ws it was verified with', () => {
+  const connection = socketIoRig();
 
   const event = (offset: number): ChannelEvent => ({
     channel: 'job:fast',
@@ -118,35 +121,10 @@ describe('the broadcast fast path against the socket.io, engine.io and ws it was
  * changed, and when what it releases is still kept after all (a collected WeakRef is the proof).
  */
 describe('the idle-connection release against the socket.io, engine.io and ws it was verified with', () => {
-  let http: HttpServer;
-  let server: GatewayServer;
-  let url: string;
-  const clients: ClientSocket[] = [];
   // What a test of memory needs: a full collection on demand (the flag is read when `gc` is made).
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
-
-  before(async () => {
-    http = createServer();
-    server = new Server(http, { serveClient: false }) as GatewayServer;
-    trackUpgradeResponses(server);
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-  });
-  after(async () => {
-    for (const client of clients) client.disconnect();
-    await server.close();
-  });
-
-  async function connection(transport: 'websocket' | 'polling'): Promise<{ client: ClientSocket; socket: GatewaySocket }> {
-    const connected = deferred<GatewaySocket>();
-    server.once('connection', (socket) => connected.resolve(socket));
-    const client = io(url, { transports: [transport], upgrade: false });
-    clients.push(client);
-    const socket = await connected.promise;
-    if (!client.connected) await new Promise((resolve) => client.once('connect', () => resolve(undefined)));
-    return { client, socket };
-  }
+  const connection = socketIoRig(trackUpgradeResponses);
 
   /** Resolves once `ref`'s target was collected; fails if full collections leave it alive. */
   async function collected(ref: WeakRef<object>, what: string): Promise<void> {
