@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
+import { readyOrKill } from './ready-or-kill.js';
 import { deferred } from './wait.js';
 
 const SCRIPT = fileURLToPath(new URL('../fixtures/bullmq-worker.mjs', import.meta.url));
@@ -31,15 +32,7 @@ export async function startBullWorker(
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
   void exited.then(() => ready.reject(new Error(`the BullMQ worker exited before it was ready:\n${lines.join('\n')}`)));
-  const timer = setTimeout(() => ready.reject(new Error(`the BullMQ worker was not ready after ${timeoutMs} ms`)), timeoutMs);
-  try {
-    await ready.promise;
-  } catch (error) {
-    child.kill('SIGKILL');
-    throw error;
-  } finally {
-    clearTimeout(timer);
-  }
+  await readyOrKill(child, ready.promise, timeoutMs, () => `the BullMQ worker was not ready after ${timeoutMs} ms`);
   return {
     child,
     lines,

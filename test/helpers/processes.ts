@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
+import { readyOrKill } from './ready-or-kill.js';
 import { deferred } from './wait.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -46,16 +47,7 @@ export async function startRole(role: string, env: Record<string, string>, timeo
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
   void exited.then((code) => up.reject(new Error(`jobcast ${role} exited with ${code} before it was up:\n${lines.join('\n')}`)));
-  const timer = setTimeout(() => up.reject(new Error(`jobcast ${role} was not up after ${timeoutMs} ms:\n${lines.join('\n')}`)), timeoutMs);
-  let url: string | null;
-  try {
-    url = await up.promise;
-  } catch (error) {
-    child.kill('SIGKILL');
-    throw error;
-  } finally {
-    clearTimeout(timer);
-  }
+  const url = await readyOrKill(child, up.promise, timeoutMs, () => `jobcast ${role} was not up after ${timeoutMs} ms:\n${lines.join('\n')}`);
   return {
     child,
     url: url?.replace('localhost', '127.0.0.1') ?? null,
