@@ -77,7 +77,9 @@ export class WatchedQueue<Result = unknown> implements Watched {
     // Our own connections, so closing them never closes the app's.
     this.#commands =
       connection === undefined ? deps.connect() : 'duplicate' in connection ? duplicate(connection) : new Redis({ ...connection, maxRetriesPerRequest: null });
-    this.#queue = new Queue(name, { connection: this.#commands, prefix: this.prefix });
+    // skipMetasUpdate: a Queue writes its own options (the event stream's length, BullMQ's
+    // version) into the queue's meta hash when it starts; the app's are the ones that count.
+    this.#queue = new Queue(name, { connection: this.#commands, prefix: this.prefix, skipMetasUpdate: true });
     this.#watcher = startQueueWatcher(this, {
       commands: this.#commands,
       blocking: duplicate(this.#commands),
