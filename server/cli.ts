@@ -8,7 +8,8 @@ import { type EmbeddedRedis, NoRedisError, resolveRedis } from './redis/embedded
 import { type Role, ROLES, type RunningRole, startRole } from './roles.js';
 
 const USAGE = `Usage:
-  jobcast [all|web|worker|gateway]        run a process role (default: all, every role on one port)
+  jobcast [all|web|worker|gateway|watch]  run a process role (default: all, every role on one port;
+                                          watch: only publish the queues in JOBCAST_WATCH_QUEUES)
   jobcast status <jobId>                  print a job's status as JSON
   jobcast cancel <jobId>                  cancel a job (removed if waiting, aborted if running)
   jobcast trigger <channel> <event> <json>  publish a custom event

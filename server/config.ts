@@ -66,6 +66,7 @@ const EnvConfig = z.object({
     .regex(/^[^:,\s]+(,[^:,\s]+)*$/, 'use name,name (BullMQ queue names, no ":")')
     .optional(),
   JOBCAST_WATCH_PREFIX: z.string().min(1).default('bull'),
+  JOBCAST_WATCH_IN: z.enum(['serving', 'watch']).default('serving'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -145,8 +146,12 @@ export interface JobcastConfig {
   heartbeat: { intervalMs: number; timeoutMs: number };
   /** How long an outcome another relay took may stay unacknowledged before this one takes it. @defaultValue 15000 */
   relayClaimMs: number;
-  /** Existing BullMQ queues the web, gateway and `all` roles watch (`JOBCAST_WATCH_QUEUES`), and their prefix. */
-  watchQueues: { names: string[]; prefix: string };
+  /**
+   * Existing BullMQ queues to watch (`JOBCAST_WATCH_QUEUES`) and their prefix; and which
+   * roles publish their events (`in`: the serving roles web, gateway and all, or only
+   * `jobcast watch` processes).
+   */
+  watchQueues: { names: string[]; prefix: string; in: 'serving' | 'watch' };
 }
 
 /** Reads the configuration from environment variables; throws with every problem named. */
@@ -215,6 +220,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): JobcastConf
     stalledIntervalMs: e.JOBCAST_STALLED_INTERVAL_MS,
     heartbeat: { intervalMs: e.JOBCAST_HEARTBEAT_INTERVAL_MS, timeoutMs: e.JOBCAST_HEARTBEAT_TIMEOUT_MS },
     relayClaimMs: e.JOBCAST_RELAY_CLAIM_MS,
-    watchQueues: { names: e.JOBCAST_WATCH_QUEUES ? e.JOBCAST_WATCH_QUEUES.split(',') : [], prefix: e.JOBCAST_WATCH_PREFIX },
+    watchQueues: {
+      names: e.JOBCAST_WATCH_QUEUES ? e.JOBCAST_WATCH_QUEUES.split(',') : [],
+      prefix: e.JOBCAST_WATCH_PREFIX,
+      in: e.JOBCAST_WATCH_IN,
+    },
   };
 }

@@ -18,7 +18,7 @@ import { connectRedis, type RedisTarget } from './redis/connect.js';
 import { mountOperations, notFound } from './role-apps.js';
 
 /** The process roles of the `jobcast` command. */
-export const ROLES = ['web', 'worker', 'gateway', 'all'] as const;
+export const ROLES = ['web', 'worker', 'gateway', 'all', 'watch'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** A running process role; `close()` is graceful and idempotent. */
@@ -35,9 +35,13 @@ export interface RunningRole {
 
 /**
  * Starts one role of the demo deployment against `redisUrl`. `web` serves the pages and API,
- * `gateway` the socket.io gateway, `worker` runs jobs, `all` does everything on one port.
+ * `gateway` the socket.io gateway, `worker` runs jobs, `all` does everything on one port,
+ * `watch` only publishes the events of the watched BullMQ queues (`JOBCAST_WATCH_QUEUES`).
  */
 export async function startRole(role: Role, config: JobcastConfig, redisUrl: string, logger: Logger): Promise<RunningRole> {
+  if (role === 'watch' && !config.watchQueues.names.length) {
+    throw new Error('jobcast watch has nothing to watch: set JOBCAST_WATCH_QUEUES to the BullMQ queue names (name,name)');
+  }
   const secret =
     config.secret ??
     (await sharedDevelopmentSecret(
@@ -77,8 +81,7 @@ export async function startRole(role: Role, config: JobcastConfig, redisUrl: str
     logger,
   });
   await jobcast.ready();
-  // Workers run jobcast's own jobs; watching existing BullMQ queues is for the serving roles.
-  if (role !== 'worker') for (const name of config.watchQueues.names) jobcast.watchQueue(name, { prefix: config.watchQueues.prefix });
+  watchQueues(role, config.watchQueues, jobcast);
 
   let server: Server | null = null;
   if (role === 'web' || role === 'all') {
@@ -147,6 +150,19 @@ export async function startRole(role: Role, config: JobcastConfig, redisUrl: str
       return closing;
     },
   };
+}
+
+/**
+ * The watched BullMQ queues of a role. Workers run jobcast's own jobs and watch nothing; the
+ * serving roles mint tokens, answer status and cancel for every watched queue, and publish
+ * its events unless `jobcast watch` processes do (`JOBCAST_WATCH_IN=watch`): then the
+ * publishing runs where the user puts it (beside the workers, or on a machine of its own),
+ * whatever the web tier scales to.
+ */
+function watchQueues(role: Role, watch: JobcastConfig['watchQueues'], jobcast: Jobcast): void {
+  if (role === 'worker') return;
+  const publish = role === 'watch' || watch.in === 'serving';
+  for (const name of watch.names) jobcast.watchQueue(name, { prefix: watch.prefix, publish });
 }
 
 async function sharedDevelopmentSecret(target: RedisTarget, keyPrefix: string, logger: Logger): Promise<string> {

@@ -22,10 +22,12 @@ export interface StreamGroupReaderOptions {
   /** Handles one entry; the entry is acknowledged after it resolves, retried when it throws. */
   handle?(id: string, fields: Record<string, string>): Promise<void>;
   /**
-   * Instead of `handle`: handles one read's entries (up to 100, in stream order) at once,
+   * Instead of `handle`: handles one read's entries (up to `count`, in stream order) at once,
    * acknowledged together after it resolves, all read again when it throws.
    */
   handleBatch?(entries: { id: string; fields: Record<string, string> }[]): Promise<void>;
+  /** Entries per read (and per `handleBatch` call). @defaultValue 100 */
+  count?: number;
   /** Entries another consumer took but did not acknowledge for this long are taken over. */
   claimAfterMs: number;
   /**
@@ -52,10 +54,11 @@ export interface StreamGroupReaderOptions {
  */
 export async function readStreamGroup(options: StreamGroupReaderOptions): Promise<void> {
   const { connection: conn, stream, group, consumer } = options;
+  const count = options.count ?? 100;
   const read = async (id: '0' | '>', block: boolean) => {
     const reply = (await (block
-      ? conn.xreadgroup('GROUP', group, consumer, 'COUNT', 100, 'BLOCK', 1000, 'STREAMS', stream, id)
-      : conn.xreadgroup('GROUP', group, consumer, 'COUNT', 100, 'STREAMS', stream, id))) as [string, StreamEntry[]][] | null;
+      ? conn.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'BLOCK', 1000, 'STREAMS', stream, id)
+      : conn.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, id))) as [string, StreamEntry[]][] | null;
     return reply?.[0]?.[1] ?? [];
   };
   const drain = async (entries: StreamEntry[]) => {
@@ -87,7 +90,7 @@ export async function readStreamGroup(options: StreamGroupReaderOptions): Promis
       await drain(await read('0', false));
       // In order of the stream: the pending entries of the consumer before us come first.
       for (let cursor = '0-0', rounds = 0; takeOver && rounds < 1000; rounds++) {
-        const [next, claimed] = (await conn.xautoclaim(stream, group, consumer, 0, cursor, 'COUNT', 100)) as [string, StreamEntry[]];
+        const [next, claimed] = (await conn.xautoclaim(stream, group, consumer, 0, cursor, 'COUNT', count)) as [string, StreamEntry[]];
         await drain(claimed);
         cursor = next;
         if (cursor === '0-0') break;
@@ -96,7 +99,7 @@ export async function readStreamGroup(options: StreamGroupReaderOptions): Promis
       while (options.running()) {
         if (Date.now() - lastClaim > options.claimAfterMs) {
           lastClaim = Date.now();
-          const [, claimed] = (await conn.xautoclaim(stream, group, consumer, options.claimAfterMs, '0', 'COUNT', 100)) as [string, StreamEntry[]];
+          const [, claimed] = (await conn.xautoclaim(stream, group, consumer, options.claimAfterMs, '0', 'COUNT', count)) as [string, StreamEntry[]];
           await drain(claimed);
         }
         await drain(await read('>', true));

@@ -17,6 +17,12 @@ const RELEASE_LEASE = script('release-lease-1.lua');
 const SWEEP_EVERY_MS = 2000;
 const SWEEP_BACK_MS = 10 * 60_000;
 const SWEEP_SETTLE_MS = 3000;
+/**
+ * Entries per read of the queue's stream. Reads follow one another (one job's events in
+ * order), so this bounds how fast a watcher can go: at 100 a read it fell 2 s behind a burst
+ * of 10,000 BullMQ jobs (140,000 events in under 2 s); at 1,000 it stayed within 0.1 s.
+ */
+const READ_COUNT = 1000;
 
 type LeaseRedis = RedisClient & {
   jobcastHoldLease(key: string, holder: string, ms: string): Promise<number>;
@@ -152,6 +158,7 @@ export function startQueueWatcher(watched: Watched, options: QueueWatcherOptions
           // call: a watcher keeps up with BullMQ workers at their concurrency, at a small part
           // of their CPU (see batchPublisher).
           handleBatch: (entries) => publish(entries.map((e) => e.fields)),
+          count: READ_COUNT,
           // The lease says nobody else reads: what any consumer left pending is ours at once.
           claimAfterMs: options.leaseMs,
           takeOverFirst: true,

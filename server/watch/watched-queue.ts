@@ -40,6 +40,12 @@ export interface WatchQueueOptions<Result = unknown> {
   alias?: string;
   /** How long a watching process holds the publishing lease; another takes over after it. @defaultValue 5000 */
   leaseMs?: number;
+  /**
+   * Whether this process reads the queue's events and publishes them to the job channels.
+   * `false` when other processes do (`jobcast watch`): tokens, status and cancel work the
+   * same. @defaultValue true
+   */
+  publish?: boolean;
 }
 
 /** What a watched queue needs from jobcast. */
@@ -55,13 +61,13 @@ export class WatchedQueue<Result = unknown> implements Watched {
   readonly prefix: string;
   /** The queue's part of watched job ids (`<label>:<BullMQ job id>`). */
   readonly label: string;
-  /** Resolves once events are being read: every job event from then on reaches its channel. */
+  /** Resolves once events are being read (at once with `publish: false`): every job event from then on reaches its channel. */
   readonly ready: Promise<void>;
   readonly #options: WatchQueueOptions<Result>;
   readonly #deps: WatchedQueueDeps;
   readonly #commands: RedisClient;
   readonly #queue: Queue;
-  readonly #watcher: QueueWatcher;
+  readonly #watcher: QueueWatcher | undefined;
   readonly #log: Logger;
   #closing: Promise<void> | undefined;
 
@@ -80,15 +86,18 @@ export class WatchedQueue<Result = unknown> implements Watched {
     // skipMetasUpdate: a Queue writes its own options (the event stream's length, BullMQ's
     // version) into the queue's meta hash when it starts; the app's are the ones that count.
     this.#queue = new Queue(name, { connection: this.#commands, prefix: this.prefix, skipMetasUpdate: true });
-    this.#watcher = startQueueWatcher(this, {
-      commands: this.#commands,
-      blocking: duplicate(this.#commands),
-      leaseRedis: deps.redis,
-      keyPrefix: deps.keyPrefix,
-      leaseMs: options.leaseMs ?? 5000,
-      logger: this.#log,
-    });
-    this.ready = this.#watcher.ready;
+    this.#watcher =
+      options.publish === false
+        ? undefined
+        : startQueueWatcher(this, {
+            commands: this.#commands,
+            blocking: duplicate(this.#commands),
+            leaseRedis: deps.redis,
+            keyPrefix: deps.keyPrefix,
+            leaseMs: options.leaseMs ?? 5000,
+            logger: this.#log,
+          });
+    this.ready = this.#watcher?.ready ?? Promise.resolve();
   }
 
   /** The BullMQ queue itself (for Bull Board and job counts). */
@@ -276,7 +285,7 @@ export class WatchedQueue<Result = unknown> implements Watched {
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      await this.#watcher.close().catch((error: unknown) => this.#log.warn({ err: error }, 'error while closing the watcher'));
+      await this.#watcher?.close().catch((error: unknown) => this.#log.warn({ err: error }, 'error while closing the watcher'));
       await this.#queue.close().catch(() => undefined);
       await this.#commands.quit().catch(() => this.#commands.disconnect());
     })();

@@ -8,6 +8,8 @@ import { STAGES, type StageTimes } from './stages.js';
 
 interface Results {
   jobs: Record<'bare' | 'jobcast' | 'watched', number[]>;
+  /** Per watched run: how long after the last job the watcher had published every outcome, ms. */
+  watchedLagMs: number[];
   fanouts: FanoutResult[];
   conns: ConnectionsResult[];
 }
@@ -33,7 +35,7 @@ function best(fanouts: FanoutResult[], kind: string, figure: (f: FanoutResult) =
   return values.length ? Math.min(...values) : null;
 }
 
-export function headline({ jobs, fanouts, conns }: Results) {
+export function headline({ jobs, watchedLagMs, fanouts, conns }: Results) {
   const fixedCpu = (kind: string) => Math.min(...of(fanouts, kind).map((f) => f.fixed.cpuUsPerEvent));
   const delivered = (kind: string) => Math.max(...of(fanouts, kind).map((f) => f.bestDelivered));
   const jc = of(fanouts, 'jobcast');
@@ -61,6 +63,7 @@ export function headline({ jobs, fanouts, conns }: Results) {
     kbPerConn: jcConns.kbPerConn,
     jobsRatio: ratio(Math.max(...jobs.jobcast), Math.max(...jobs.bare)),
     watchedRatio: ratio(Math.max(...jobs.watched), Math.max(...jobs.bare)),
+    watchedLagMs: Math.max(...watchedLagMs),
     stormLostBaseline: of(fanouts, 'baseline').reduce((a, f) => a + (f.storm?.window.lost ?? 0), 0),
     connectionsHeld: jcConns.held,
     // The Pusher path (pusher-js clients) against jobcast's socket.io path, when it ran.
@@ -73,7 +76,7 @@ export function headline({ jobs, fanouts, conns }: Results) {
 const fixedCpuOf = (fanouts: FanoutResult[], kind: string) => Math.min(...of(fanouts, kind).map((f) => f.fixed.cpuUsPerEvent));
 
 export function report(shapes: Shapes, results: Results & { seconds: number }): string {
-  const { jobs, fanouts, conns } = results;
+  const { jobs, watchedLagMs, fanouts, conns } = results;
   const f = shapes.fanout;
   const c = shapes.connections;
   const h = headline(results);
@@ -118,7 +121,7 @@ export function report(shapes: Shapes, results: Results & { seconds: number }): 
     '| --- | --- |',
     `| bare BullMQ (job.updateProgress) | ${jobs.bare.join(' / ')} |`,
     `| jobcast (ctx.progress, published to subscribers) | ${jobs.jobcast.join(' / ')} |`,
-    `| bare BullMQ, its queue watched by jobcast in another process (every event published) | ${jobs.watched.join(' / ')} |`,
+    `| bare BullMQ, its queue watched by \`jobcast watch\` in another process (every event published; last outcome published ${watchedLagMs.join(' / ')} ms after the last job) | ${jobs.watched.join(' / ')} |`,
     '',
     `### 3 and 5. Connections: ${c.steps.join(', ')} subscribed clients, 1 event/s each; idle RSS measured at ${c.memoryAt}`,
     '',

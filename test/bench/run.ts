@@ -40,12 +40,12 @@ export const shapes = {
 };
 export type Shapes = typeof shapes;
 
-async function jobsPerSec(kind: 'bare' | 'jobcast' | 'watched', redisUrl: string): Promise<number> {
+async function jobsPerSec(kind: 'bare' | 'jobcast' | 'watched', redisUrl: string): Promise<{ jobsPerSec: number; publishedAfterMs?: number }> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./jobs.ts', import.meta.url)), kind, redisUrl, String(shapes.jobs)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const line = await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString())));
-  return (JSON.parse(line) as { jobsPerSec: number }).jobsPerSec;
+  return JSON.parse(line) as { jobsPerSec: number; publishedAfterMs?: number };
 }
 
 const redis = await benchRedis();
@@ -54,18 +54,23 @@ const redisUrl = redis.url;
 const rounds = quick ? 1 : 2;
 const started = Date.now();
 const jobs: Record<'bare' | 'jobcast' | 'watched', number[]> = { bare: [], jobcast: [], watched: [] };
+const watchedLagMs: number[] = [];
 const fanouts: FanoutResult[] = [];
 const conns: ConnectionsResult[] = [];
 // Alternate, so drift on a shared machine hits both alike.
 for (let round = 0; round < rounds; round++) {
-  for (const kind of ['bare', 'jobcast', 'watched'] as const) jobs[kind].push(await jobsPerSec(kind, redisUrl));
+  for (const kind of ['bare', 'jobcast', 'watched'] as const) {
+    const run = await jobsPerSec(kind, redisUrl);
+    jobs[kind].push(run.jobsPerSec);
+    if (run.publishedAfterMs !== undefined) watchedLagMs.push(run.publishedAfterMs);
+  }
   for (const kind of KINDS) fanouts.push(await fanout(kind, redisUrl, shapes.fanout));
 }
 for (const kind of KINDS) conns.push(await connections(kind, redisUrl, shapes.connections));
 
-const markdown = report(shapes, { jobs, fanouts, conns, seconds: Math.round((Date.now() - started) / 1000) });
+const markdown = report(shapes, { jobs, watchedLagMs, fanouts, conns, seconds: Math.round((Date.now() - started) / 1000) });
 console.log(markdown);
 writeFileSync('bench-results.md', markdown + '\n');
-console.log(JSON.stringify(headline({ jobs, fanouts, conns })));
+console.log(JSON.stringify(headline({ jobs, watchedLagMs, fanouts, conns })));
 await redis.close();
 process.exit(0);

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+
+import { watchLeaseKey } from '../../server/channels/keys.js';
+import { configFromEnv } from '../../server/config.js';
+import { type BullWorkerProcess, startBullWorker } from '../helpers/bullmq-worker.js';
+import { type RoleProcess, startRole } from '../helpers/processes.js';
+import { startStack, TEST_SECRET, type TestStack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
+import { closeAll, watch, type Watcher } from '../helpers/watchers.js';
+
+/**
+ * `jobcast watch` publishes a watched queue's events from a process of its own; the serving
+ * process (here the SDK with `publish: false`, as the roles do with JOBCAST_WATCH_IN=watch)
+ * still mints the tokens and serves the pages, and never publishes.
+ */
+describe('the watch role: publishing watched queues from a process of its own', () => {
+  let stack: TestStack;
+  let connection: Redis;
+  let queue: Queue;
+  let bullPrefix: string;
+  let watcher: RoleProcess | undefined;
+  let worker: BullWorkerProcess | undefined;
+  const watchers: Watcher[] = [];
+
+  before(async () => {
+    stack = await startStack({ worker: false, jobs: [] });
+    bullPrefix = `${stack.prefix}bull`;
+    connection = new Redis(stack.redisUrl, { maxRetriesPerRequest: null });
+    queue = new Queue('reports', { connection, prefix: bullPrefix });
+    await stack.jobcast.watchQueue('reports', { prefix: bullPrefix, publish: false }).ready;
+  });
+  after(async () => {
+    closeAll(watchers);
+    await worker?.stop('SIGKILL');
+    await watcher?.stop('SIGKILL');
+    await queue.close();
+    connection.disconnect();
+    await stack.close();
+  });
+
+  const env = () => ({
+    REDIS_URL: stack.redisUrl,
+    JOBCAST_PREFIX: stack.prefix,
+    JOBCAST_SECRET: TEST_SECRET,
+    JOBCAST_WATCH_QUEUES: 'reports',
+    JOBCAST_WATCH_PREFIX: bullPrefix,
+  });
+
+  it('JOBCAST_WATCH_IN says who publishes: the serving roles by default, or only `jobcast watch`', () => {
+    assert.equal(configFromEnv({}).watchQueues.in, 'serving');
+    assert.equal(configFromEnv({ JOBCAST_WATCH_IN: 'watch' }).watchQueues.in, 'watch');
+    assert.throws(() => configFromEnv({ JOBCAST_WATCH_IN: 'workers' }), /JOBCAST_WATCH_IN/);
+  });
+
+  it('refuses to start with nothing to watch, saying what to set', async () => {
+    const { JOBCAST_WATCH_QUEUES: _unset, ...rest } = env();
+    await assert.rejects(startRole('watch', rest), /nothing to watch: set JOBCAST_WATCH_QUEUES/);
+  });
+
+  it("a page follows an unmodified BullMQ worker's job through the watch process; the serving process publishes nothing", async () => {
+    watcher = await startRole('watch', env());
+    worker = await startBullWorker({ REDIS_URL: stack.redisUrl, QUEUE: 'reports', BULL_PREFIX: bullPrefix });
+    await queue.pause();
+    const job = await queue.add('monthly', { steps: 4, stepMs: 30 });
+    const [w] = await watch(stack.url, [await stack.jobcast.tokenForJob(job)]);
+    watchers.push(w!);
+    await queue.resume();
+    await waitFor(() => w!.done, 'the outcome', 20_000);
+    assert.deepEqual(
+      w!.events.filter((e) => e !== 'progress'),
+      ['queued', 'active', 'completed'],
+    );
+    assert.ok(w!.events.includes('progress'));
+    // The one publisher is the watch process: it holds the lease, this process never asked.
+    const holder = await connection.get(watchLeaseKey(stack.prefix, bullPrefix, 'reports'));
+    assert.match(holder ?? '', new RegExp(`:${watcher.child.pid}:`));
+  });
+});
