@@ -278,16 +278,17 @@ export class ChannelHub {
     for (const buffer of entry.joining) buffer.push(event);
     entry.last = { epoch: event.epoch, offset: event.offset };
     const room = roomOf(event.channel);
+    const ids = this.#io.sockets.adapter.rooms.get(room);
     if (this.#metrics) {
       const type = eventType(event.event);
-      this.#metrics.delivered.inc({ type }, (this.#io.sockets.adapter.rooms.get(room)?.size ?? 0) + entry.members.size);
+      this.#metrics.delivered.inc({ type }, (ids?.size ?? 0) + entry.members.size);
       this.#metrics.deliveryLatency.observe(Math.max(0, Date.now() - event.ts) / 1000);
     }
-    if (this.#io.sockets.adapter.rooms.get(room)?.size) this.#noteOutcome(event);
+    if (ids?.size) this.#noteOutcome(event);
     // Deliveries of every lifecycle event and outcome are recorded; progress would be too many.
     if (this.#timeline && event.event !== 'progress' && isJobChannel(event.channel)) {
       const connections: string[] = [];
-      for (const id of this.#io.sockets.adapter.rooms.get(room) ?? []) {
+      for (const id of ids ?? []) {
         const sid = this.#io.sockets.sockets.get(id)?.data.socketId;
         if (sid && connections.length < 20) connections.push(sid);
       }
@@ -296,7 +297,6 @@ export class ChannelHub {
     }
     // Pusher excludes the publisher's connection by sending it nothing; so do we.
     for (const member of entry.members) if (exclude === undefined || member.socketId !== exclude) member.deliver(event);
-    const ids = this.#io.sockets.adapter.rooms.get(room);
     if (!ids) return;
     // One frame for every fast socket; slow ones get conflated delivery of their own, and the
     // excluded connection gets a marker instead, so it moves past the offset without taking
