@@ -10,6 +10,8 @@ interface Results {
   jobs: Record<'bare' | 'jobcast' | 'watched', number[]>;
   /** Per watched run: how long after the last job the watcher had published every outcome, ms. */
   watchedLagMs: number[];
+  /** Per bare and watched run: CPU µs per job of the BullMQ worker process, Redis and the watcher. */
+  jobCpu: Record<'bare' | 'watched', { worker: number; redis: number; watcher: number }[]>;
   fanouts: FanoutResult[];
   conns: ConnectionsResult[];
 }
@@ -76,7 +78,7 @@ export function headline({ jobs, watchedLagMs, fanouts, conns }: Results) {
 const fixedCpuOf = (fanouts: FanoutResult[], kind: string) => Math.min(...of(fanouts, kind).map((f) => f.fixed.cpuUsPerEvent));
 
 export function report(shapes: Shapes, results: Results & { seconds: number }): string {
-  const { jobs, watchedLagMs, fanouts, conns } = results;
+  const { jobs, watchedLagMs, jobCpu, fanouts, conns } = results;
   const f = shapes.fanout;
   const c = shapes.connections;
   const h = headline(results);
@@ -122,6 +124,14 @@ export function report(shapes: Shapes, results: Results & { seconds: number }): 
     `| bare BullMQ (job.updateProgress) | ${jobs.bare.join(' / ')} |`,
     `| jobcast (ctx.progress, published to subscribers) | ${jobs.jobcast.join(' / ')} |`,
     `| bare BullMQ, its queue watched by \`jobcast watch\` in another process (every event published; last outcome published ${watchedLagMs.join(' / ')} ms after the last job) | ${jobs.watched.join(' / ')} |`,
+    '',
+    'CPU µs per job while the jobs ran (test/bench/jobs.ts `cpuMs`): the BullMQ workers do the same work either way; what a watched run adds is the watcher and its Redis time, on the same cores.',
+    '',
+    '| run | BullMQ worker process | Redis | watcher |',
+    '| --- | --- | --- | --- |',
+    ...(['bare', 'watched'] as const).flatMap((kind) =>
+      jobCpu[kind].map((c) => `| ${kind} | ${c.worker} | ${c.redis} | ${kind === 'watched' ? c.watcher : '–'} |`),
+    ),
     '',
     `### 3 and 5. Connections: ${c.steps.join(', ')} subscribed clients, 1 event/s each; idle RSS measured at ${c.memoryAt}`,
     '',

@@ -40,12 +40,19 @@ export const shapes = {
 };
 export type Shapes = typeof shapes;
 
-async function jobsPerSec(kind: 'bare' | 'jobcast' | 'watched', redisUrl: string): Promise<{ jobsPerSec: number; publishedAfterMs?: number }> {
+interface JobsRun {
+  jobsPerSec: number;
+  publishedAfterMs?: number;
+  /** CPU ms while the jobs ran, of the BullMQ worker process, Redis and the watcher (bare and watched runs). */
+  cpuMs?: { worker: number; redis: number; watcher?: number };
+}
+
+async function jobsPerSec(kind: 'bare' | 'jobcast' | 'watched', redisUrl: string): Promise<JobsRun> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./jobs.ts', import.meta.url)), kind, redisUrl, String(shapes.jobs)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const line = await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString())));
-  return JSON.parse(line) as { jobsPerSec: number; publishedAfterMs?: number };
+  return JSON.parse(line) as JobsRun;
 }
 
 const redis = await benchRedis();
@@ -55,6 +62,8 @@ const rounds = quick ? 1 : 2;
 const started = Date.now();
 const jobs: Record<'bare' | 'jobcast' | 'watched', number[]> = { bare: [], jobcast: [], watched: [] };
 const watchedLagMs: number[] = [];
+// µs per job of each process, per bare and watched run: where a watched run's time went.
+const jobCpu: Record<'bare' | 'watched', { worker: number; redis: number; watcher: number }[]> = { bare: [], watched: [] };
 const fanouts: FanoutResult[] = [];
 const conns: ConnectionsResult[] = [];
 // Alternate, so drift on a shared machine hits both alike.
@@ -63,14 +72,18 @@ for (let round = 0; round < rounds; round++) {
     const run = await jobsPerSec(kind, redisUrl);
     jobs[kind].push(run.jobsPerSec);
     if (run.publishedAfterMs !== undefined) watchedLagMs.push(run.publishedAfterMs);
+    if (run.cpuMs && kind !== 'jobcast') {
+      const perJob = (ms = 0) => Math.round((ms * 1000) / shapes.jobs);
+      jobCpu[kind].push({ worker: perJob(run.cpuMs.worker), redis: perJob(run.cpuMs.redis), watcher: perJob(run.cpuMs.watcher) });
+    }
   }
   for (const kind of KINDS) fanouts.push(await fanout(kind, redisUrl, shapes.fanout));
 }
 for (const kind of KINDS) conns.push(await connections(kind, redisUrl, shapes.connections));
 
-const markdown = report(shapes, { jobs, watchedLagMs, fanouts, conns, seconds: Math.round((Date.now() - started) / 1000) });
+const markdown = report(shapes, { jobs, watchedLagMs, jobCpu, fanouts, conns, seconds: Math.round((Date.now() - started) / 1000) });
 console.log(markdown);
 writeFileSync('bench-results.md', markdown + '\n');
-console.log(JSON.stringify(headline({ jobs, watchedLagMs, fanouts, conns })));
+console.log(JSON.stringify(headline({ jobs, watchedLagMs, jobCpu, fanouts, conns })));
 await redis.close();
 process.exit(0);
