@@ -40,7 +40,7 @@ export interface RunningRole {
  */
 export async function startRole(role: Role, config: JobcastConfig, redisUrl: string, logger: Logger): Promise<RunningRole> {
   if (role === 'watch' && !config.watchQueues.names.length) {
-    throw new Error('jobcast watch has nothing to watch: set JOBCAST_WATCH_QUEUES to the BullMQ queue names (name,name)');
+    throw new Error('the watch role has nothing to watch: set JOBCAST_WATCH_QUEUES to the BullMQ queue names (name,name)');
   }
   const secret =
     config.secret ??
