@@ -461,6 +461,7 @@ export class Jobcast {
       retentionSeconds: this.#options.retentionSeconds,
       sharded: this.#sharded,
       onPublished: this.#countPublished,
+      coalesce: true,
       ...(this.#options.maxEventBytes ? { maxEventBytes: this.#options.maxEventBytes } : {}),
     });
     const relayConnection = this.#connect({ maxRetriesPerRequest: null });

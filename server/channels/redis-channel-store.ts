@@ -28,6 +28,14 @@ export interface RedisChannelStoreOptions {
   sharded?: boolean;
   /** Called with every event stored (metrics). */
   onPublished?: (event: ChannelEvent) => void;
+  /**
+   * Plain appends (no option set) issued in the same tick go to Redis as one
+   * append-batch-n.lua call instead of one script call each; an append with options, or an
+   * `appendMany`, sends what is queued first, so the order on the connection is the order of
+   * the calls. For a process with many concurrent appenders (a worker); on a single Redis
+   * only (ignored with `sharded`). @defaultValue false
+   */
+  coalesce?: boolean;
 }
 
 /** `[offset, epoch]`, `[offset, epoch, 'instead', value]`, or `[0, epoch, reason]` when the event was dropped. */
@@ -75,6 +83,9 @@ export class RedisChannelStore implements ChannelStore {
   readonly #retentionArg: string;
   #epochs: Buffer = Buffer.alloc(0);
   #epochsAt = 0;
+  readonly #coalesce: boolean;
+  /** Plain appends waiting for the end of the tick (see {@link RedisChannelStoreOptions.coalesce}). */
+  #queued: { item: AppendItem; resolve(event: ChannelEvent | null): void; reject(error: unknown): void }[] = [];
 
   constructor(redis: RedisClient, options: RedisChannelStoreOptions = {}) {
     if (!('jobcastAppend' in redis)) {
@@ -90,6 +101,10 @@ export class RedisChannelStore implements ChannelStore {
     this.#publish = options.sharded ? 'SPUBLISH' : 'PUBLISH';
     this.#sharded = options.sharded === true;
     this.#onPublished = options.onPublished;
+    // Not on a cluster: there each channel needs a call of its own anyway, and an
+    // auto-pipelined cluster connection routes a batch call by its first argument (the key
+    // count), so a redirect could put it behind appends sent after it.
+    this.#coalesce = options.coalesce === true && !this.#sharded;
     this.#historyArg = String(this.#historySize);
     this.#retentionArg = String(this.#retention);
   }
@@ -101,6 +116,13 @@ export class RedisChannelStore implements ChannelStore {
     if (json.length * 3 > this.#maxEventBytes && Buffer.byteLength(json) > this.#maxEventBytes) {
       throw new PayloadTooLargeError(`event data is over the ${this.#maxEventBytes}-byte limit`);
     }
+    const plain = !options.reset && !options.exclude && !options.insteadIfSet && !options.record;
+    if (this.#coalesce && plain) {
+      return new Promise((resolve, reject) => {
+        if (this.#queued.push({ item: { channel, event, data }, resolve, reject }) === 1) process.nextTick(() => this.#sendQueued());
+      });
+    }
+    this.#sendQueued();
     const keys = channelKeys(this.#prefix, channel);
     // The envelope around its epoch and offset, encoded here once: Lua only joins the parts.
     const head = `{"channel":${JSON.stringify(channel)},"epoch":`;
@@ -163,7 +185,23 @@ export class RedisChannelStore implements ChannelStore {
     return epoch;
   }
 
-  async appendMany(items: readonly AppendItem[]): Promise<(ChannelEvent | null)[]> {
+  /** Sends the queued plain appends: one batch call (a single one goes as it would have). */
+  #sendQueued(): void {
+    if (!this.#queued.length) return;
+    const queued = this.#queued;
+    this.#queued = [];
+    this.#appendManyNow(queued.map((q) => q.item)).then(
+      (stored) => queued.forEach((q, i) => q.resolve(stored[i]!)),
+      (error: unknown) => queued.forEach((q) => q.reject(error)),
+    );
+  }
+
+  appendMany(items: readonly AppendItem[]): Promise<(ChannelEvent | null)[]> {
+    this.#sendQueued();
+    return this.#appendManyNow(items);
+  }
+
+  async #appendManyNow(items: readonly AppendItem[]): Promise<(ChannelEvent | null)[]> {
     // Everything checked and encoded before anything is written.
     const now = Date.now();
     const encoded = items.map((item) => {

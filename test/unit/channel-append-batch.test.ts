@@ -236,6 +236,59 @@ describe('append-batch-n.lua (RedisChannelStore.appendMany): many events in one 
     await s.appendMany([{ channel: 'job:t', event: 'progress', data: {} }]);
     for (const key of [keys.meta, keys.log]) assert.ok((await redis.ttl(key)) > 55, `${key} has the retention again`);
   });
+
+  it('coalescing (the worker store): appends issued in one tick go as one script call, and leave every channel as one append() each', async (t) => {
+    const items = script(4, 200);
+    const one = prefix('tick-one');
+    const many = prefix('tick-many');
+    const [heardOne, heardMany] = await Promise.all([listen(url, one, false), listen(url, many, false)]);
+    t.after(() => {
+      heardOne.close();
+      heardMany.close();
+    });
+    const single = store(one);
+    // A connection of its own, its script commands counted as they are sent.
+    const connection = new Redis(url);
+    t.after(() => connection.disconnect());
+    const coalescing = new RedisChannelStore(connection, { prefix: many, historySize: 5, retentionSeconds: 60, maxEventBytes: 200, coalesce: true });
+    const calls = { append: 0, batch: 0 };
+    const scripted = connection as unknown as Record<'jobcastAppend' | 'jobcastAppendBatch', (...args: unknown[]) => unknown>;
+    for (const [name, counter] of [
+      ['jobcastAppend', 'append'],
+      ['jobcastAppendBatch', 'batch'],
+    ] as const) {
+      const send = scripted[name].bind(connection);
+      scripted[name] = (...args: unknown[]) => {
+        calls[counter] += 1;
+        return send(...args);
+      };
+    }
+    const storedOne: (ChannelEvent | null)[] = [];
+    for (const item of items) storedOne.push(await single.append(item.channel, item.event, item.data, item.reset ? { reset: true } : {}));
+    // Ticks of every size; a put-back (an append with an option) in the middle of one goes
+    // out on its own, after what was queued before it.
+    const storedMany: (ChannelEvent | null)[] = [];
+    const next = random(104);
+    let ticks = 0;
+    for (let i = 0; i < items.length; ticks++) {
+      const tick = items.slice(i, i + 1 + Math.floor(next() * 40));
+      storedMany.push(...(await Promise.all(tick.map((item) => coalescing.append(item.channel, item.event, item.data, item.reset ? { reset: true } : {})))));
+      i += tick.length;
+    }
+    const shape = (e: ChannelEvent | null) => e && { channel: e.channel, offset: e.offset, event: e.event, data: e.data };
+    assert.deepEqual(storedMany.map(shape), storedOne.map(shape));
+    const resets = items.filter((item) => item.reset).length;
+    assert.equal(calls.append, resets, 'only the appends with an option went one by one');
+    assert.ok(calls.batch <= ticks + resets, `${calls.batch} batch calls for ${items.length - resets} plain appends in ${ticks} ticks`);
+    await waitFor(() => heardOne.count() + heardMany.count() === 2 * storedOne.filter(Boolean).length, 'every publish');
+    for (const channel of CHANNELS) {
+      assert.deepEqual(
+        await observe(redis, many, channel, heardMany.published.get(channel) ?? []),
+        await observe(redis, one, channel, heardOne.published.get(channel) ?? []),
+        channel,
+      );
+    }
+  });
 });
 
 describe('appendMany on a three-master Redis Cluster', () => {
