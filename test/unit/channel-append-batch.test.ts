@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 
 import { Cluster, Redis } from 'ioredis';
 
@@ -95,6 +95,29 @@ describe('append-batch-n.lua (RedisChannelStore.appendMany): many events in one 
   const store = (p: string, options: { sharded?: boolean } = {}) =>
     new RedisChannelStore(redis, { prefix: p, historySize: 5, retentionSeconds: 60, maxEventBytes: 200, ...options });
 
+  /** Two fresh prefixes, one for appends one by one and one for the way under test, each listened to. */
+  async function twoWays(t: TestContext, name: string, sharded: boolean) {
+    const one = prefix(`${name}-one`);
+    const many = prefix(`${name}-many`);
+    const [heardOne, heardMany] = await Promise.all([listen(url, one, sharded), listen(url, many, sharded)]);
+    t.after(() => {
+      heardOne.close();
+      heardMany.close();
+    });
+    /** Once `published` events were heard on each side: every channel looks the same both ways. */
+    async function assertSame(published: number) {
+      await waitFor(() => heardOne.count() + heardMany.count() === 2 * published, 'every publish');
+      for (const channel of CHANNELS) {
+        assert.deepEqual(
+          await observe(redis, many, channel, heardMany.published.get(channel) ?? []),
+          await observe(redis, one, channel, heardOne.published.get(channel) ?? []),
+          channel,
+        );
+      }
+    }
+    return { one, many, assertSame };
+  }
+
   before(async () => {
     url = await testRedisUrl();
     redis = new Redis(url);
@@ -111,13 +134,7 @@ describe('append-batch-n.lua (RedisChannelStore.appendMany): many events in one 
   ] as const) {
     it(`leaves every channel as one append() per event would, and returns the same (seed ${seed}${sharded ? ', one call per channel as on a cluster' : ''})`, async (t) => {
       const items = script(seed, 160);
-      const one = prefix('one');
-      const many = prefix('many');
-      const [heardOne, heardMany] = await Promise.all([listen(url, one, sharded), listen(url, many, sharded)]);
-      t.after(() => {
-        heardOne.close();
-        heardMany.close();
-      });
+      const { one, many, assertSame } = await twoWays(t, 'batch', sharded);
       const single = store(one, { sharded });
       const batched = store(many, { sharded });
       // Half the channels already have events, an outcome among them, before the batches.
@@ -150,15 +167,7 @@ describe('append-batch-n.lua (RedisChannelStore.appendMany): many events in one 
         items.some((item, i) => item.reset && storedOne[i]?.offset),
         'and put-backs after one',
       );
-      const total = 2 * (before.length + storedOne.filter(Boolean).length);
-      await waitFor(() => heardOne.count() + heardMany.count() === total, 'every publish');
-      for (const channel of CHANNELS) {
-        assert.deepEqual(
-          await observe(redis, many, channel, heardMany.published.get(channel) ?? []),
-          await observe(redis, one, channel, heardOne.published.get(channel) ?? []),
-          channel,
-        );
-      }
+      await assertSame(before.length + storedOne.filter(Boolean).length);
     });
   }
 
@@ -239,13 +248,7 @@ describe('append-batch-n.lua (RedisChannelStore.appendMany): many events in one 
 
   it('coalescing (the worker store): appends issued in one tick go as one script call, and leave every channel as one append() each', async (t) => {
     const items = script(4, 200);
-    const one = prefix('tick-one');
-    const many = prefix('tick-many');
-    const [heardOne, heardMany] = await Promise.all([listen(url, one, false), listen(url, many, false)]);
-    t.after(() => {
-      heardOne.close();
-      heardMany.close();
-    });
+    const { one, many, assertSame } = await twoWays(t, 'tick', false);
     const single = store(one);
     // A connection of its own, its script commands counted as they are sent.
     const connection = new Redis(url);
@@ -280,14 +283,7 @@ describe('append-batch-n.lua (RedisChannelStore.appendMany): many events in one 
     const resets = items.filter((item) => item.reset).length;
     assert.equal(calls.append, resets, 'only the appends with an option went one by one');
     assert.ok(calls.batch <= ticks + resets, `${calls.batch} batch calls for ${items.length - resets} plain appends in ${ticks} ticks`);
-    await waitFor(() => heardOne.count() + heardMany.count() === 2 * storedOne.filter(Boolean).length, 'every publish');
-    for (const channel of CHANNELS) {
-      assert.deepEqual(
-        await observe(redis, many, channel, heardMany.published.get(channel) ?? []),
-        await observe(redis, one, channel, heardOne.published.get(channel) ?? []),
-        channel,
-      );
-    }
+    await assertSame(storedOne.filter(Boolean).length);
   });
 });
 
