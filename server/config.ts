@@ -67,6 +67,7 @@ const EnvConfig = z.object({
     .optional(),
   JOBCAST_WATCH_PREFIX: z.string().min(1).default('bull'),
   JOBCAST_WATCH_IN: z.enum(['serving', 'watch']).default('serving'),
+  JOBCAST_WATCH_REDIS_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -149,9 +150,10 @@ export interface JobcastConfig {
   /**
    * Existing BullMQ queues to watch (`JOBCAST_WATCH_QUEUES`) and their prefix; and which
    * roles publish their events (`in`: the serving roles web, gateway and all, or only
-   * `jobcast watch` processes).
+   * `jobcast watch` processes); `redisUrl`: the queues' Redis when it is not jobcast's own
+   * (`JOBCAST_WATCH_REDIS_URL`), so that the channel log's writes stay off the queues' Redis.
    */
-  watchQueues: { names: string[]; prefix: string; in: 'serving' | 'watch' };
+  watchQueues: { names: string[]; prefix: string; in: 'serving' | 'watch'; redisUrl?: string };
 }
 
 /** Reads the configuration from environment variables; throws with every problem named. */
@@ -224,6 +226,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): JobcastConf
       names: e.JOBCAST_WATCH_QUEUES ? e.JOBCAST_WATCH_QUEUES.split(',') : [],
       prefix: e.JOBCAST_WATCH_PREFIX,
       in: e.JOBCAST_WATCH_IN,
+      ...(e.JOBCAST_WATCH_REDIS_URL ? { redisUrl: e.JOBCAST_WATCH_REDIS_URL } : {}),
     },
   };
 }

@@ -19,9 +19,10 @@ export type { WatchedQueueDeps };
 export interface WatchQueueOptions<Result = unknown> {
   /**
    * Where the queue lives, as your BullMQ app connects to it: an ioredis instance (jobcast
-   * opens its own connections from it) or ioredis options. @defaultValue jobcast's own Redis
+   * opens its own connections from it), ioredis options or a `redis://` URL. The channel log
+   * stays in jobcast's own Redis either way. @defaultValue jobcast's own Redis
    */
-  connection?: RedisClient | RedisOptions;
+  connection?: RedisClient | RedisOptions | string;
   /** The queue's BullMQ key prefix, as your `Queue`/`Worker` set it. @defaultValue `bull` */
   prefix?: string;
   /**
@@ -73,6 +74,10 @@ export class WatchedQueue<Result = unknown> implements Watched {
 
   constructor(name: string, options: WatchQueueOptions<Result>, deps: WatchedQueueDeps) {
     if (!name || name.includes(':')) throw new Error(`queue name ${JSON.stringify(name)}: BullMQ queue names are not empty and have no ':'`);
+    if (typeof options.connection === 'string' && !/^rediss?:\/\/[^/]/.test(options.connection))
+      throw new Error(
+        `connection ${JSON.stringify(options.connection.slice(0, 80))} of queue ${name}: pass a redis:// or rediss:// URL, ioredis options or an ioredis instance`,
+      );
     this.name = name;
     this.prefix = options.prefix ?? 'bull';
     this.label = queueLabel(name, options.alias);
@@ -82,7 +87,13 @@ export class WatchedQueue<Result = unknown> implements Watched {
     const connection = options.connection;
     // Our own connections, so closing them never closes the app's.
     this.#commands =
-      connection === undefined ? deps.connect() : 'duplicate' in connection ? duplicate(connection) : new Redis({ ...connection, maxRetriesPerRequest: null });
+      connection === undefined
+        ? deps.connect()
+        : typeof connection === 'string'
+          ? new Redis(connection, { maxRetriesPerRequest: null })
+          : 'duplicate' in connection
+            ? duplicate(connection)
+            : new Redis({ ...connection, maxRetriesPerRequest: null });
     // skipMetasUpdate: a Queue writes its own options (the event stream's length, BullMQ's
     // version) into the queue's meta hash when it starts; the app's are the ones that count.
     this.#queue = new Queue(name, { connection: this.#commands, prefix: this.prefix, skipMetasUpdate: true });

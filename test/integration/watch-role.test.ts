@@ -8,6 +8,7 @@ import { watchLeaseKey } from '../../server/channels/keys.js';
 import { configFromEnv } from '../../server/config.js';
 import { type BullWorkerProcess, startBullWorker } from '../helpers/bullmq-worker.js';
 import { type RoleProcess, startRole } from '../helpers/processes.js';
+import { deleteKeys } from '../helpers/redis.js';
 import { startStack, TEST_SECRET, type TestStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 import { closeAll, watch, type Watcher } from '../helpers/watchers.js';
@@ -24,6 +25,10 @@ describe('the watch role: publishing watched queues from a process of its own', 
   let bullPrefix: string;
   let watcher: RoleProcess | undefined;
   let worker: BullWorkerProcess | undefined;
+  let otherWatcher: RoleProcess | undefined;
+  let otherWorker: BullWorkerProcess | undefined;
+  /** "Another Redis" for the queue: another database of the test Redis, so its keys are apart. */
+  let queueRedisUrl: string;
   const watchers: Watcher[] = [];
 
   before(async () => {
@@ -32,11 +37,17 @@ describe('the watch role: publishing watched queues from a process of its own', 
     connection = new Redis(stack.redisUrl, { maxRetriesPerRequest: null });
     queue = new Queue('reports', { connection, prefix: bullPrefix });
     await stack.jobcast.watchQueue('reports', { prefix: bullPrefix, publish: false }).ready;
+    const url = new URL(stack.redisUrl);
+    url.pathname = '/7';
+    queueRedisUrl = url.toString();
   });
   after(async () => {
     closeAll(watchers);
     await worker?.stop('SIGKILL');
     await watcher?.stop('SIGKILL');
+    await otherWorker?.stop('SIGKILL');
+    await otherWatcher?.stop('SIGKILL');
+    await deleteKeys(queueRedisUrl, stack.prefix);
     await queue.close();
     connection.disconnect();
     await stack.close();
@@ -78,5 +89,36 @@ describe('the watch role: publishing watched queues from a process of its own', 
     // The one publisher is the watch process: it holds the lease, this process never asked.
     const holder = await connection.get(watchLeaseKey(stack.prefix, bullPrefix, 'reports'));
     assert.match(holder ?? '', new RegExp(`:${watcher.child.pid}:`));
+  });
+
+  it('JOBCAST_WATCH_REDIS_URL: the queue lives in another Redis, the channel log stays in jobcast\'s', async () => {
+    assert.throws(() => stack.jobcast.watchQueue('ledger', { connection: '127.0.0.1:6379' }), /pass a redis:\/\/ or rediss:\/\/ URL/);
+    const queueConnection = new Redis(queueRedisUrl, { maxRetriesPerRequest: null });
+    const ledger = new Queue('ledger', { connection: queueConnection, prefix: bullPrefix });
+    try {
+      await stack.jobcast.watchQueue('ledger', { prefix: bullPrefix, publish: false, connection: queueRedisUrl }).ready;
+      otherWatcher = await startRole('watch', { ...env(), JOBCAST_WATCH_QUEUES: 'ledger', JOBCAST_WATCH_REDIS_URL: queueRedisUrl });
+      otherWorker = await startBullWorker({ REDIS_URL: queueRedisUrl, QUEUE: 'ledger', BULL_PREFIX: bullPrefix });
+      await ledger.pause();
+      const job = await ledger.add('close-month', { steps: 3, stepMs: 20 });
+      const started = await stack.jobcast.tokenForJob(job);
+      const [w] = await watch(stack.url, [started]);
+      watchers.push(w!);
+      await ledger.resume();
+      await waitFor(() => w!.done, 'the outcome', 20_000);
+      assert.deepEqual(
+        w!.events.filter((e) => e !== 'progress'),
+        ['queued', 'active', 'completed'],
+      );
+      // The queue's keys are only in its own Redis; the job's channel only in jobcast's.
+      const channelMeta = `${stack.prefix}{job:${started.jobId}}:meta`;
+      assert.equal(await connection.exists(channelMeta), 1);
+      assert.equal(await queueConnection.exists(channelMeta), 0);
+      assert.equal(await connection.exists(`${bullPrefix}:ledger:${job.id}`), 0);
+      assert.equal(await queueConnection.exists(`${bullPrefix}:ledger:${job.id}`), 1);
+    } finally {
+      await ledger.close();
+      queueConnection.disconnect();
+    }
   });
 });
