@@ -1,12 +1,16 @@
 /**
  * Scenario 2, in a process of its own: BullMQ jobs with 10 progress updates each at worker
  * concurrency 50, bare BullMQ (`job.updateProgress`), jobcast's job runner (`ctx.progress`,
- * published to subscribers through the channel log), or bare BullMQ with jobcast watching the
+ * published to subscribers through the channel log), bare BullMQ with jobcast watching the
  * queue from another process (`watched`: the same workers, every event published to job
- * channels). Prints jobs/s (and for `watched`, how long after the last job the watcher had
- * published every outcome), and where the CPU went while the jobs ran: the worker process,
- * Redis (`INFO cpu`) and the watcher process, in ms (`cpuMs`), so a watched run's slowdown
- * can be put down to what the watcher took from the two shared cores.
+ * channels), or bare BullMQ with a process that only reads the queue's event stream and
+ * throws it away (`reader`: the least any watcher of the stream can cost the queue's Redis).
+ * Prints jobs/s (and for `watched`, how long after the last job the watcher had published
+ * every outcome), and where the CPU went while the jobs ran: the worker process, Redis
+ * (`INFO cpu`), the watcher process and jobcast's Redis when it is another, in ms (`cpuMs`).
+ *
+ * `BENCH_CHANNEL_REDIS_URL` puts jobcast's Redis (the channel log, the lease) apart from the
+ * queue's; `BENCH_WATCHER_CPU` pins the watcher or reader process to those cores.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -16,25 +20,54 @@ import { Redis } from 'ioredis';
 import { z } from 'zod';
 
 import { createJobcast, defineJob } from '../../server/index.js';
+import { readStreamGroup } from '../../server/jobs/stream-group-reader.js';
 import { createLogger } from '../../server/logger.js';
 import { deleteKeys, uniquePrefix } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
+import { pin } from './pin.js';
 
 const [kind, redisUrl, countArg] = process.argv.slice(2);
 const JOBS = Number(countArg);
 const prefix = uniquePrefix('benchjobs');
+const channelUrl = process.env.BENCH_CHANNEL_REDIS_URL ?? redisUrl!;
 
-/** `jobs.ts watcher <redisUrl> <prefix>`: a jobcast process watching the bench queue. */
-async function watcher(keyPrefix: string): Promise<void> {
-  const jc = createJobcast({ redisUrl: redisUrl!, secret: 'bench-secret-0123456789abcdef', keyPrefix, logger: createLogger('silent') });
-  await jc.watchQueue('bare', { prefix: keyPrefix }).ready;
-  // The parent asks for this process's CPU time at the start and the end of the jobs.
-  process.on('message', () => {
-    const { user, system } = process.cpuUsage();
-    process.send!((user + system) / 1000);
-  });
+/** Answers the parent's asks for this process's CPU time (at the start and the end of the jobs). */
+function reportCpuWhenAsked(): void {
+  process.on('message', () => process.send!(ownCpuMs()));
   process.stdout.write('ready\n');
+}
+
+/** `jobs.ts watcher <queueRedisUrl> <prefix>`: a jobcast process watching the bench queue. */
+async function watcher(keyPrefix: string): Promise<void> {
+  const jc = createJobcast({ redisUrl: channelUrl, secret: 'bench-secret-0123456789abcdef', keyPrefix, logger: createLogger('silent') });
+  await jc.watchQueue('bare', { prefix: keyPrefix, connection: redisUrl! }).ready;
+  reportCpuWhenAsked();
   process.on('SIGTERM', () => void jc.close().then(() => process.exit(0)));
+}
+
+/** `jobs.ts reader <queueRedisUrl> <prefix>`: reads the queue's event stream as the watcher does (group, 1,000 a read, acknowledged), publishes nothing. */
+async function reader(bullPrefix: string): Promise<void> {
+  const connection = new Redis(redisUrl!, { maxRetriesPerRequest: null });
+  const stream = `${bullPrefix}:bare:events`;
+  await connection.xgroup('CREATE', stream, 'bench-reader', '$', 'MKSTREAM');
+  let running = true;
+  const reading = readStreamGroup({
+    connection,
+    stream,
+    group: 'bench-reader',
+    consumer: 'reader',
+    handleBatch: async () => undefined,
+    count: 1000,
+    claimAfterMs: 5000,
+    running: () => running,
+    drainOnStop: false,
+    logger: createLogger('silent'),
+  });
+  reportCpuWhenAsked();
+  process.on('SIGTERM', () => {
+    running = false;
+    void reading.finally(() => process.exit(0));
+  });
 }
 
 /** CPU ms of this process so far. */
@@ -58,11 +91,12 @@ function watcherCpuMs(child: ChildProcess): Promise<number> {
   });
 }
 
-/** Starts the watcher process; resolves once it reads the queue's events. */
-async function startWatcher() {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'watcher', redisUrl!, prefix], {
+/** Starts the watcher (or reader) process; resolves once it reads the queue's events. */
+async function startWatcher(as: 'watcher' | 'reader') {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), as, redisUrl!, prefix], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
+  if (process.env.BENCH_WATCHER_CPU) pin(child.pid, process.env.BENCH_WATCHER_CPU);
   await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
   return child;
 }
@@ -71,16 +105,24 @@ interface CpuMs {
   worker: number;
   redis: number;
   watcher?: number;
+  /** jobcast's Redis, when it is not the queue's. */
+  channelRedis?: number;
 }
 
-async function bare(watched = false): Promise<{ elapsed: number; publishedAfterMs?: number; cpuMs: CpuMs }> {
+async function bare(alongside?: 'watcher' | 'reader'): Promise<{ elapsed: number; publishedAfterMs?: number; cpuMs: CpuMs }> {
   const connection = new Redis(redisUrl!, { maxRetriesPerRequest: null });
+  const channelRedis = channelUrl === redisUrl ? undefined : new Redis(channelUrl);
   // The whole burst (≈14 events a job) fits in the event stream, so a watcher that lags the
   // workers loses nothing; the same setting for bare and watched runs.
   const queue = new Queue('bare', { connection, prefix, streams: { events: { maxLen: JOBS * 20 } } });
-  const watcherProcess = watched ? await startWatcher() : undefined;
+  const watcherProcess = alongside ? await startWatcher(alongside) : undefined;
   await queue.addBulk(Array.from({ length: JOBS }, (_, i) => ({ name: 'bare', data: { i } })));
-  const cpuAtStart = { worker: ownCpuMs(), redis: await redisCpuMs(connection), watcher: watcherProcess ? await watcherCpuMs(watcherProcess) : 0 };
+  const cpuAtStart = {
+    worker: ownCpuMs(),
+    redis: await redisCpuMs(connection),
+    watcher: watcherProcess ? await watcherCpuMs(watcherProcess) : 0,
+    channelRedis: channelRedis ? await redisCpuMs(channelRedis) : 0,
+  };
   const started = Date.now();
   const worker = new Worker(
     'bare',
@@ -96,26 +138,36 @@ async function bare(watched = false): Promise<{ elapsed: number; publishedAfterM
     worker: Math.round(ownCpuMs() - cpuAtStart.worker),
     redis: Math.round((await redisCpuMs(connection)) - cpuAtStart.redis),
     ...(watcherProcess ? { watcher: Math.round((await watcherCpuMs(watcherProcess)) - cpuAtStart.watcher) } : {}),
+    ...(channelRedis ? { channelRedis: Math.round((await redisCpuMs(channelRedis)) - cpuAtStart.channelRedis) } : {}),
   };
   let publishedAfterMs: number | undefined;
-  if (watcherProcess) {
+  if (watcherProcess && alongside === 'watcher') {
     // Jobs 1…JOBS (BullMQ counts from 1): every channel has its outcome once the watcher caught up.
     const outcomes = async () => {
-      const pipeline = connection.pipeline();
+      const pipeline = (channelRedis ?? connection).pipeline();
       for (let id = 1; id <= JOBS; id++) pipeline.hexists(`${prefix}{job:bare:${id}}:meta`, 's:outcome');
       return ((await pipeline.exec()) ?? []).every(([, n]) => n === 1);
     };
     await waitFor(outcomes, 'the watcher to publish every outcome', 300_000);
     publishedAfterMs = Date.now() - started - elapsed;
+  }
+  if (watcherProcess) {
+    // Gone before this process reports, so it never outlives the Redis the parent stops next.
+    const exited = new Promise((resolve) => watcherProcess.once('exit', resolve));
     watcherProcess.kill('SIGTERM');
+    await exited;
   }
   await worker.close();
   await queue.close();
   connection.disconnect();
+  if (channelRedis) {
+    await deleteKeys(channelUrl, prefix);
+    channelRedis.disconnect();
+  }
   return { elapsed, cpuMs, ...(publishedAfterMs !== undefined ? { publishedAfterMs } : {}) };
 }
 
-async function jobcast(): Promise<number> {
+async function jobcast(): Promise<{ elapsed: number; cpuMs: CpuMs }> {
   const job = defineJob({
     name: 'bench',
     input: z.object({ i: z.number() }),
@@ -135,19 +187,26 @@ async function jobcast(): Promise<number> {
   });
   for (let i = 0; i < JOBS; i += 500) await Promise.all(Array.from({ length: Math.min(500, JOBS - i) }, (_, k) => jc.start(job, { i: i + k })));
   const queue = jc.queues.queue('bench');
+  const redis = new Redis(redisUrl!);
+  const cpuAtStart = { worker: ownCpuMs(), redis: await redisCpuMs(redis) };
   const started = Date.now();
   jc.runWorker();
   await waitFor(async () => (await queue.getJobCounts('completed')).completed === JOBS, 'jobcast jobs', 300_000);
   const elapsed = Date.now() - started;
+  // The worker process here also relays the outcomes and serves nothing else.
+  const cpuMs = { worker: Math.round(ownCpuMs() - cpuAtStart.worker), redis: Math.round((await redisCpuMs(redis)) - cpuAtStart.redis) };
+  redis.disconnect();
   await jc.close();
-  return elapsed;
+  return { elapsed, cpuMs };
 }
 
 if (kind === 'watcher') {
   await watcher(countArg!);
+} else if (kind === 'reader') {
+  await reader(countArg!);
 } else {
-  const { elapsed, publishedAfterMs, cpuMs } =
-    kind === 'bare' || kind === 'watched' ? await bare(kind === 'watched') : { elapsed: await jobcast(), publishedAfterMs: undefined, cpuMs: undefined };
+  const alongside = ({ watched: 'watcher', floor: 'reader' } as const)[kind as 'watched' | 'floor'];
+  const { elapsed, publishedAfterMs, cpuMs } = kind === 'jobcast' ? { ...(await jobcast()), publishedAfterMs: undefined } : await bare(alongside);
   await deleteKeys(redisUrl!, prefix);
   process.stdout.write(
     JSON.stringify({

@@ -22,9 +22,10 @@ export interface BenchRedis {
   close(): Promise<void>;
 }
 
-export async function benchRedis(): Promise<BenchRedis> {
+/** `own`: always a server of its own (the watched-queue rows pin theirs to a core), whatever `BENCH_REDIS_URL` says. */
+export async function benchRedis(options: { own?: boolean } = {}): Promise<BenchRedis> {
   let child: ChildProcess | null = null;
-  let url = process.env.BENCH_REDIS_URL;
+  let url = options.own ? undefined : process.env.BENCH_REDIS_URL;
   if (!url) {
     const binary = findRedisServer();
     if (!binary) throw new Error('redis-server is not on PATH (or set BENCH_REDIS_URL)');

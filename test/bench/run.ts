@@ -4,14 +4,14 @@
  * Redis, loopback only. Prints a markdown table (also written to bench-results.md) and, as the
  * very last line, one JSON object with the headline ratios.
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 
 import { connections, type ConnectionsResult } from './connections.js';
 import { fanout, type FanoutResult } from './fanout.js';
+import { runJobs } from './jobs-run.js';
 import { benchRedis } from './own-redis.js';
 import { headline, report } from './report.js';
+import { watchedApart } from './watched-apart.js';
 import { observeRedis } from './window.js';
 
 const quick = process.argv.includes('--quick');
@@ -22,6 +22,8 @@ const KINDS = process.env.BENCH_KINDS ? ALL_KINDS.filter((k) => process.env.BENC
 export const shapes = {
   quick,
   jobs: quick ? 1000 : 5000,
+  /** The watched-queue rows (workers and watcher on cores of their own): more jobs, a run of 1,000 is mostly start-up. */
+  watchedJobs: quick ? 3000 : 10_000,
   fanout: {
     clients: quick ? 500 : 1000,
     channels: 100,
@@ -40,21 +42,6 @@ export const shapes = {
 };
 export type Shapes = typeof shapes;
 
-interface JobsRun {
-  jobsPerSec: number;
-  publishedAfterMs?: number;
-  /** CPU ms while the jobs ran, of the BullMQ worker process, Redis and the watcher (bare and watched runs). */
-  cpuMs?: { worker: number; redis: number; watcher?: number };
-}
-
-async function jobsPerSec(kind: 'bare' | 'jobcast' | 'watched', redisUrl: string): Promise<JobsRun> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./jobs.ts', import.meta.url)), kind, redisUrl, String(shapes.jobs)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const line = await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString())));
-  return JSON.parse(line) as JobsRun;
-}
-
 const redis = await benchRedis();
 observeRedis(redis);
 const redisUrl = redis.url;
@@ -63,16 +50,16 @@ const started = Date.now();
 const jobs: Record<'bare' | 'jobcast' | 'watched', number[]> = { bare: [], jobcast: [], watched: [] };
 const watchedLagMs: number[] = [];
 // µs per job of each process, per bare and watched run: where a watched run's time went.
-const jobCpu: Record<'bare' | 'watched', { worker: number; redis: number; watcher: number }[]> = { bare: [], watched: [] };
+const jobCpu: Record<'bare' | 'jobcast' | 'watched', { worker: number; redis: number; watcher: number }[]> = { bare: [], jobcast: [], watched: [] };
 const fanouts: FanoutResult[] = [];
 const conns: ConnectionsResult[] = [];
 // Alternate, so drift on a shared machine hits both alike.
 for (let round = 0; round < rounds; round++) {
   for (const kind of ['bare', 'jobcast', 'watched'] as const) {
-    const run = await jobsPerSec(kind, redisUrl);
+    const run = await runJobs(kind, redisUrl, shapes.jobs);
     jobs[kind].push(run.jobsPerSec);
     if (run.publishedAfterMs !== undefined) watchedLagMs.push(run.publishedAfterMs);
-    if (run.cpuMs && kind !== 'jobcast') {
+    if (run.cpuMs) {
       const perJob = (ms = 0) => Math.round((ms * 1000) / shapes.jobs);
       jobCpu[kind].push({ worker: perJob(run.cpuMs.worker), redis: perJob(run.cpuMs.redis), watcher: perJob(run.cpuMs.watcher) });
     }
@@ -80,10 +67,12 @@ for (let round = 0; round < rounds; round++) {
   for (const kind of KINDS) fanouts.push(await fanout(kind, redisUrl, shapes.fanout));
 }
 for (const kind of KINDS) conns.push(await connections(kind, redisUrl, shapes.connections));
+const apart = await watchedApart(shapes.watchedJobs, rounds + 1);
 
-const markdown = report(shapes, { jobs, watchedLagMs, jobCpu, fanouts, conns, seconds: Math.round((Date.now() - started) / 1000) });
+const results = { jobs, watchedLagMs, jobCpu, apart, fanouts, conns };
+const markdown = report(shapes, { ...results, seconds: Math.round((Date.now() - started) / 1000) });
 console.log(markdown);
 writeFileSync('bench-results.md', markdown + '\n');
-console.log(JSON.stringify(headline({ jobs, watchedLagMs, jobCpu, fanouts, conns })));
+console.log(JSON.stringify(headline(results)));
 await redis.close();
 process.exit(0);
