@@ -93,6 +93,7 @@ describe('the watch role: publishing watched queues from a process of its own', 
 
   it('JOBCAST_WATCH_REDIS_URL: the queue lives in another Redis, the channel log stays in jobcast\'s', async () => {
     assert.throws(() => stack.jobcast.watchQueue('ledger', { connection: '127.0.0.1:6379' }), /pass a redis:\/\/ or rediss:\/\/ URL/);
+    assert.throws(() => configFromEnv({ JOBCAST_WATCH_REDIS_URL: '127.0.0.1:6379' }), /JOBCAST_WATCH_REDIS_URL/);
     const queueConnection = new Redis(queueRedisUrl, { maxRetriesPerRequest: null });
     const ledger = new Queue('ledger', { connection: queueConnection, prefix: bullPrefix });
     try {
