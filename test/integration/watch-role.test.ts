@@ -91,7 +91,7 @@ describe('the watch role: publishing watched queues from a process of its own', 
     assert.match(holder ?? '', new RegExp(`:${watcher.child.pid}:`));
   });
 
-  it('JOBCAST_WATCH_REDIS_URL: the queue lives in another Redis, the channel log stays in jobcast\'s', async () => {
+  it("JOBCAST_WATCH_REDIS_URL: the queue lives in another Redis, the channel log stays in jobcast's", async () => {
     assert.throws(() => stack.jobcast.watchQueue('ledger', { connection: '127.0.0.1:6379' }), /pass a redis:\/\/ or rediss:\/\/ URL/);
     assert.throws(() => configFromEnv({ JOBCAST_WATCH_REDIS_URL: '127.0.0.1:6379' }), /JOBCAST_WATCH_REDIS_URL/);
     const queueConnection = new Redis(queueRedisUrl, { maxRetriesPerRequest: null });
