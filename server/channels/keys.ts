@@ -129,3 +129,8 @@ export function externalJobKeys(prefix: string, channel: string): ExternalJobKey
 export function watchLeaseKey(prefix: string, queuePrefix: string, queueName: string): string {
   return `${prefix}{watch:${queuePrefix}:${queueName}}:lease`;
 }
+
+/** The id of the newest entry of a watched queue's event stream that was published (beside its lease). */
+export function watchPositionKey(prefix: string, queuePrefix: string, queueName: string): string {
+  return `${prefix}{watch:${queuePrefix}:${queueName}}:position`;
+}

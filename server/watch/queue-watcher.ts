@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 
-import { watchLeaseKey } from '../channels/keys.js';
-import { readStreamGroup } from '../jobs/stream-group-reader.js';
+import { watchLeaseKey, watchPositionKey } from '../channels/keys.js';
 import type { Logger } from '../logger.js';
 import type { RedisClient } from '../redis/connect.js';
 import { batchPublisher } from './batch-publisher.js';
 import { sweepOutcomes } from './outcome-sweep.js';
+import { ensurePosition, readStreamFrom } from './stream-position-reader.js';
 import type { Watched } from './watched.js';
 
 const script = (name: string) => readFileSync(new URL(`./scripts/${name}`, import.meta.url), 'utf8');
@@ -33,11 +33,11 @@ type LeaseRedis = RedisClient & {
 
 /** Options of {@link startQueueWatcher}. */
 export interface QueueWatcherOptions {
-  /** A connection to the queue's Redis, for job hashes. */
+  /** A connection to the queue's Redis (or a replica of it), for job hashes and finished sets. */
   commands: RedisClient;
-  /** A connection of its own to the queue's Redis: the watcher blocks on it; closed by `close()`. */
+  /** A connection of its own to the queue's Redis (or a replica of it): the watcher blocks on it; closed by `close()`. */
   blocking: RedisClient;
-  /** jobcast's Redis, where the lease lives. */
+  /** jobcast's Redis, where the lease and the stream position live. */
   leaseRedis: RedisClient;
   keyPrefix: string;
   leaseMs: number;
@@ -46,7 +46,7 @@ export interface QueueWatcherOptions {
 
 /** A running watcher; `close()` stops it and hands the lease back. Idempotent. */
 export interface QueueWatcher {
-  /** Resolves once the consumer group exists: every event from then on is published. */
+  /** Resolves once the stream's position is kept: every event from then on is published. */
   ready: Promise<void>;
   close(): Promise<void>;
 }
@@ -55,12 +55,12 @@ export interface QueueWatcher {
  * Publishes a watched BullMQ queue's events (`<prefix>:<queue>:events`, written by BullMQ in
  * the same scripts that change a job's state) to its jobs' channels.
  *
- * Why a consumer group: an entry is acknowledged only after its channel event was appended,
- * so a watcher killed mid-entry leaves it pending and the next one publishes it; the
- * group's position survives restarts. Why a lease on top: one job's events must reach its
- * channel in order, and a group hands consecutive entries to different consumers; so one
- * watching process publishes at a time, and another takes over (claiming what it left
- * pending) within `leaseMs` after it stops.
+ * Why a position kept in jobcast's Redis (not a consumer group on the queue's): it moves
+ * only after a read's events were appended, so a watcher killed mid-read leaves it where the
+ * next one starts; it survives restarts; and the queue's Redis only answers plain reads
+ * (no pending-entry bookkeeping), which a read-only replica can do too. Why a lease: one
+ * job's events must reach its channel in order, so one watching process publishes at a
+ * time, and another takes over from the position within `leaseMs` after it stops.
  */
 export function startQueueWatcher(watched: Watched, options: QueueWatcherOptions): QueueWatcher {
   const { blocking, logger: log } = options;
@@ -71,8 +71,8 @@ export function startQueueWatcher(watched: Watched, options: QueueWatcherOptions
   }
   const leaseKey = watchLeaseKey(options.keyPrefix, watched.prefix, watched.name);
   const stream = watched.key('events');
-  // One group per jobcast installation (key prefix): two apps watching one queue each get every event.
-  const group = `jobcast:${options.keyPrefix}`;
+  // One position per jobcast installation (key prefix): two apps watching one queue each get every event.
+  const positionKey = watchPositionKey(options.keyPrefix, watched.prefix, watched.name);
   const holder = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const publish = batchPublisher(watched, options.commands, log);
   let running = true;
@@ -104,12 +104,10 @@ export function startQueueWatcher(watched: Watched, options: QueueWatcherOptions
             `queue ${watched.name} (prefix ${watched.prefix}) has no keys in this Redis yet; watching it anyway. If your producers use another Redis or prefix, pass { connection, prefix } to watchQueue`,
           );
         }
-        await blocking.xgroup('CREATE', stream, group, '$', 'MKSTREAM').catch((error: unknown) => {
-          if (!String(error).includes('BUSYGROUP')) throw error;
-        });
+        await ensurePosition(options.commands, stream, options.leaseRedis, positionKey);
         break;
       } catch (error) {
-        log.warn({ err: error }, 'cannot create the consumer group of a watched queue; retrying');
+        log.warn({ err: error }, 'cannot note where the event stream of a watched queue stands; retrying');
         await pause(backoff);
         backoff = Math.min(backoff * 2, 2000);
       }
@@ -149,21 +147,17 @@ export function startQueueWatcher(watched: Watched, options: QueueWatcherOptions
         );
       }, SWEEP_EVERY_MS);
       try {
-        await readStreamGroup({
+        await readStreamFrom({
           connection: blocking,
           stream,
-          group,
-          consumer: holder,
+          positionRedis: options.leaseRedis,
+          positionKey,
           // One job's events in order, different jobs' at once, most of a read in one script
           // call: a watcher keeps up with BullMQ workers at their concurrency, at a small part
           // of their CPU (see batchPublisher).
-          handleBatch: (entries) => publish(entries.map((e) => e.fields)),
+          handleBatch: publish,
           count: READ_COUNT,
-          // The lease says nobody else reads: what any consumer left pending is ours at once.
-          claimAfterMs: options.leaseMs,
-          takeOverFirst: true,
           running: () => running && leader,
-          drainOnStop: false,
           logger: log,
         });
       } finally {
