@@ -68,6 +68,7 @@ const EnvConfig = z.object({
   JOBCAST_WATCH_PREFIX: z.string().min(1).default('bull'),
   JOBCAST_WATCH_IN: z.enum(['serving', 'watch']).default('serving'),
   JOBCAST_WATCH_REDIS_URL: z.string().url().optional(),
+  JOBCAST_WATCH_REPLICA_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -151,9 +152,10 @@ export interface JobcastConfig {
    * Existing BullMQ queues to watch (`JOBCAST_WATCH_QUEUES`) and their prefix; and which
    * roles publish their events (`in`: the serving roles web, gateway and all, or only
    * `jobcast watch` processes); `redisUrl`: the queues' Redis when it is not jobcast's own
-   * (`JOBCAST_WATCH_REDIS_URL`), so that the channel log's writes stay off the queues' Redis.
+   * (`JOBCAST_WATCH_REDIS_URL`), so that the channel log's writes stay off the queues' Redis;
+   * `replicaUrl`: a read-only replica of it the watchers read from (`JOBCAST_WATCH_REPLICA_URL`).
    */
-  watchQueues: { names: string[]; prefix: string; in: 'serving' | 'watch'; redisUrl?: string };
+  watchQueues: { names: string[]; prefix: string; in: 'serving' | 'watch'; redisUrl?: string; replicaUrl?: string };
 }
 
 /** Reads the configuration from environment variables; throws with every problem named. */
@@ -227,6 +229,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): JobcastConf
       prefix: e.JOBCAST_WATCH_PREFIX,
       in: e.JOBCAST_WATCH_IN,
       ...(e.JOBCAST_WATCH_REDIS_URL ? { redisUrl: e.JOBCAST_WATCH_REDIS_URL } : {}),
+      ...(e.JOBCAST_WATCH_REPLICA_URL ? { replicaUrl: e.JOBCAST_WATCH_REPLICA_URL } : {}),
     },
   };
 }

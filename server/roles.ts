@@ -162,7 +162,13 @@ export async function startRole(role: Role, config: JobcastConfig, redisUrl: str
 function watchQueues(role: Role, watch: JobcastConfig['watchQueues'], jobcast: Jobcast): void {
   if (role === 'worker') return;
   const publish = role === 'watch' || watch.in === 'serving';
-  for (const name of watch.names) jobcast.watchQueue(name, { prefix: watch.prefix, publish, ...(watch.redisUrl ? { connection: watch.redisUrl } : {}) });
+  for (const name of watch.names)
+    jobcast.watchQueue(name, {
+      prefix: watch.prefix,
+      publish,
+      ...(watch.redisUrl ? { connection: watch.redisUrl } : {}),
+      ...(watch.replicaUrl ? { replica: watch.replicaUrl } : {}),
+    });
 }
 
 async function sharedDevelopmentSecret(target: RedisTarget, keyPrefix: string, logger: Logger): Promise<string> {

@@ -23,6 +23,13 @@ export interface WatchQueueOptions<Result = unknown> {
    * stays in jobcast's own Redis either way. @defaultValue jobcast's own Redis
    */
   connection?: RedisClient | RedisOptions | string;
+  /**
+   * A read-only replica of the queue's Redis (same forms as `connection`): the watcher reads
+   * the event stream, job hashes and finished sets there, so the primary your workers use
+   * does nothing for jobcast but replicate. Cancel, status and tokens still use `connection`.
+   * @defaultValue the queue's own Redis
+   */
+  replica?: RedisClient | RedisOptions | string;
   /** The queue's BullMQ key prefix, as your `Queue`/`Worker` set it. @defaultValue `bull` */
   prefix?: string;
   /**
@@ -67,6 +74,8 @@ export class WatchedQueue<Result = unknown> implements Watched {
   readonly #options: WatchQueueOptions<Result>;
   readonly #deps: WatchedQueueDeps;
   readonly #commands: RedisClient;
+  /** Where the watcher reads: the replica, or `#commands`. */
+  readonly #reads: RedisClient;
   readonly #queue: Queue;
   readonly #watcher: QueueWatcher | undefined;
   readonly #log: Logger;
@@ -74,35 +83,32 @@ export class WatchedQueue<Result = unknown> implements Watched {
 
   constructor(name: string, options: WatchQueueOptions<Result>, deps: WatchedQueueDeps) {
     if (!name || name.includes(':')) throw new Error(`queue name ${JSON.stringify(name)}: BullMQ queue names are not empty and have no ':'`);
-    if (typeof options.connection === 'string' && !/^rediss?:\/\/[^/]/.test(options.connection))
-      throw new Error(
-        `connection ${JSON.stringify(options.connection.slice(0, 80))} of queue ${name}: pass a redis:// or rediss:// URL, ioredis options or an ioredis instance`,
-      );
+    for (const [option, value] of [
+      ['connection', options.connection],
+      ['replica', options.replica],
+    ] as const)
+      if (typeof value === 'string' && !/^rediss?:\/\/[^/]/.test(value))
+        throw new Error(
+          `${option} ${JSON.stringify(value.slice(0, 80))} of queue ${name}: pass a redis:// or rediss:// URL, ioredis options or an ioredis instance`,
+        );
     this.name = name;
     this.prefix = options.prefix ?? 'bull';
     this.label = queueLabel(name, options.alias);
     this.#options = options;
     this.#deps = deps;
     this.#log = deps.logger.child({ role: 'queue-watcher', queue: name });
-    const connection = options.connection;
-    // Our own connections, so closing them never closes the app's.
-    this.#commands =
-      connection === undefined
-        ? deps.connect()
-        : typeof connection === 'string'
-          ? new Redis(connection, { maxRetriesPerRequest: null })
-          : 'duplicate' in connection
-            ? duplicate(connection)
-            : new Redis({ ...connection, maxRetriesPerRequest: null });
+    this.#commands = options.connection === undefined ? deps.connect() : connectTo(options.connection);
     // skipMetasUpdate: a Queue writes its own options (the event stream's length, BullMQ's
     // version) into the queue's meta hash when it starts; the app's are the ones that count.
     this.#queue = new Queue(name, { connection: this.#commands, prefix: this.prefix, skipMetasUpdate: true });
+    const reads = options.publish === false || options.replica === undefined ? this.#commands : connectTo(options.replica);
+    this.#reads = reads;
     this.#watcher =
       options.publish === false
         ? undefined
         : startQueueWatcher(this, {
-            commands: this.#commands,
-            blocking: duplicate(this.#commands),
+            commands: reads,
+            blocking: duplicate(reads),
             leaseRedis: deps.redis,
             keyPrefix: deps.keyPrefix,
             leaseMs: options.leaseMs ?? 5000,
@@ -299,9 +305,16 @@ export class WatchedQueue<Result = unknown> implements Watched {
       await this.#watcher?.close().catch((error: unknown) => this.#log.warn({ err: error }, 'error while closing the watcher'));
       await this.#queue.close().catch(() => undefined);
       await this.#commands.quit().catch(() => this.#commands.disconnect());
+      if (this.#reads !== this.#commands) await this.#reads.quit().catch(() => this.#reads.disconnect());
     })();
     return this.#closing;
   }
+}
+
+/** A connection of our own (closing it never closes the app's) to an instance's, options' or URL's Redis. */
+function connectTo(target: RedisClient | RedisOptions | string): RedisClient {
+  if (typeof target === 'string') return new Redis(target, { maxRetriesPerRequest: null });
+  return 'duplicate' in target ? duplicate(target) : new Redis({ ...target, maxRetriesPerRequest: null });
 }
 
 /** A connection of our own like `client`; duplicate() differs in signature between Redis and Cluster. */

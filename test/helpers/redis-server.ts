@@ -13,6 +13,8 @@ import { findRedisServer, freePort, redisAnswers } from '../../server/redis/embe
 export class OwnRedis {
   port = 0;
   dir = '';
+  /** More redis-server arguments (`--replicaof 127.0.0.1 <port>` for a replica). */
+  extraArgs: string[] = [];
   #child: ChildProcess | null = null;
 
   get url(): string {
@@ -26,7 +28,21 @@ export class OwnRedis {
     if (!binary) throw new Error('redis-server is not on PATH');
     this.#child = spawn(
       binary,
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''],
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        this.dir,
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'always',
+        '--save',
+        '',
+        ...this.extraArgs,
+      ],
       { stdio: 'ignore' },
     );
     const deadline = Date.now() + 10_000;

@@ -1,5 +1,11 @@
+import assert from 'node:assert/strict';
+
+import type { Queue } from 'bullmq';
+
 import { connect, type JobcastConnection } from '../../client/connection.js';
 import type { Subscription } from '../../client/subscription.js';
+import type { Jobcast } from '../../server/index.js';
+import { waitFor } from './wait.js';
 
 /** One client following one channel, recording what the application would see. */
 export interface Watcher {
@@ -88,4 +94,25 @@ export function report(watchers: Watcher[], published: Map<string, { from: numbe
 
 export function closeAll(watchers: Watcher[]): void {
   for (const w of watchers) w.connection.close();
+}
+
+/**
+ * Adds a job to a watched BullMQ `queue` (paused meanwhile, so the page subscribes before the
+ * job starts), follows it from a page, and resolves once the page has the outcome, having
+ * checked that it saw queued, active, progress and completed, in that order.
+ */
+export async function followBullJob(url: string, jobcast: Pick<Jobcast, 'tokenForJob'>, queue: Queue, data: object, watchers: Watcher[]) {
+  await queue.pause();
+  const job = await queue.add('job', data);
+  const started = await jobcast.tokenForJob(job);
+  const [w] = await watch(url, [started]);
+  watchers.push(w!);
+  await queue.resume();
+  await waitFor(() => w!.done, 'the outcome', 20_000);
+  assert.deepEqual(
+    w!.events.filter((e) => e !== 'progress'),
+    ['queued', 'active', 'completed'],
+  );
+  assert.ok(w!.events.includes('progress'));
+  return { job, started };
 }

@@ -10,8 +10,7 @@ import { type BullWorkerProcess, startBullWorker } from '../helpers/bullmq-worke
 import { type RoleProcess, startRole } from '../helpers/processes.js';
 import { deleteKeys } from '../helpers/redis.js';
 import { startStack, TEST_SECRET, type TestStack } from '../helpers/stack.js';
-import { waitFor } from '../helpers/wait.js';
-import { closeAll, watch, type Watcher } from '../helpers/watchers.js';
+import { closeAll, followBullJob, type Watcher } from '../helpers/watchers.js';
 
 /**
  * `jobcast watch` publishes a watched queue's events from a process of its own; the serving
@@ -75,17 +74,7 @@ describe('the watch role: publishing watched queues from a process of its own', 
   it("a page follows an unmodified BullMQ worker's job through the watch process; the serving process publishes nothing", async () => {
     watcher = await startRole('watch', env());
     worker = await startBullWorker({ REDIS_URL: stack.redisUrl, QUEUE: 'reports', BULL_PREFIX: bullPrefix });
-    await queue.pause();
-    const job = await queue.add('monthly', { steps: 4, stepMs: 30 });
-    const [w] = await watch(stack.url, [await stack.jobcast.tokenForJob(job)]);
-    watchers.push(w!);
-    await queue.resume();
-    await waitFor(() => w!.done, 'the outcome', 20_000);
-    assert.deepEqual(
-      w!.events.filter((e) => e !== 'progress'),
-      ['queued', 'active', 'completed'],
-    );
-    assert.ok(w!.events.includes('progress'));
+    await followBullJob(stack.url, stack.jobcast, queue, { steps: 4, stepMs: 30 }, watchers);
     // The one publisher is the watch process: it holds the lease, this process never asked.
     const holder = await connection.get(watchLeaseKey(stack.prefix, bullPrefix, 'reports'));
     assert.match(holder ?? '', new RegExp(`:${watcher.child.pid}:`));
@@ -100,17 +89,7 @@ describe('the watch role: publishing watched queues from a process of its own', 
       await stack.jobcast.watchQueue('ledger', { prefix: bullPrefix, publish: false, connection: queueRedisUrl }).ready;
       otherWatcher = await startRole('watch', { ...env(), JOBCAST_WATCH_QUEUES: 'ledger', JOBCAST_WATCH_REDIS_URL: queueRedisUrl });
       otherWorker = await startBullWorker({ REDIS_URL: queueRedisUrl, QUEUE: 'ledger', BULL_PREFIX: bullPrefix });
-      await ledger.pause();
-      const job = await ledger.add('close-month', { steps: 3, stepMs: 20 });
-      const started = await stack.jobcast.tokenForJob(job);
-      const [w] = await watch(stack.url, [started]);
-      watchers.push(w!);
-      await ledger.resume();
-      await waitFor(() => w!.done, 'the outcome', 20_000);
-      assert.deepEqual(
-        w!.events.filter((e) => e !== 'progress'),
-        ['queued', 'active', 'completed'],
-      );
+      const { job, started } = await followBullJob(stack.url, stack.jobcast, ledger, { steps: 3, stepMs: 20 }, watchers);
       // The queue's keys are only in its own Redis; the job's channel only in jobcast's.
       const channelMeta = `${stack.prefix}{job:${started.jobId}}:meta`;
       assert.equal(await connection.exists(channelMeta), 1);
