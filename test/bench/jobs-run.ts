@@ -17,6 +17,8 @@ export interface JobsRun {
 export interface JobsRunOptions {
   /** jobcast's Redis, when it is not the queue's (`BENCH_CHANNEL_REDIS_URL`). */
   channelRedisUrl?: string;
+  /** A replica of the queue's Redis the watcher or reader reads from (`BENCH_READ_REDIS_URL`). */
+  readRedisUrl?: string;
   /** Cores for the jobs process (workers, producer) and for the watcher or reader it starts. */
   cpus?: { jobs: string; watcher: string };
 }
@@ -25,6 +27,7 @@ export async function runJobs(kind: JobsKind, redisUrl: string, count: number, o
   const env = {
     ...process.env,
     ...(options.channelRedisUrl ? { BENCH_CHANNEL_REDIS_URL: options.channelRedisUrl } : {}),
+    ...(options.readRedisUrl ? { BENCH_READ_REDIS_URL: options.readRedisUrl } : {}),
     ...(options.cpus ? { BENCH_WATCHER_CPU: options.cpus.watcher } : {}),
   };
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./jobs.ts', import.meta.url)), kind, redisUrl, String(count)], {

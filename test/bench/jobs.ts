@@ -20,8 +20,8 @@ import { Redis } from 'ioredis';
 import { z } from 'zod';
 
 import { createJobcast, defineJob } from '../../server/index.js';
-import { readStreamGroup } from '../../server/jobs/stream-group-reader.js';
 import { createLogger } from '../../server/logger.js';
+import { ensurePosition, readStreamFrom } from '../../server/watch/stream-position-reader.js';
 import { deleteKeys, uniquePrefix } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 import { pin } from './pin.js';
@@ -30,6 +30,8 @@ const [kind, redisUrl, countArg] = process.argv.slice(2);
 const JOBS = Number(countArg);
 const prefix = uniquePrefix('benchjobs');
 const channelUrl = process.env.BENCH_CHANNEL_REDIS_URL ?? redisUrl!;
+/** Where the watcher (or reader) reads the queue's stream and job hashes: a replica of the queue's Redis, or that Redis. */
+const readUrl = process.env.BENCH_READ_REDIS_URL ?? redisUrl!;
 
 /** Answers the parent's asks for this process's CPU time (at the start and the end of the jobs). */
 function reportCpuWhenAsked(): void {
@@ -40,27 +42,27 @@ function reportCpuWhenAsked(): void {
 /** `jobs.ts watcher <queueRedisUrl> <prefix>`: a jobcast process watching the bench queue. */
 async function watcher(keyPrefix: string): Promise<void> {
   const jc = createJobcast({ redisUrl: channelUrl, secret: 'bench-secret-0123456789abcdef', keyPrefix, logger: createLogger('silent') });
-  await jc.watchQueue('bare', { prefix: keyPrefix, connection: redisUrl! }).ready;
+  await jc.watchQueue('bare', { prefix: keyPrefix, connection: redisUrl!, ...(readUrl !== redisUrl ? { replica: readUrl } : {}) }).ready;
   reportCpuWhenAsked();
   process.on('SIGTERM', () => void jc.close().then(() => process.exit(0)));
 }
 
-/** `jobs.ts reader <queueRedisUrl> <prefix>`: reads the queue's event stream as the watcher does (group, 1,000 a read, acknowledged), publishes nothing. */
+/** `jobs.ts reader <queueRedisUrl> <prefix>`: reads the queue's event stream as the watcher does (1,000 a read, the position kept in jobcast's Redis), publishes nothing. */
 async function reader(bullPrefix: string): Promise<void> {
-  const connection = new Redis(redisUrl!, { maxRetriesPerRequest: null });
+  const connection = new Redis(readUrl, { maxRetriesPerRequest: null });
+  const positionRedis = new Redis(channelUrl);
   const stream = `${bullPrefix}:bare:events`;
-  await connection.xgroup('CREATE', stream, 'bench-reader', '$', 'MKSTREAM');
+  const positionKey = `${bullPrefix}:bench-reader:position`;
+  await ensurePosition(connection, stream, positionRedis, positionKey);
   let running = true;
-  const reading = readStreamGroup({
+  const reading = readStreamFrom({
     connection,
     stream,
-    group: 'bench-reader',
-    consumer: 'reader',
+    positionRedis,
+    positionKey,
     handleBatch: async () => undefined,
     count: 1000,
-    claimAfterMs: 5000,
     running: () => running,
-    drainOnStop: false,
     logger: createLogger('silent'),
   });
   reportCpuWhenAsked();

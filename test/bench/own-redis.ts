@@ -22,15 +22,18 @@ export interface BenchRedis {
   close(): Promise<void>;
 }
 
-/** `own`: always a server of its own (the watched-queue rows pin theirs to a core), whatever `BENCH_REDIS_URL` says. */
-export async function benchRedis(options: { own?: boolean } = {}): Promise<BenchRedis> {
+/**
+ * `own`: always a server of its own (the watched-queue rows pin theirs to a core), whatever
+ * `BENCH_REDIS_URL` says; `args`: more redis-server arguments (`--replicaof …`).
+ */
+export async function benchRedis(options: { own?: boolean; args?: string[] } = {}): Promise<BenchRedis> {
   let child: ChildProcess | null = null;
   let url = options.own ? undefined : process.env.BENCH_REDIS_URL;
   if (!url) {
     const binary = findRedisServer();
     if (!binary) throw new Error('redis-server is not on PATH (or set BENCH_REDIS_URL)');
     const port = await freePort();
-    child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...(options.args ?? [])], { stdio: 'ignore' });
     const deadline = Date.now() + 10_000;
     while (!(await redisAnswers('127.0.0.1', port, 200))) {
       if (Date.now() > deadline) throw new Error('the bench redis-server did not start');

@@ -5,7 +5,7 @@ import type { ConnectionsResult } from './connections.js';
 import type { FanoutResult } from './fanout.js';
 import type { Shapes } from './run.js';
 import { STAGES, type StageTimes } from './stages.js';
-import type { WatchedApart } from './watched-apart.js';
+import { APART_ROWS, type WatchedApart } from './watched-apart.js';
 
 interface Results {
   jobs: Record<'bare' | 'jobcast' | 'watched', number[]>;
@@ -71,7 +71,10 @@ export function headline({ jobs, watchedLagMs, apart, fanouts, conns }: Results)
     watchedRatio: ratio(Math.max(...apart.jobsPerSec.watched), Math.max(...apart.jobsPerSec.bare)),
     // The same with a reader that only reads the queue's event stream: the least a watcher can cost.
     watchedFloorRatio: ratio(Math.max(...apart.jobsPerSec.floor), Math.max(...apart.jobsPerSec.bare)),
-    watchedLagMs: Math.max(...apart.lagMs),
+    watchedLagMs: Math.max(...apart.lagMs.watched),
+    // The same, a read-only replica of the queue's Redis attached in both rows, the watcher reading from it.
+    watchedReplicaRatio: ratio(Math.max(...apart.jobsPerSec.watchedReplica), Math.max(...apart.jobsPerSec.bareReplica)),
+    watchedReplicaLagMs: Math.max(...apart.lagMs.watchedReplica),
     // Everything on the same two cores and one Redis.
     watchedSharedRatio: ratio(Math.max(...jobs.watched), Math.max(...jobs.bare)),
     watchedSharedLagMs: Math.max(...watchedLagMs),
@@ -144,17 +147,17 @@ export function report(shapes: Shapes, results: Results & { seconds: number }): 
     '',
     `#### Watched queues apart: ${apart.jobs} bare BullMQ jobs, ${apart.pinned ? 'the workers and their Redis on core 0, the watcher (or reader) and jobcast’s Redis on core 1' : 'unpinned (no taskset or one core): the workers, the watcher and both Redis share the cores'}`,
     '',
-    'bare: no watcher; floor: a reader that only reads the queue’s event stream as the watcher does (group, 1,000 a read, acknowledged) and publishes nothing, the least any watcher of the stream can cost the queue’s Redis; watched: jobcast publishing every event to job channels in its own Redis.',
+    'bare: no watcher; floor: a reader that only reads the queue’s event stream as the watcher does (1,000 a read, its position kept in jobcast’s Redis) and publishes nothing, the least any watcher reading the stream can cost the queue’s Redis; watched: jobcast publishing every event to job channels in its own Redis. bareReplica and watchedReplica: the same with a read-only replica of the queue’s Redis attached (on core 1), the watcher reading the stream and the job hashes there (`replica`).',
     '',
     '| run | jobs/s | last outcome published after the last job, ms | µs per job: workers · queue’s Redis · watcher/reader · jobcast’s Redis |',
     '| --- | --- | --- | --- |',
-    ...(['bare', 'floor', 'watched'] as const).map(
-      (kind) =>
-        `| ${kind} | ${apart.jobsPerSec[kind].join(' / ')} | ${kind === 'watched' ? apart.lagMs.join(' / ') : '–'} | ${apart.cpu
-          .filter((c) => c.kind === kind)
-          .map((c) => `${c.worker} · ${c.redis} · ${kind === 'bare' ? '–' : c.watcher} · ${kind === 'watched' ? c.channelRedis : '–'}`)
-          .join(' / ')} |`,
-    ),
+    ...APART_ROWS.map((kind) => {
+      const watched = kind === 'watched' || kind === 'watchedReplica';
+      return `| ${kind} | ${apart.jobsPerSec[kind].join(' / ')} | ${watched ? apart.lagMs[kind].join(' / ') : '–'} | ${apart.cpu
+        .filter((c) => c.kind === kind)
+        .map((c) => `${c.worker} · ${c.redis} · ${kind.startsWith('bare') ? '–' : c.watcher} · ${watched ? c.channelRedis : '–'}`)
+        .join(' / ')} |`;
+    }),
     '',
     `### 3 and 5. Connections: ${c.steps.join(', ')} subscribed clients, 1 event/s each; idle RSS measured at ${c.memoryAt}`,
     '',
@@ -185,6 +188,7 @@ export function report(shapes: Shapes, results: Results & { seconds: number }): 
     `| kbPerConn | ≤ 8 | ${h.kbPerConn} |`,
     `| jobsRatio | ≥ 0.9 | ${h.jobsRatio} |`,
     `| watchedRatio (watched bare BullMQ ÷ bare BullMQ, apart; the floor's: ${h.watchedFloorRatio}; all shared: ${h.watchedSharedRatio}) | ≥ 0.95 | ${h.watchedRatio} |`,
+    `| watchedReplicaRatio (the same, read from a replica attached in both rows) | ≥ 0.95 | ${h.watchedReplicaRatio} |`,
     `| connections held by one gateway, p99 < 100 ms (tried up to ${Math.max(...c.steps)}) | 10000 | ${h.connectionsHeld} |`,
   ];
   return lines.join('\n');
