@@ -19,28 +19,19 @@ export interface StreamGroupReaderOptions {
   group: string;
   /** Consumer name; unique per process. */
   consumer: string;
-  /** Handles one entry; the entry is acknowledged after it resolves, retried when it throws. */
-  handle?(id: string, fields: Record<string, string>): Promise<void>;
   /**
-   * Instead of `handle`: handles one read's entries (up to `count`, in stream order) at once,
-   * acknowledged together after it resolves, all read again when it throws.
+   * Handles one read's entries (up to `count`, in stream order) at once, acknowledged
+   * together after it resolves, all read again when it throws.
    */
-  handleBatch?(entries: { id: string; fields: Record<string, string> }[]): Promise<void>;
+  handleBatch(entries: { id: string; fields: Record<string, string> }[]): Promise<void>;
   /** Entries per read (and per `handleBatch` call). @defaultValue 100 */
   count?: number;
   /** Entries another consumer took but did not acknowledge for this long are taken over. */
   claimAfterMs: number;
-  /**
-   * Take over every pending entry of other consumers before the first read, however recent
-   * (the caller knows they are gone: it holds a lease). @defaultValue false
-   */
-  takeOverFirst?: boolean;
   /** Whether to keep reading; checked between reads (a blocking read returns within a second). */
   running(): boolean;
   /** Called once the group exists (each time the loop (re)starts). */
   onReady?(): void;
-  /** Read what is left without blocking before returning, once `running()` turned false. @defaultValue true */
-  drainOnStop?: boolean;
   logger: Logger;
 }
 
@@ -50,7 +41,8 @@ export interface StreamGroupReaderOptions {
  * consumer died mid-way stays pending and is claimed by another. The group starts at `$`
  * (`MKSTREAM`: the queue may not exist yet), so it sees what happens after it was created.
  *
- * Shared by the outcome relay of jobcast's own jobs and by watched BullMQ queues.
+ * Used by the outcome relay of jobcast's own jobs (watched BullMQ queues read from a kept
+ * position instead: server/watch/stream-position-reader.ts).
  */
 export async function readStreamGroup(options: StreamGroupReaderOptions): Promise<void> {
   const { connection: conn, stream, group, consumer } = options;
@@ -62,22 +54,13 @@ export async function readStreamGroup(options: StreamGroupReaderOptions): Promis
     return reply?.[0]?.[1] ?? [];
   };
   const drain = async (entries: StreamEntry[]) => {
-    if (options.handleBatch) {
-      if (!entries.length) return;
-      // A pending entry trimmed from the stream comes back without fields: nothing to handle.
-      await options.handleBatch(entries.filter(([, fields]) => fields).map(([id, fields]) => ({ id, fields: entryFields(fields) })));
-      await conn.xack(stream, group, ...entries.map(([id]) => id));
-      return;
-    }
-    for (const [id, fields] of entries) {
-      // A pending entry trimmed from the stream comes back without fields: nothing to handle.
-      if (fields) await options.handle?.(id, entryFields(fields));
-      await conn.xack(stream, group, id);
-    }
+    if (!entries.length) return;
+    // A pending entry trimmed from the stream comes back without fields: nothing to handle.
+    await options.handleBatch(entries.filter(([, fields]) => fields).map(([id, fields]) => ({ id, fields: entryFields(fields) })));
+    await conn.xack(stream, group, ...entries.map(([id]) => id));
   };
   let lastClaim = 0;
   let backoff = 100;
-  let takeOver = options.takeOverFirst === true;
   while (options.running()) {
     try {
       try {
@@ -88,14 +71,6 @@ export async function readStreamGroup(options: StreamGroupReaderOptions): Promis
       options.onReady?.();
       // Our own pending entries first (a previous run of this consumer died mid-entry).
       await drain(await read('0', false));
-      // In order of the stream: the pending entries of the consumer before us come first.
-      for (let cursor = '0-0', rounds = 0; takeOver && rounds < 1000; rounds++) {
-        const [next, claimed] = (await conn.xautoclaim(stream, group, consumer, 0, cursor, 'COUNT', count)) as [string, StreamEntry[]];
-        await drain(claimed);
-        cursor = next;
-        if (cursor === '0-0') break;
-      }
-      takeOver = false;
       while (options.running()) {
         if (Date.now() - lastClaim > options.claimAfterMs) {
           lastClaim = Date.now();
@@ -105,9 +80,7 @@ export async function readStreamGroup(options: StreamGroupReaderOptions): Promis
         await drain(await read('>', true));
         backoff = 100;
       }
-      if (options.drainOnStop !== false) {
-        for (let batch = await read('>', false); batch.length; batch = await read('>', false)) await drain(batch);
-      }
+      for (let batch = await read('>', false); batch.length; batch = await read('>', false)) await drain(batch);
       return;
     } catch (error) {
       if (!options.running() && conn.status !== 'ready') return;
