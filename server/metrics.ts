@@ -25,6 +25,9 @@ export class Metrics {
   readonly channels: Gauge;
   readonly queueJobs: Gauge<'job' | 'state'>;
 
+  /** Deliveries by type since the metric was last read: a labelled `inc` per event costs more. */
+  readonly #deliveredSince = new Map<string, number>();
+
   constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'jobcast_process_' });
@@ -34,11 +37,17 @@ export class Metrics {
       labelNames: ['type'],
       registers,
     });
+    const undelivered = this.#deliveredSince;
     this.delivered = new Counter({
       name: 'jobcast_events_delivered_total',
       help: 'Events written to client connections by this gateway',
       labelNames: ['type'],
       registers,
+      // The counts since the last scrape go in as it is read (countDelivery).
+      collect() {
+        for (const [type, count] of undelivered) this.inc({ type }, count);
+        undelivered.clear();
+      },
     });
     this.conflated = new Counter({
       name: 'jobcast_events_conflated_total',
@@ -86,5 +95,12 @@ export class Metrics {
       labelNames: ['job', 'state'],
       registers,
     });
+  }
+
+  /** One event written to `connections` connections by a gateway, published at `ts`. */
+  countDelivery(event: string, connections: number, ts: number): void {
+    const type = eventType(event);
+    this.#deliveredSince.set(type, (this.#deliveredSince.get(type) ?? 0) + connections);
+    this.deliveryLatency.observe(Math.max(0, Date.now() - ts) / 1000);
   }
 }

@@ -4,11 +4,12 @@ import type { ChannelFeed, ChannelStore } from '../channels/channel-store.js';
 import { UnavailableError } from '../errors.js';
 import type { Timeline } from '../jobs/timeline.js';
 import type { Logger } from '../logger.js';
-import { eventType, type Metrics } from '../metrics.js';
-import { eventFrame, writeFrame } from './event-frames.js';
+import type { Metrics } from '../metrics.js';
+import { writeFrame } from './event-frames.js';
+import { envelopeHead, LiveEvent } from './live-event.js';
 import type { SlowConsumers } from './slow-consumers.js';
 import { type StageProbe, wallNow } from './stage-probe.js';
-import type { GatewayServer, GatewaySocket } from './types.js';
+import type { GatewaySocket } from './types.js';
 
 /**
  * How long a join waits for Redis to confirm the live subscription. The subscriber connection
@@ -26,8 +27,12 @@ interface Entry {
   joining: Set<ChannelEvent[]>;
   /** Newest event forwarded, to re-read what a Redis reconnect made us miss. */
   last: StreamPosition | null;
-  /** Subscribers of other transports (socket.io ones are in the channel's room). */
+  /** The socket.io connections that joined. */
+  sockets: Set<GatewaySocket>;
+  /** Subscribers of other transports. */
   members: Set<HubMember>;
+  /** What this channel's live messages start with ({@link envelopeHead}). */
+  head: string;
 }
 
 /**
@@ -43,9 +48,6 @@ export interface HubMember {
   deliver(event: ChannelEvent): void;
 }
 
-/** The socket.io room of a channel; prefixed so it can never equal a socket id. */
-export const roomOf = (channel: string) => `#${channel}`;
-
 /**
  * One live Redis subscription per channel however many sockets hold it, and the join that
  * leaves no gap: subscribe live first, read the log, then hand over live events buffered
@@ -53,7 +55,6 @@ export const roomOf = (channel: string) => `#${channel}`;
  */
 export class ChannelHub {
   readonly #entries = new Map<string, Entry>();
-  readonly #io: GatewayServer;
   readonly #store: ChannelStore;
   readonly #feed: ChannelFeed;
   readonly #log: Logger;
@@ -68,7 +69,6 @@ export class ChannelHub {
   readonly #probe: StageProbe | undefined;
 
   constructor(
-    io: GatewayServer,
     store: ChannelStore,
     feed: ChannelFeed,
     log: Logger,
@@ -79,7 +79,6 @@ export class ChannelHub {
   ) {
     this.#timeline = timeline;
     this.#probe = probe;
-    this.#io = io;
     this.#slow = slow;
     this.#metrics = metrics;
     this.#store = store;
@@ -108,11 +107,11 @@ export class ChannelHub {
     return n;
   }
 
-  #noteOutcome(event: ChannelEvent): void {
-    if (!(OUTCOME_EVENTS as readonly string[]).includes(event.event) || !isJobChannel(event.channel)) return;
-    const key = `${event.channel}#${event.offset}`;
+  #noteOutcome(channel: string, name: string, offset: number, ts: number): void {
+    if (!(OUTCOME_EVENTS as readonly string[]).includes(name) || !isJobChannel(channel)) return;
+    const key = `${channel}#${offset}`;
     if (this.#outcomes.has(key)) return;
-    this.#outcomes.set(key, { ts: event.ts, acked: false });
+    this.#outcomes.set(key, { ts, acked: false });
     // Bounded: the oldest records go first (a Map iterates in insertion order).
     if (this.#outcomes.size > 20_000) this.#outcomes.delete(this.#outcomes.keys().next().value!);
   }
@@ -137,7 +136,7 @@ export class ChannelHub {
       since,
       socket.data.socketId,
       () => socket.disconnected,
-      () => socket.join(roomOf(channel)),
+      () => this.#entries.get(channel)?.sockets.add(socket),
       true,
     );
   }
@@ -205,7 +204,7 @@ export class ChannelHub {
     }
     // Synchronous from here to the join: no live event can slip between ack and room.
     attach();
-    if (acknowledges) for (const event of events) this.#noteOutcome(event);
+    if (acknowledges) for (const event of events) this.#noteOutcome(channel, event.event, event.offset, event.ts);
     const lastLifecycle = events.filter((e) => e.event !== 'progress').at(-1);
     if (lastLifecycle && isJobChannel(channel)) {
       this.#timeline?.record(channel, 'delivered', { event: lastLifecycle.event, offset: lastLifecycle.offset, connections: [socketId], replayed: true });
@@ -215,7 +214,7 @@ export class ChannelHub {
 
   /** Takes `socket` out of `channel` (it must have joined it). */
   leave(socket: GatewaySocket, channel: string): void {
-    socket.leave(roomOf(channel));
+    this.#entries.get(channel)?.sockets.delete(socket);
     this.#release(channel);
   }
 
@@ -223,7 +222,7 @@ export class ChannelHub {
     let entry = this.#entries.get(channel);
     if (!entry) {
       const live = this.#feed.subscribe(channel);
-      entry = { refs: 0, live, joining: new Set(), last: null, members: new Set() };
+      entry = { refs: 0, live, joining: new Set(), last: null, sockets: new Set(), members: new Set(), head: envelopeHead(channel) };
       this.#entries.set(channel, entry);
       const created = entry;
       // A failed SUBSCRIBE must not stay cached: the next join tries again.
@@ -251,63 +250,60 @@ export class ChannelHub {
     const receivedAt = this.#probe ? wallNow() : 0;
     const entry = this.#entries.get(channel);
     if (!entry) return;
+    // Most messages are in the append scripts' layout and go on unparsed (live-event.ts).
+    let live = LiveEvent.read(channel, entry.head, envelope);
+    let exclude: string | undefined;
+    if (!live) {
+      const parsed = this.#parseLive(channel, envelope);
+      if (!parsed) return;
+      ({ live, exclude } = parsed);
+    }
+    this.#forward(entry, live, exclude);
+    // Every write of the event returned by now: #forward writes synchronously.
+    if (this.#probe?.sampled(live.offset)) this.#probe.note(channel, live.offset, receivedAt, wallNow());
+  }
+
+  /** A live message that is not in the scripts' layout (one naming a connection to exclude). */
+  #parseLive(channel: string, envelope: string): { live: LiveEvent; exclude: string | undefined } | null {
     let message: LiveMessage;
     try {
       message = JSON.parse(envelope) as LiveMessage;
     } catch {
       this.#log.warn({ channel }, 'dropped a live message that is not JSON');
-      return;
+      return null;
     }
     if (typeof message.offset !== 'number' || typeof message.epoch !== 'string') {
       this.#log.warn({ channel }, 'dropped a live message without a position');
-      return;
+      return null;
     }
-    const exclude = message.exclude;
-    let event: ChannelEvent = message;
-    // Most messages exclude no one: those go on as they are, without a copy.
-    if (exclude !== undefined) {
-      const { exclude: _excluded, ...rest } = message;
-      event = rest;
-    }
-    this.#forward(entry, event, exclude);
-    // Every write of the event returned by now: #forward writes synchronously.
-    if (this.#probe?.sampled(event.offset)) this.#probe.note(channel, event.offset, receivedAt, wallNow());
+    const { exclude, ...event } = message;
+    return { live: LiveEvent.of(event), exclude };
   }
 
-  #forward(entry: Entry, event: ChannelEvent, exclude?: string): void {
-    for (const buffer of entry.joining) buffer.push(event);
-    entry.last = { epoch: event.epoch, offset: event.offset };
-    const room = roomOf(event.channel);
-    const ids = this.#io.sockets.adapter.rooms.get(room);
-    if (this.#metrics) {
-      const type = eventType(event.event);
-      this.#metrics.delivered.inc({ type }, (ids?.size ?? 0) + entry.members.size);
-      this.#metrics.deliveryLatency.observe(Math.max(0, Date.now() - event.ts) / 1000);
-    }
-    if (ids?.size) this.#noteOutcome(event);
+  #forward(entry: Entry, live: LiveEvent, exclude?: string): void {
+    for (const buffer of entry.joining) buffer.push(live.event);
+    entry.last = { epoch: live.epoch, offset: live.offset };
+    const sockets = entry.sockets;
+    this.#metrics?.countDelivery(live.name, sockets.size + entry.members.size, live.ts);
+    if (sockets.size) this.#noteOutcome(live.channel, live.name, live.offset, live.ts);
     // Deliveries of every lifecycle event and outcome are recorded; progress would be too many.
-    if (this.#timeline && event.event !== 'progress' && isJobChannel(event.channel)) {
+    if (this.#timeline && live.name !== 'progress' && isJobChannel(live.channel)) {
       const connections: string[] = [];
-      for (const id of ids ?? []) {
-        const sid = this.#io.sockets.sockets.get(id)?.data.socketId;
-        if (sid && connections.length < 20) connections.push(sid);
-      }
+      for (const socket of sockets) if (connections.length < 20) connections.push(socket.data.socketId);
       for (const member of entry.members) if (connections.length < 20) connections.push(member.socketId);
-      this.#timeline.record(event.channel, 'delivered', { event: event.event, offset: event.offset, connections });
+      this.#timeline.record(live.channel, 'delivered', { event: live.name, offset: live.offset, connections });
     }
     // Pusher excludes the publisher's connection by sending it nothing; so do we.
-    for (const member of entry.members) if (exclude === undefined || member.socketId !== exclude) member.deliver(event);
-    if (!ids) return;
+    for (const member of entry.members) if (exclude === undefined || member.socketId !== exclude) member.deliver(live.event);
+    if (!sockets.size) return;
     // One frame for every fast socket; slow ones get conflated delivery of their own, and the
     // excluded connection gets a marker instead, so it moves past the offset without taking
-    // the hole for a loss and asking for the event again.
-    const frame = eventFrame(event);
-    const sockets = this.#io.sockets.sockets;
-    for (const id of ids) {
-      const socket = sockets.get(id);
-      if (!socket) continue;
-      if (exclude !== undefined && socket.data.socketId === exclude) socket.emit('event', { ...event, event: SKIP_EVENT, data: null });
-      else if (!this.#slow.deliverTo(socket, room, event) && !writeFrame(socket, frame)) socket.emit('event', event);
+    // the hole for a loss and asking for the event again. Most of the time no socket is slow.
+    const slow = this.#slow.slowCount > 0 ? this.#slow : null;
+    const frame = live.frame;
+    for (const socket of sockets) {
+      if (exclude !== undefined && socket.data.socketId === exclude) socket.emit('event', { ...live.event, event: SKIP_EVENT, data: null });
+      else if (!slow?.deliverTo(socket, live.channel, live) && !writeFrame(socket, frame)) socket.emit('event', live.event);
     }
   }
 
@@ -326,7 +322,7 @@ export class ChannelHub {
         for (const event of read.events) {
           const last = entry.last;
           if (last && event.epoch === last.epoch && event.offset <= last.offset) continue;
-          this.#forward(entry, event);
+          this.#forward(entry, LiveEvent.of(event));
         }
       } catch (error) {
         failed = true;

@@ -1,5 +1,6 @@
 import type { ChannelEvent } from '../../shared/protocol.js';
 import { bufferedBytes } from './event-frames.js';
+import type { LiveEvent } from './live-event.js';
 import type { GatewayServer, GatewaySocket } from './types.js';
 
 /** Options of {@link SlowConsumers}. */
@@ -49,9 +50,10 @@ export class SlowConsumers {
    * progress waits, replacing older progress of the same room; anything else goes at once,
    * after the progress it held, so order is kept. Returns false for a socket that keeps up.
    */
-  deliverTo(socket: GatewaySocket, room: string, event: ChannelEvent): boolean {
+  deliverTo(socket: GatewaySocket, room: string, live: LiveEvent): boolean {
     const held = this.#held.get(socket);
     if (!held) return false;
+    const event = live.event;
     if (event.event === 'progress') {
       if (held.has(room)) {
         this.conflated += 1;

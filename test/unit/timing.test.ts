@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 
 import { EtaEstimator } from '../../client/ui/format.js';
+import { LiveEvent } from '../../server/gateway/live-event.js';
 import { SlowConsumers } from '../../server/gateway/slow-consumers.js';
 import type { GatewayServer, GatewaySocket } from '../../server/gateway/types.js';
 import type { ChannelEvent } from '../../shared/protocol.js';
@@ -33,16 +34,16 @@ describe('time-driven rules, on mock timers', () => {
     const s = socket as unknown as GatewaySocket;
     const progress = (offset: number): ChannelEvent => ({ channel: 'job:a', epoch: 'e', offset, event: 'progress', data: { pct: offset }, ts: 0 });
 
-    assert.equal(slow.deliverTo(s, 'job:a', progress(1)), false, 'a socket that keeps up is not held');
+    assert.equal(slow.deliverTo(s, 'job:a', LiveEvent.of(progress(1))), false, 'a socket that keeps up is not held');
     socket.conn.transport.socket.bufferedAmount = 5000;
     mock.timers.tick(100);
     assert.equal(slow.slowCount, 1, 'the sweep marks it slow');
-    assert.equal(slow.deliverTo(s, 'job:a', progress(2)), true);
-    assert.equal(slow.deliverTo(s, 'job:a', progress(3)), true);
+    assert.equal(slow.deliverTo(s, 'job:a', LiveEvent.of(progress(2))), true);
+    assert.equal(slow.deliverTo(s, 'job:a', LiveEvent.of(progress(3))), true);
     assert.equal(conflatedCalls, 1, 'progress 2 was replaced by 3');
     assert.equal(sent.length, 0, 'nothing is written while it is slow');
 
-    assert.equal(slow.deliverTo(s, 'job:a', { ...progress(4), event: 'completed', data: {} }), true);
+    assert.equal(slow.deliverTo(s, 'job:a', LiveEvent.of({ ...progress(4), event: 'completed', data: {} })), true);
     assert.deepEqual(
       sent.map((e) => [e.offset, e.event, e.conflated]),
       [
@@ -52,7 +53,7 @@ describe('time-driven rules, on mock timers', () => {
       'an outcome goes at once, after the progress it held',
     );
 
-    assert.equal(slow.deliverTo(s, 'job:a', progress(5)), true);
+    assert.equal(slow.deliverTo(s, 'job:a', LiveEvent.of(progress(5))), true);
     socket.conn.transport.socket.bufferedAmount = 100;
     mock.timers.tick(100);
     assert.equal(slow.slowCount, 0, 'below the low-water mark it is fast again');
