@@ -181,8 +181,8 @@ export type InterServerEvents = Record<string, never>;
 export interface SocketData {
   /** Channels the socket has joined. */
   channels: Set<string>;
-  /** Channels whose subscribe is still being answered. */
-  pending: Set<string>;
+  /** Channels whose subscribe is still being answered; absent when there are none. */
+  pending?: Set<string>;
   /** Pusher-style connection id (`<gateway>.<n>`), for socket_id exclusion. */
   socketId: string;
 }

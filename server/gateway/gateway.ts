@@ -16,7 +16,7 @@ import type { Metrics } from '../metrics.js';
 import type { RedisClient } from '../redis/connect.js';
 import type { TokenSigner } from '../tokens.js';
 import { ChannelHub } from './channel-hub.js';
-import { releaseHandshake, trackUpgradeResponses } from './idle-connection.js';
+import { releaseHandshake, settleIdle, trackUpgradeResponses } from './idle-connection.js';
 import { PresenceWriter } from './presence.js';
 import { PusherEndpoint, type PusherEndpointContext, type PusherEndpointOptions } from './pusher/pusher-endpoint.js';
 import { type SlowConsumerOptions, SlowConsumers } from './slow-consumers.js';
@@ -110,7 +110,7 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
   });
   trackUpgradeResponses(io);
   const slow = new SlowConsumers(io, { ...options.slowConsumers, ...(options.metrics ? { onConflated: () => options.metrics!.conflated.inc() } : {}) });
-  const hub = new ChannelHub(io, options.store, options.feed, log, slow, options.metrics, options.timeline, stageProbeFromEnv());
+  const hub = new ChannelHub(options.store, options.feed, log, slow, options.metrics, options.timeline, stageProbeFromEnv());
   const presence = options.presence ? new PresenceWriter(options.presence.redis, options.presence.keyPrefix, () => hub.counts()) : null;
 
   // Pusher SDKs accept only ids shaped `<digits>.<digits>` as socket_id: one number for this
@@ -178,25 +178,26 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
       this.emit('notice', { code: ErrorCode.invalidFrame, message: `unknown message ${JSON.stringify(String(event)).slice(0, 80)}` });
     }
   }
+  const anyListeners = Object.freeze([onAnyEvent]);
 
   io.on('connection', (socket) => {
     const ip = clientIp(socket.request);
     perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
     releaseHandshake(socket);
     socket.data.channels = new Set();
-    socket.data.pending = new Set();
     socket.data.socketId = `${gatewayNumber}.${++connections}`;
     socket.emit('hello', { socketId: socket.data.socketId });
     socket.on('subscribe', onSubscribe);
     socket.on('unsubscribe', onUnsubscribe);
     socket.on('ack', onAck);
-    socket.onAny(onAnyEvent);
     socket.on('disconnect', () => {
       release(ip);
       slow.forget(socket);
       for (const channel of socket.data.channels) hub.leave(socket, channel);
       socket.data.channels.clear();
     });
+    // Last, once every listener is on: the catch-all listener goes in here (idle-connection.ts).
+    settleIdle(socket, anyListeners);
   });
 
   async function subscribe(socket: GatewaySocket, raw: unknown, ack: unknown): Promise<void> {
@@ -219,26 +220,27 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
       return;
     }
     const { channel, token, since } = parsed.data;
-    if (socket.data.channels.has(channel) || socket.data.pending.has(channel)) {
+    const pending = socket.data.pending;
+    if (socket.data.channels.has(channel) || pending?.has(channel)) {
       reply(failure(ErrorCode.conflict, `already subscribed to ${channel}; unsubscribe first`));
       return;
     }
-    if (socket.data.channels.size + socket.data.pending.size >= maxSubs) {
+    if (socket.data.channels.size + (pending?.size ?? 0) >= maxSubs) {
       reply(failure(ErrorCode.rateLimited, `at most ${maxSubs} subscriptions per connection`));
       return;
     }
     // Pending until joined: a disconnect meanwhile must not release a channel not yet held.
-    socket.data.pending.add(channel);
+    (socket.data.pending ??= new Set()).add(channel);
     try {
       await options.signer.authorize(token, channel, 'subscribe');
       const ok = await hub.join(socket, channel, since);
-      socket.data.pending.delete(channel);
+      settle(socket, channel);
       if (ok) {
         socket.data.channels.add(channel);
         reply(ok);
       }
     } catch (error) {
-      socket.data.pending.delete(channel);
+      settle(socket, channel);
       if (error instanceof JobcastError) {
         reply({ ok: false, error: error.toWire() });
       } else {
@@ -246,6 +248,12 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
         reply(failure(ErrorCode.unavailable, 'the channel could not be read; try again'));
       }
     }
+  }
+
+  /** No longer pending; an idle connection keeps no empty set of pending subscribes. */
+  function settle(socket: GatewaySocket, channel: string): void {
+    socket.data.pending?.delete(channel);
+    if (socket.data.pending?.size === 0) delete socket.data.pending;
   }
 
   function unsubscribe(socket: GatewaySocket, raw: unknown, ack: unknown): void {
@@ -285,12 +293,13 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
     },
     close() {
       closing ??= (async () => {
-        io.emit('notice', { code: ErrorCode.unavailable, message: 'gateway shutting down; reconnect' });
+        // Each socket, not io.emit: sockets leave their own room (settleIdle), io.emit reaches rooms.
+        for (const socket of io.of('/').sockets.values()) socket.emit('notice', { code: ErrorCode.unavailable, message: 'gateway shutting down; reconnect' });
         await pusher?.close();
         // Closing the engine also closes the HTTP server; the caller owns that, so only sockets.
         slow.close();
         await presence?.close();
-        io.disconnectSockets(true);
+        for (const socket of io.of('/').sockets.values()) socket.disconnect(true);
         io.engine.close();
         await options.feed.close();
       })();

@@ -30,7 +30,7 @@ interface EngineConnection {
 }
 interface WsSocket {
   _socket?: unknown;
-  _receiver?: { _mask?: unknown };
+  _receiver?: { _mask?: unknown; _events?: unknown };
   on?(event: 'message', listener: (this: WsSocket) => void): unknown;
 }
 /** engine.io's WebSocketResponse: `req` is read only by middlewares' setHeader/getHeader. */
@@ -84,6 +84,72 @@ export function releaseHandshake(socket: GatewaySocket): void {
   releaseTransport(conn);
   // A long-polling connection that upgrades later gets a WebSocket of its own then.
   if (conn.transport?.name !== 'websocket') conn.once?.('upgrade', () => releaseTransport(conn));
+}
+
+/** socket.io's per-socket fields {@link settleIdle} replaces (not public API). */
+interface SettledSocket {
+  acks?: unknown;
+  _anyListeners?: unknown;
+}
+
+/**
+ * What every connection shares instead of an empty Map of its own: the gateway never emits
+ * with an acknowledgement callback (socket.io keeps those here). Anyone who starts to gets an
+ * error that says so, not a callback crossed with another connection's.
+ */
+class NoAcknowledgements extends Map<number, unknown> {
+  override set(): this {
+    throw new Error('the jobcast gateway does not emit with acknowledgements (server/gateway/idle-connection.ts shares one empty `acks` map)');
+  }
+}
+const NO_ACKS = new NoAcknowledgements();
+
+/**
+ * Compacts what an accepted connection keeps for the rest of its life. Call it at the end of
+ * the `connection` handler, once every listener of the connection was added:
+ * - `anyListeners`, one frozen array shared by every connection, takes the place of the
+ *   catch-all listener array socket.io's `onAny` would grow for each socket;
+ * - the empty map of server-side acknowledgements is shared ({@link NoAcknowledgements});
+ * - the socket leaves the room of its own id, which nothing here sends to (the hub keeps its
+ *   own subscriber sets): two Sets fewer per connection in the adapter. `io.emit` and
+ *   `io.disconnectSockets` reach only sockets in a room, so the gateway iterates its sockets;
+ * - the listener tables of the connection's event emitters (socket.io's and engine.io's
+ *   sockets, the WebSocket transport, ws's WebSocket and frame receiver, the TCP socket) are
+ *   copied into objects V8 keeps in its compact form. Node creates each as a null-prototype
+ *   object, which V8 stores as a hash table of its own (a few hundred bytes each); the copy
+ *   has the same keys, values and null prototype, and goes back to a table only if listeners
+ *   are later removed.
+ */
+export function settleIdle(socket: GatewaySocket, anyListeners: readonly ((...args: never[]) => void)[]): void {
+  const own = socket as unknown as SettledSocket;
+  own._anyListeners = anyListeners;
+  if (own.acks instanceof Map && own.acks.size === 0) own.acks = NO_ACKS;
+  socket.nsp.adapter.delAll(socket.id);
+  compactListeners(socket);
+  compactListeners(socket.conn);
+  compactTransport(engineOf(socket));
+  if (engineOf(socket).transport?.name !== 'websocket') engineOf(socket).once?.('upgrade', () => compactTransport(engineOf(socket)));
+}
+
+function compactTransport(conn: EngineConnection): void {
+  const transport = conn.transport;
+  if (transport?.name !== 'websocket') return;
+  compactListeners(transport);
+  const ws = transport.socket;
+  compactListeners(ws);
+  compactListeners(ws?._socket);
+  compactListeners(ws?._receiver);
+}
+
+/** Replaces `emitter`'s listener table with a compact copy (see {@link settleIdle}). */
+function compactListeners(emitter: unknown): void {
+  const owner = emitter as { _events?: Record<string | symbol, unknown> } | null | undefined;
+  const table = owner?._events;
+  if (!owner || !table || typeof table !== 'object' || Object.getPrototypeOf(table) !== null) return;
+  const compact: Record<string | symbol, unknown> = {};
+  for (const key of Reflect.ownKeys(table)) compact[key] = table[key];
+  Object.setPrototypeOf(compact, null);
+  owner._events = compact;
 }
 
 function releaseTransport(conn: EngineConnection): void {

@@ -10,7 +10,7 @@ import { Server } from 'socket.io';
 import { io, type Socket as ClientSocket } from 'socket.io-client';
 
 import { eventFrame, fastPathInternalsProblem, VERIFIED_WITH, writeFrame } from '../../server/gateway/event-frames.js';
-import { idleConnectionInternalsProblem, releaseHandshake, trackUpgradeResponses } from '../../server/gateway/idle-connection.js';
+import { idleConnectionInternalsProblem, releaseHandshake, settleIdle, trackUpgradeResponses } from '../../server/gateway/idle-connection.js';
 import type { GatewayServer, GatewaySocket } from '../../server/gateway/types.js';
 import type { ChannelEvent } from '../../shared/protocol.js';
 import { deferred } from '../helpers/wait.js';
@@ -168,6 +168,49 @@ describe('the idle-connection release against the socket.io, engine.io and ws it
     assert.equal(idleConnectionInternalsProblem(socket), null);
     releaseHandshake(socket);
     assert.equal(socket.request, null);
+  });
+
+  it('settles an idle connection: compact listener tables, shared catch-all and acknowledgements, no room of its own, and it still works', async () => {
+    const { client, socket } = await connection('websocket');
+    const unknown = deferred<unknown>();
+    const anyListeners = Object.freeze([(event: unknown) => event === 'echo' || unknown.resolve(event)]);
+    socket.on('echo' as never, ((value: unknown, ack: (v: unknown) => void) => ack(value)) as never);
+    const engine = socket.conn as unknown as { transport: { socket: { _socket: unknown; _receiver: unknown } } };
+    const emitters = {
+      socket,
+      conn: socket.conn,
+      transport: engine.transport,
+      ws: engine.transport.socket,
+      tcp: engine.transport.socket._socket,
+      receiver: engine.transport.socket._receiver,
+    };
+    releaseHandshake(socket);
+    const tablesBefore = Object.fromEntries(Object.entries(emitters).map(([name, e]) => [name, { ...(e as { _events: object })._events }]));
+    const prototypesBefore = Object.fromEntries(
+      Object.entries(emitters).map(([name, e]) => [name, Object.getPrototypeOf((e as { _events: object })._events) as unknown]),
+    );
+    assert.equal(prototypesBefore.socket, null, "socket.io's listener table is a null-prototype object, as verified");
+    assert.ok(socket.rooms.has(socket.id));
+    settleIdle(socket, anyListeners);
+    for (const [name, emitter] of Object.entries(emitters)) {
+      const table = (emitter as { _events: object })._events;
+      // Node's own streams start from a compact table already (its prototype is not null): kept as it is.
+      assert.equal(Object.getPrototypeOf(table), prototypesBefore[name], `${name}: the listener table keeps its prototype`);
+      assert.deepEqual({ ...table }, tablesBefore[name], `${name}: the same listeners`);
+    }
+    assert.equal(socket.rooms.size, 0, 'no room of its own id');
+    assert.deepEqual(socket.listenersAny(), anyListeners, 'the shared catch-all listeners, through the public API');
+    // Both ways still: an acknowledged event, and an unknown one reaching the catch-all.
+    const echoed = deferred<unknown>();
+    client.emit('echo', 'é', (value: unknown) => echoed.resolve(value));
+    assert.equal(await echoed.promise, 'é');
+    client.emit('no-such-event');
+    assert.equal(await unknown.promise, 'no-such-event');
+    assert.throws(() => socket.emit('notice' as never, (() => undefined) as never), /does not emit with acknowledgements/);
+    const gone = deferred();
+    client.once('disconnect', () => gone.resolve());
+    socket.disconnect(true);
+    await gone.promise;
   });
 
   it('says which field changed when one is no longer there', async () => {
