@@ -113,12 +113,13 @@ const NO_ACKS = new NoAcknowledgements();
  * - the socket leaves the room of its own id, which nothing here sends to (the hub keeps its
  *   own subscriber sets): two Sets fewer per connection in the adapter. `io.emit` and
  *   `io.disconnectSockets` reach only sockets in a room, so the gateway iterates its sockets;
- * - the listener tables of the connection's event emitters (socket.io's and engine.io's
- *   sockets, the WebSocket transport, ws's WebSocket and frame receiver, the TCP socket) are
- *   copied into objects V8 keeps in its compact form. Node creates each as a null-prototype
- *   object, which V8 stores as a hash table of its own (a few hundred bytes each); the copy
- *   has the same keys, values and null prototype, and goes back to a table only if listeners
- *   are later removed.
+ * - the listener tables of the connection's plain event emitters (socket.io's and engine.io's
+ *   sockets, the WebSocket transport, ws's WebSocket) are copied into objects V8 keeps in its
+ *   compact form. Node creates each as a null-prototype object, which V8 stores as a hash
+ *   table of its own (a few hundred bytes each); the copy has the same keys, values and null
+ *   prototype, and goes back to a table only if listeners are later removed. Node's streams
+ *   (the TCP socket, ws's frame receiver) start from a compact table already and are left as
+ *   they are.
  */
 export function settleIdle(socket: GatewaySocket, anyListeners: readonly ((...args: never[]) => void)[]): void {
   const own = socket as unknown as SettledSocket;
