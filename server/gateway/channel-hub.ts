@@ -68,15 +68,7 @@ export class ChannelHub {
   /** The benchmark's per-stage timing; undefined unless asked for (see stage-probe.ts). */
   readonly #probe: StageProbe | undefined;
 
-  constructor(
-    store: ChannelStore,
-    feed: ChannelFeed,
-    log: Logger,
-    slow: SlowConsumers,
-    metrics?: Metrics,
-    timeline?: Timeline,
-    probe?: StageProbe,
-  ) {
+  constructor(store: ChannelStore, feed: ChannelFeed, log: Logger, slow: SlowConsumers, metrics?: Metrics, timeline?: Timeline, probe?: StageProbe) {
     this.#timeline = timeline;
     this.#probe = probe;
     this.#slow = slow;
