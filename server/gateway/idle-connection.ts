@@ -30,7 +30,7 @@ interface EngineConnection {
 }
 interface WsSocket {
   _socket?: unknown;
-  _receiver?: { _mask?: unknown; _events?: unknown };
+  _receiver?: { _mask?: unknown };
   on?(event: 'message', listener: (this: WsSocket) => void): unknown;
 }
 /** engine.io's WebSocketResponse: `req` is read only by middlewares' setHeader/getHeader. */
@@ -138,8 +138,6 @@ function compactTransport(conn: EngineConnection): void {
   compactListeners(transport);
   const ws = transport.socket;
   compactListeners(ws);
-  compactListeners(ws?._socket);
-  compactListeners(ws?._receiver);
 }
 
 /** Replaces `emitter`'s listener table with a compact copy (see {@link settleIdle}). */

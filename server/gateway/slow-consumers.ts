@@ -27,7 +27,7 @@ export class SlowConsumers {
   readonly #low: number;
   readonly #timer: ReturnType<typeof setInterval>;
   readonly #onConflated: (() => void) | undefined;
-  /** Per slow socket: the newest progress not yet sent, per channel room. */
+  /** Per slow socket: the newest progress not yet sent, per channel. */
   readonly #held = new Map<GatewaySocket, Map<string, ChannelEvent>>();
   /** Progress events not sent because a newer one replaced them. */
   conflated = 0;
@@ -47,21 +47,21 @@ export class SlowConsumers {
 
   /**
    * Takes `event` for `socket` if that socket is slow (the caller then sends it nothing):
-   * progress waits, replacing older progress of the same room; anything else goes at once,
+   * progress waits, replacing older progress of the same channel; anything else goes at once,
    * after the progress it held, so order is kept. Returns false for a socket that keeps up.
    */
-  deliverTo(socket: GatewaySocket, room: string, live: LiveEvent): boolean {
+  deliverTo(socket: GatewaySocket, channel: string, live: LiveEvent): boolean {
     const held = this.#held.get(socket);
     if (!held) return false;
     const event = live.event;
     if (event.event === 'progress') {
-      if (held.has(room)) {
+      if (held.has(channel)) {
         this.conflated += 1;
         this.#onConflated?.();
       }
-      held.set(room, { ...event, conflated: true });
+      held.set(channel, { ...event, conflated: true });
     } else {
-      this.#flush(socket, held, room);
+      this.#flush(socket, held, channel);
       socket.emit('event', event);
     }
     return true;
@@ -84,16 +84,16 @@ export class SlowConsumers {
       if (!held && bytes > this.#high) {
         this.#held.set(socket, new Map());
       } else if (held && bytes < this.#low) {
-        for (const room of [...held.keys()]) this.#flush(socket, held, room);
+        for (const channel of [...held.keys()]) this.#flush(socket, held, channel);
         this.#held.delete(socket);
       }
     }
   }
 
-  #flush(socket: GatewaySocket, held: Map<string, ChannelEvent>, room: string): void {
-    const progress = held.get(room);
+  #flush(socket: GatewaySocket, held: Map<string, ChannelEvent>, channel: string): void {
+    const progress = held.get(channel);
     if (!progress) return;
-    held.delete(room);
+    held.delete(channel);
     socket.emit('event', progress);
   }
 }
