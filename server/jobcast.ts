@@ -33,7 +33,7 @@ import { readJobStatus } from './jobs/job-status.js';
 import { type JobStarter, startJob, type StartOptions } from './jobs/start-job.js';
 import { Timeline } from './jobs/timeline.js';
 import { createLogger, type Logger } from './logger.js';
-import { eventType, Metrics } from './metrics.js';
+import { Metrics } from './metrics.js';
 import { connectRedis, type RedisClient, type RedisTarget, type SentinelTarget } from './redis/connect.js';
 import { type Right, TokenSigner } from './tokens.js';
 import { isWatchedJobId, queueLabel, splitWatchedJobId } from './watch/watched-job-id.js';
@@ -510,7 +510,7 @@ export class Jobcast {
   }
 
   readonly #countPublished = (event: ChannelEvent) => {
-    this.metrics.published.inc({ type: eventType(event.event) });
+    this.metrics.countPublished(event.event);
     if (this.#options.adminToken) this.firehose.add(event);
   };
 

@@ -27,15 +27,23 @@ export class Metrics {
 
   /** Deliveries by type since the metric was last read: a labelled `inc` per event costs more. */
   readonly #deliveredSince = new Map<string, number>();
+  /** Appends by type since the metric was last read, likewise (a worker appends 12 events a job). */
+  readonly #publishedSince = new Map<string, number>();
 
   constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'jobcast_process_' });
+    const unpublished = this.#publishedSince;
     this.published = new Counter({
       name: 'jobcast_events_published_total',
       help: 'Events appended to channel logs by this process',
       labelNames: ['type'],
       registers,
+      // The counts since the last scrape go in as it is read (countPublished).
+      collect() {
+        for (const [type, count] of unpublished) this.inc({ type }, count);
+        unpublished.clear();
+      },
     });
     const undelivered = this.#deliveredSince;
     this.delivered = new Counter({
@@ -95,6 +103,12 @@ export class Metrics {
       labelNames: ['job', 'state'],
       registers,
     });
+  }
+
+  /** One event appended to a channel log by this process. */
+  countPublished(event: string): void {
+    const type = eventType(event);
+    this.#publishedSince.set(type, (this.#publishedSince.get(type) ?? 0) + 1);
   }
 
   /** One event written to `connections` connections by a gateway, published at `ts`. */

@@ -50,7 +50,7 @@ type ScriptedRedis = RedisClient & {
   jobcastAppendBatch(numberOfKeys: number, ...keysAndArgv: string[]): Promise<(string | number)[]>;
 };
 
-/** Random bytes of an epoch (8 base64url characters). */
+/** Random bytes of an epoch: 8 base64url characters, the width append-batch-n.lua cuts its epochs at. */
 const EPOCH_BYTES = 6;
 
 /** Channels whose newest own append a store remembers, at most (oldest forgotten first). */
@@ -248,6 +248,7 @@ export class RedisChannelStore implements ChannelStore {
     const keys: string[] = [];
     const channelArgs: string[] = [];
     const eventArgs: string[] = [];
+    let epochs = '';
     for (const i of indexes) {
       const { item, tail } = encoded[i]!;
       let c = numbers.get(item.channel);
@@ -256,12 +257,12 @@ export class RedisChannelStore implements ChannelStore {
         numbers.set(item.channel, c);
         const channelKeysOf = channelKeys(this.#prefix, item.channel);
         keys.push(channelKeysOf.meta, channelKeysOf.log);
-        channelArgs.push(`{"channel":${JSON.stringify(item.channel)},"epoch":`, channelKeysOf.live, '', this.#appended.get(item.channel) ?? '');
+        channelArgs.push(`${this.#appended.get(item.channel) ?? ''}\n{"channel":${JSON.stringify(item.channel)},"epoch":`);
+        // Every channel's possible new epoch, from the same pool as single appends.
+        epochs += this.#newEpoch();
       }
-      eventArgs.push(String(c), tail, eventClassOf(item.event, item.channel), item.reset ? 'reset' : '');
+      eventArgs.push(`${c} ${eventClassOf(item.event, item.channel)[0]}${item.reset ? 'r' : '-'}${tail}`);
     }
-    // Every channel's possible new epoch, from the same pool as single appends.
-    for (let c = 0; c < numbers.size; c++) channelArgs[4 * c + 2] = this.#newEpoch();
     const reply = await this.#redis.jobcastAppendBatch(
       keys.length,
       ...keys,
@@ -270,10 +271,13 @@ export class RedisChannelStore implements ChannelStore {
       this.#publish,
       String(now),
       String(numbers.size),
+      epochs,
       ...channelArgs,
       ...eventArgs,
     );
     const channels = numbers.size;
+    /** The newest stored event per channel of this call: remembered once, not per event. */
+    const newest = new Map<string, string>();
     indexes.forEach((i, k) => {
       const offset = Number(reply[channels + k]);
       if (!offset) return;
@@ -281,9 +285,10 @@ export class RedisChannelStore implements ChannelStore {
       const epoch = String(reply[numbers.get(item.channel)! - 1]);
       const event: ChannelEvent = { channel: item.channel, epoch, offset, event: item.event, data: JSON.parse(json) as unknown, ts: now };
       stored[i] = event;
-      this.#remember(item.channel, `${epoch} ${offset}`);
+      newest.set(item.channel, `${epoch} ${offset}`);
       this.#onPublished?.(event);
     });
+    for (const [channel, position] of newest) this.#remember(channel, position);
   }
 
   async read(channel: string, since?: StreamPosition, options: { rebaseIfAhead?: boolean } = {}): Promise<ReadResult> {

@@ -7,7 +7,7 @@ import { jobKeys } from '../channels/keys.js';
 import type { Logger } from '../logger.js';
 import type { RedisClient } from '../redis/connect.js';
 import { type AnyJobDefinition, retryable } from './define-job.js';
-import { executeAttempt } from './execute-attempt.js';
+import { ATTEMPT_ENDED, executeAttempt } from './execute-attempt.js';
 
 /** What inline runs need. */
 export interface InlineDeps {
@@ -65,7 +65,7 @@ export async function runInline(definition: AnyJobDefinition, jobId: string, inp
       await deps.store.append(channel, 'failed', { error: message, attempts: attempt, retryable: false });
       return;
     } finally {
-      controller.abort();
+      controller.abort(ATTEMPT_ENDED);
     }
   }
 }

@@ -10,7 +10,7 @@ import type { Metrics } from '../metrics.js';
 import type { RedisClient } from '../redis/connect.js';
 import { cancelKeys, JobCancelledError } from './cancellation.js';
 import { type AnyJobDefinition, queuePrefix, retryable } from './define-job.js';
-import { executeAttempt } from './execute-attempt.js';
+import { ATTEMPT_ENDED, executeAttempt } from './execute-attempt.js';
 import { startOutcomeRelay } from './outcome-relay.js';
 import type { Timeline } from './timeline.js';
 
@@ -160,7 +160,7 @@ export function runJobs(definitions: readonly AnyJobDefinition[], options: JobRu
       throw error;
     } finally {
       running.delete(jobId);
-      controller.abort();
+      controller.abort(ATTEMPT_ENDED);
     }
   }
 

@@ -15,19 +15,20 @@
   ARGV[3] publish command: PUBLISH (single Redis) or SPUBLISH (cluster)
   ARGV[4] the caller's clock in ms (one for the whole call)
   ARGV[5] N, the number of channels
-  then per channel c, 4 values from ARGV[6 + 4(c-1)]:
-    the envelope JSON up to its epoch, pre-encoded: {"channel":…,"epoch":
-    the pub/sub channel
-    the epoch to use if the channel has none yet, or has to move to a new one (random
-      base64url: no JSON escaping)
-    "<epoch> <offset>" of the newest event this caller appended on the channel, or ""
-      (ARGV[11] of append-publish-4.lua: Redis lost events the caller saw, so a new epoch)
-  then per event, 4 values, in the order the events are appended (a channel's events in
-  their order; channels may interleave):
-    the channel's number c (1-based)
-    the envelope JSON after its offset, pre-encoded: ,"event":…,"data":…,"ts":…}
-    the event class: lifecycle | progress | outcome | custom
-    "reset" to clear the snapshot first (a job put back in the queue), else ""
+  ARGV[6] N epochs of 8 characters each, one after the other: channel c's is the one to use
+    if it has none yet, or has to move to a new one (random base64url: no JSON escaping)
+  then per channel c, ARGV[6 + c]: "<epoch> <offset>" of the newest event this caller
+    appended on the channel, or "" (ARGV[11] of append-publish-4.lua: Redis lost events the
+    caller saw, so a new epoch), a newline, then the envelope JSON up to its epoch,
+    pre-encoded: {"channel":…,"epoch":
+    (its pub/sub channel is its meta key without ":meta", as in append-publish-4.lua)
+  then per event, in the order the events are appended (a channel's events in their order;
+    channels may interleave), one value: the channel's number c (1-based), a space, the event
+    class's first letter (l lifecycle, p progress, o outcome, c custom), "r" to clear the
+    snapshot first (a job put back in the queue) or "-", then the envelope JSON after its
+    offset, pre-encoded: ,"event":…,"data":…,"ts":…}
+    (one value per event, not four: every argument costs the caller's client more than
+    Redis, and a worker's progress batches are mostly arguments)
 
   Output: { epoch of channel 1, …, epoch of channel N, offset of event 1, offset of event 2, … }
           with offset 0 for an event dropped because its channel already had an outcome
@@ -38,7 +39,9 @@
 ]]
 local size, ttl, publish, now = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local channels = tonumber(ARGV[5])
-local first = 6 + 4 * channels
+local epochs = ARGV[6]
+local first = 7 + channels
+local classes = { l = 'lifecycle', p = 'progress', o = 'outcome', c = 'custom' }
 
 -- What each channel's meta hash says, read on its first event and kept here until the end:
 -- the writes of one call are invisible to anyone until it returns, so one HSET at the end
@@ -47,14 +50,15 @@ local state = {}
 
 local function open(c)
   local meta, log = KEYS[2 * c - 1], KEYS[2 * c]
-  local base = 6 + 4 * (c - 1)
-  local fresh = ARGV[base + 2]
+  local arg = ARGV[6 + c]
+  local newline = string.find(arg, '\n', 1, true)
+  local fresh = string.sub(epochs, 8 * c - 7, 8 * c)
   local read = redis.call('HMGET', meta, 'epoch', 'offset', 's:outcome', 'x')
   local s = {
     meta = meta,
     log = log,
-    head = ARGV[base],
-    live = ARGV[base + 1],
+    head = string.sub(arg, newline + 1),
+    live = string.sub(meta, 1, -6),
     epoch = read[1],
     top = tonumber(read[2]) or 0,
     outcome = read[3],
@@ -70,7 +74,7 @@ local function open(c)
     redis.call('HSET', meta, 'epoch', s.epoch)
     s.top, s.outcome, s.refresh = 0, false, true
   end
-  local seen = ARGV[base + 3]
+  local seen = string.sub(arg, 1, newline - 1)
   if seen ~= '' then
     local seenEpoch, seenOffset = string.match(seen, '^(%S+) (%d+)$')
     if seenEpoch == s.epoch and tonumber(seenOffset) > s.top then
@@ -86,19 +90,22 @@ local function open(c)
 end
 
 local offsets = {}
-for i = first, #ARGV, 4 do
-  local c = tonumber(ARGV[i])
+for i = first, #ARGV do
+  local arg = ARGV[i]
+  local space = string.find(arg, ' ', 1, true)
+  local c = tonumber(string.sub(arg, 1, space - 1))
   local s = state[c] or open(c)
-  local class = ARGV[i + 2]
+  local class = classes[string.sub(arg, space + 1, space + 1)]
+  local reset = string.sub(arg, space + 2, space + 2) == 'r'
   local offset = 0
-  if ARGV[i + 3] == 'reset' then
+  if reset then
     redis.call('HDEL', s.meta, 's:lifecycle', 's:progress', 's:outcome')
     s.snapshot['lifecycle'], s.snapshot['progress'], s.snapshot['outcome'] = nil, nil, nil
     s.outcome = false
   end
-  if ARGV[i + 3] == 'reset' or class == 'custom' or not s.outcome then
+  if reset or class == 'custom' or not s.outcome then
     offset = s.top + 1
-    local envelope = s.head .. '"' .. s.epoch .. '","offset":' .. offset .. ARGV[i + 1]
+    local envelope = s.head .. '"' .. s.epoch .. '","offset":' .. offset .. string.sub(arg, space + 3)
     redis.call('XADD', s.log, 'MAXLEN', '~', size, offset .. '-0', 'e', envelope)
     redis.call(publish, s.live, envelope)
     s.top = offset
