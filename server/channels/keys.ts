@@ -43,6 +43,14 @@ export function channelKeys(prefix: string, channel: string): ChannelKeys {
   };
 }
 
+/**
+ * One key of a channel, the same name {@link channelKeys} gives it, without building the others:
+ * for the paths that run per event (an append needs two of the eight).
+ */
+export function channelKey(prefix: string, channel: string, name: Exclude<keyof ChannelKeys, 'live'>): string {
+  return `${prefix}{${channel}}:${name}`;
+}
+
 /** The keys of the channel of job `jobId`. */
 export function jobKeys(prefix: string, jobId: string): ChannelKeys {
   return channelKeys(prefix, jobChannel(jobId));

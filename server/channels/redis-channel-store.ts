@@ -7,7 +7,7 @@ import { DEFAULTS } from '../defaults.js';
 import { InvalidInputError, JobcastError, PayloadTooLargeError } from '../errors.js';
 import type { RedisClient } from '../redis/connect.js';
 import type { AppendItem, AppendOptions, ChannelStore, ReadResult } from './channel-store.js';
-import { channelKeys } from './keys.js';
+import { channelKey, channelKeys } from './keys.js';
 
 const script = (name: string) => readFileSync(new URL(`./scripts/${name}`, import.meta.url), 'utf8');
 const APPEND_PUBLISH = script('append-publish-4.lua');
@@ -124,7 +124,7 @@ export class RedisChannelStore implements ChannelStore {
       });
     }
     this.#sendQueued();
-    const keys = channelKeys(this.#prefix, channel);
+    const keys = { meta: channelKey(this.#prefix, channel, 'meta'), log: channelKey(this.#prefix, channel, 'log') };
     // The envelope around its epoch and offset, encoded here once: Lua only joins the parts.
     const head = `{"channel":${JSON.stringify(channel)},"epoch":`;
     const now = Date.now();
@@ -255,8 +255,7 @@ export class RedisChannelStore implements ChannelStore {
       if (c === undefined) {
         c = numbers.size + 1;
         numbers.set(item.channel, c);
-        const channelKeysOf = channelKeys(this.#prefix, item.channel);
-        keys.push(channelKeysOf.meta, channelKeysOf.log);
+        keys.push(channelKey(this.#prefix, item.channel, 'meta'), channelKey(this.#prefix, item.channel, 'log'));
         channelArgs.push(`${this.#appended.get(item.channel) ?? ''}\n{"channel":${JSON.stringify(item.channel)},"epoch":`);
         // Every channel's possible new epoch, from the same pool as single appends.
         epochs += this.#newEpoch();

@@ -1,13 +1,18 @@
 import { jobChannel } from '../../shared/channels.js';
 import type { ChannelStore } from '../channels/channel-store.js';
-import { jobKeys, sharedKeys } from '../channels/keys.js';
+import { channelKey, sharedKeys } from '../channels/keys.js';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors.js';
 import type { RedisClient } from '../redis/connect.js';
 import type { JobQueues } from './job-queues.js';
 
 /** Redis names cancellation uses: the request flag of a job, and the channel workers listen on. */
 export function cancelKeys(keyPrefix: string, jobId: string): { flag: string; bus: string } {
-  return { flag: jobKeys(keyPrefix, jobId).cancel, bus: sharedKeys(keyPrefix).cancelBus };
+  return { flag: cancelFlagKey(keyPrefix, jobId), bus: sharedKeys(keyPrefix).cancelBus };
+}
+
+/** The cancel-request flag of a job alone: read by every job a worker starts. */
+export function cancelFlagKey(keyPrefix: string, jobId: string): string {
+  return channelKey(keyPrefix, jobChannel(jobId), 'cancel');
 }
 
 /** What a cancel request did. */

@@ -3,6 +3,7 @@ import { UnrecoverableError } from 'bullmq';
 import { jobChannel } from '../../shared/channels.js';
 import type { AppendOptions, ChannelStore, TimelineWrite } from '../channels/channel-store.js';
 import type { Logger } from '../logger.js';
+import type { AttemptControl } from './attempt-control.js';
 import type { AnyJobDefinition, JobContext, ProgressInfo } from './define-job.js';
 import { ProgressCoalescer } from './progress-coalescer.js';
 
@@ -26,9 +27,10 @@ export interface Attempt {
   attempt: number;
   attempts: number;
   data: unknown;
-  log: Logger;
-  /** Aborts `ctx.signal`: cancellation, shutdown; the time limit aborts it too. */
-  controller: AbortController;
+  /** The attempt's logger (`ctx.log`), made when first asked for. */
+  log: () => Logger;
+  /** Stops the attempt and aborts `ctx.signal`: cancellation, shutdown; the time limit stops it too. */
+  control: AttemptControl;
   /**
    * The job's cancel-request key: read in the same step as `active` is appended, so a job
    * cancelled while it waited (or while the worker that had it was dead) publishes `cancelled`
@@ -57,8 +59,8 @@ export async function executeAttempt(definition: AnyJobDefinition, run: Attempt,
   const parsed = await definition.input.safeParseAsync(run.data);
   if (!parsed.success) throw new UnrecoverableError(`input no longer valid: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
 
-  const { controller } = run;
-  const timer = definition.timeoutMs ? setTimeout(() => controller.abort(new JobTimeoutError(definition.timeoutMs!)), definition.timeoutMs) : undefined;
+  const { control } = run;
+  const timer = definition.timeoutMs ? setTimeout(() => control.abort(new JobTimeoutError(definition.timeoutMs!)), definition.timeoutMs) : undefined;
   // Progress calls need not be awaited by the handler; their writes queue in order on one
   // connection, and the outcome waits for all of them.
   const writes: Promise<unknown>[] = [];
@@ -70,8 +72,12 @@ export async function executeAttempt(definition: AnyJobDefinition, run: Attempt,
     channel,
     attempt: run.attempt,
     attempts: run.attempts,
-    signal: controller.signal,
-    log: run.log,
+    get signal() {
+      return control.signal;
+    },
+    get log() {
+      return run.log();
+    },
     progress(pct, info?: ProgressInfo | string) {
       const detail = typeof info === 'string' ? { stage: info } : (info ?? {});
       const value = pct === null ? null : Math.max(0, Math.min(100, Number(pct)));
@@ -83,11 +89,8 @@ export async function executeAttempt(definition: AnyJobDefinition, run: Attempt,
     },
   };
   try {
-    const aborted = new Promise<never>((_, reject) => {
-      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
-    });
     // A handler that ignores its signal still ends on timeout: the race decides.
-    const result = await Promise.race([definition.handler(parsed.data, ctx), aborted]);
+    const result = await Promise.race([definition.handler(parsed.data, ctx), control.stopped()]);
     // The last report held back goes out before anything that ends the attempt.
     await coalescer?.flush();
     await Promise.all(writes);

@@ -6,6 +6,7 @@ import type { ChannelStore } from '../channels/channel-store.js';
 import { jobKeys } from '../channels/keys.js';
 import type { Logger } from '../logger.js';
 import type { RedisClient } from '../redis/connect.js';
+import { AttemptControl } from './attempt-control.js';
 import { type AnyJobDefinition, retryable } from './define-job.js';
 import { ATTEMPT_ENDED, executeAttempt } from './execute-attempt.js';
 
@@ -40,11 +41,11 @@ export async function runInline(definition: AnyJobDefinition, jobId: string, inp
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const startedAt = Date.now();
     await record({ state: 'active', startedAt, attemptsMade: attempt - 1 });
-    const controller = new AbortController();
+    const control = new AttemptControl();
     try {
       const result = await executeAttempt(
         definition,
-        { jobId, attempt, attempts, data: input, log: deps.logger.child({ jobId, inline: true }), controller },
+        { jobId, attempt, attempts, data: input, log: () => deps.logger.child({ jobId, inline: true }), control },
         deps,
       );
       const finishedAt = Date.now();
@@ -65,7 +66,7 @@ export async function runInline(definition: AnyJobDefinition, jobId: string, inp
       await deps.store.append(channel, 'failed', { error: message, attempts: attempt, retryable: false });
       return;
     } finally {
-      controller.abort(ATTEMPT_ENDED);
+      control.abort(ATTEMPT_ENDED);
     }
   }
 }
