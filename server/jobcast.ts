@@ -451,10 +451,12 @@ export class Jobcast {
   runWorker(options: { concurrency?: number; recycle?: JobRunnerOptions['recycle'] } = {}): JobRunner {
     // Workers wait out Redis outages instead of failing jobs: no retry limit per command.
     const connection = this.#connect({ maxRetriesPerRequest: null });
-    // The appends of every running job on a connection of their own, auto-pipelined: the
-    // progress writes of 50 jobs resumed by one read of replies leave in one write, not 50
-    // (each job's writes still go in order: one connection). BullMQ keeps its own.
-    const appendConnection = this.#connect({ maxRetriesPerRequest: null, autoPipelining: true });
+    // The appends of every running job on a connection of their own. The store gathers the
+    // plain appends (progress) of a tick into one call itself (`coalesce`), and each job's
+    // writes go in order (one connection). Not auto-pipelined as well: on top of the store's
+    // own gathering it only added a Pipeline and a setImmediate per tick, about 2.5 µs of
+    // worker CPU per progress event (jobs.ts: 12% more jobs/s without it).
+    const appendConnection = this.#connect({ maxRetriesPerRequest: null });
     const store = new RedisChannelStore(appendConnection, {
       prefix: this.keyPrefix,
       historySize: this.#options.historySize,
@@ -505,7 +507,7 @@ export class Jobcast {
     return this.#closing;
   }
 
-  #connect(options: { maxRetriesPerRequest: number | null; sharded?: boolean; autoPipelining?: boolean }): RedisClient {
+  #connect(options: { maxRetriesPerRequest: number | null; sharded?: boolean }): RedisClient {
     return connectRedis(this.#target, { ...options, logger: this.logger, onReconnect: () => this.metrics.redisReconnects.inc() });
   }
 

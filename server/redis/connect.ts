@@ -65,22 +65,18 @@ function sentinelOptions(target: SentinelTarget, retryStrategy: (times: number) 
  */
 export function connectRedis(
   target: RedisTarget,
-  options: { maxRetriesPerRequest: number | null; sharded?: boolean; autoPipelining?: boolean; logger?: Logger; onReconnect?: () => void },
+  options: { maxRetriesPerRequest: number | null; sharded?: boolean; logger?: Logger; onReconnect?: () => void },
 ): RedisClient {
-  // Commands issued in the same tick go out in one write (and Redis reads them in one read):
-  // for a connection many concurrent writers share, most of a small command's cost.
-  const pipelining = options.autoPipelining ? { enableAutoPipelining: true } : {};
   const retryStrategy = (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000);
   const client: RedisClient = target.clusterNodes?.length
     ? new Cluster(parseClusterNodes(target.clusterNodes.join(',')), {
         redisOptions: { maxRetriesPerRequest: options.maxRetriesPerRequest },
         clusterRetryStrategy: retryStrategy,
         shardedSubscribers: options.sharded ?? false,
-        ...pipelining,
       })
     : target.sentinel
-      ? new Redis({ ...sentinelOptions(target.sentinel, retryStrategy), maxRetriesPerRequest: options.maxRetriesPerRequest, retryStrategy, ...pipelining })
-      : new Redis(target.url ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: options.maxRetriesPerRequest, retryStrategy, ...pipelining });
+      ? new Redis({ ...sentinelOptions(target.sentinel, retryStrategy), maxRetriesPerRequest: options.maxRetriesPerRequest, retryStrategy })
+      : new Redis(target.url ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: options.maxRetriesPerRequest, retryStrategy });
   client.on('error', (error) => options.logger?.debug({ err: error }, 'redis connection error'));
   if (options.onReconnect) client.on('reconnecting', options.onReconnect);
   return client;
