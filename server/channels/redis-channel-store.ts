@@ -29,10 +29,10 @@ export interface RedisChannelStoreOptions {
   /** Called with every event stored (metrics). */
   onPublished?: (event: ChannelEvent) => void;
   /**
-   * Plain appends (no option set) issued in the same tick go to Redis as one
-   * append-batch-n.lua call instead of one script call each; an append with options, or an
-   * `appendMany`, sends what is queued first, so the order on the connection is the order of
-   * the calls. For a process with many concurrent appenders (a worker); on a single Redis
+   * Plain appends (no option set) issued in the same tick go to Redis together, an
+   * append-batch-n.lua call per {@link EAGER_BATCH_EVENTS}, instead of one script call each;
+   * an append with options, or an `appendMany`, sends what is queued first, so the order on
+   * the connection is the order of the calls. For a process with many concurrent appenders (a worker); on a single Redis
    * only (ignored with `sharded`). @defaultValue false
    */
   coalesce?: boolean;
@@ -62,6 +62,16 @@ const REMEMBERED_CHANNELS = 10_000;
  * their own bigger scripts (at 500 a call, watched BullMQ jobs ran 10-15% slower).
  */
 const BATCH_EVENTS = 50;
+
+/**
+ * Queued plain appends (see {@link RedisChannelStoreOptions.coalesce}) go out as soon as this
+ * many wait, not only at the end of the tick. The replies to one call come back in one read and
+ * resume every job they answer at once; had those jobs' next appends all waited for the end of
+ * the tick, Redis would sit idle while the worker resumed them, and the worker while Redis ran
+ * them. A call every 16 lets Redis run one while the worker still resumes the jobs of the last
+ * (`test/bench/jobs.ts` at concurrency 50: about 10% more jobs/s than one call per tick).
+ */
+export const EAGER_BATCH_EVENTS = 16;
 
 /** {@link ChannelStore} on one Redis connection, with the Lua scripts in `./scripts`. */
 export class RedisChannelStore implements ChannelStore {
@@ -120,7 +130,9 @@ export class RedisChannelStore implements ChannelStore {
     const plain = !options.reset && !options.exclude && !options.insteadIfSet && !options.record;
     if (this.#coalesce && plain) {
       return new Promise((resolve, reject) => {
-        if (this.#queued.push({ item: { channel, event, data }, json, resolve, reject }) === 1) process.nextTick(() => this.#sendQueued());
+        const waiting = this.#queued.push({ item: { channel, event, data }, json, resolve, reject });
+        if (waiting === 1) process.nextTick(() => this.#sendQueued());
+        else if (waiting >= EAGER_BATCH_EVENTS) this.#sendQueued();
       });
     }
     this.#sendQueued();
