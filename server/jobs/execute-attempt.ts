@@ -21,6 +21,8 @@ export class JobTimeoutError extends Error {
  */
 export const ATTEMPT_ENDED = new DOMException('the attempt ended', 'AbortError');
 
+const toVoid = (): undefined => undefined;
+
 /** One run of a job, as the worker (or inline mode) hands it over. */
 export interface Attempt {
   jobId: string;
@@ -64,7 +66,7 @@ export async function executeAttempt(definition: AnyJobDefinition, run: Attempt,
   // Progress calls need not be awaited by the handler; their writes queue in order on one
   // connection, and the outcome waits for all of them.
   const writes: Promise<unknown>[] = [];
-  const writeProgress = (data: Record<string, unknown>) => store.append(channel, 'progress', data).then(() => undefined);
+  const writeProgress = (data: Record<string, unknown>) => store.append(channel, 'progress', data).then(toVoid);
   // Opt-in (progressEveryMs): a tight loop of reports becomes one write per interval.
   const coalescer = definition.progressEveryMs ? new ProgressCoalescer(definition.progressEveryMs, writeProgress) : null;
   const ctx: JobContext = {
@@ -79,12 +81,12 @@ export async function executeAttempt(definition: AnyJobDefinition, run: Attempt,
       return run.log();
     },
     progress(pct, info?: ProgressInfo | string) {
-      const detail = typeof info === 'string' ? { stage: info } : (info ?? {});
       const value = pct === null ? null : Math.max(0, Math.min(100, Number(pct)));
       if (value !== null && !Number.isFinite(value)) return Promise.reject(new TypeError('progress pct must be a number or null'));
-      const data = { pct: value, ...detail };
+      // Runs for every report: no spread of an empty detail, no new handler functions.
+      const data = info === undefined ? { pct: value } : typeof info === 'string' ? { pct: value, stage: info } : { pct: value, ...info };
       const write = coalescer ? coalescer.push(data) : writeProgress(data);
-      writes.push(write.catch(() => undefined));
+      writes.push(write.catch(toVoid));
       return write;
     },
   };
