@@ -100,7 +100,7 @@ export function report(shapes: Shapes, results: Results & { seconds: number }): 
     '',
     `Machine: ${cpus.length} × ${cpus[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}. Everything on loopback, one Redis.`,
     '',
-    `### 1. Fan-out: ${f.clients} clients on ${f.channels} job channels, ${f.rate} progress events/s for ${f.durationMs / 1000} s`,
+    `### 1. Fan-out: ${f.clients} clients on ${f.channels} job channels, ${f.rate} progress events/s for ${f.durationMs / 1000} s, after ${f.warmUpMs / 1000} s at that rate not counted (JIT warm-up)`,
     '',
     '| relay | delivered/s | p50 ms | p99 ms | max ms | lost | duplicated | gateway CPU µs per delivered event | client CPU µs per received event | Redis command µs per published event | Redis CPU µs per published event |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',

@@ -29,6 +29,7 @@ export const shapes = {
     channels: 100,
     rate: 2000,
     durationMs: quick ? 2000 : 10_000,
+    warmUpMs: quick ? 3000 : 5000,
     ramp: quick ? [4000, 8000] : [3000, 4500, 6000, 8000, 11_000, 15_000, 20_000, 27_000],
     rampMs: quick ? 1000 : 3000,
     storm: { clients: quick ? 300 : 1000, rate: 1000, durationMs: quick ? 2500 : 6000, dropAtMs: 1000 },
