@@ -27,6 +27,8 @@ import { waitFor } from '../helpers/wait.js';
 import { pin } from './pin.js';
 
 const [kind, redisUrl, countArg] = process.argv.slice(2);
+/** `BENCH_PROGRESS_EVENTS=0` splits a job's cost: what the lifecycle costs without any progress. */
+const PROGRESS_EVENTS = Number(process.env.BENCH_PROGRESS_EVENTS ?? 10);
 const JOBS = Number(countArg);
 const prefix = uniquePrefix('benchjobs');
 const channelUrl = process.env.BENCH_CHANNEL_REDIS_URL ?? redisUrl!;
@@ -129,7 +131,7 @@ async function bare(alongside?: 'watcher' | 'reader'): Promise<{ elapsed: number
   const worker = new Worker(
     'bare',
     async (job) => {
-      for (let step = 1; step <= 10; step++) await job.updateProgress(step * 10);
+      for (let step = 1; step <= PROGRESS_EVENTS; step++) await job.updateProgress(step * 10);
       return { ok: true };
     },
     { connection, prefix, concurrency: 50 },
@@ -175,7 +177,7 @@ async function jobcast(): Promise<{ elapsed: number; cpuMs: CpuMs }> {
     input: z.object({ i: z.number() }),
     concurrency: 50,
     async handler(_input, ctx) {
-      for (let step = 1; step <= 10; step++) await ctx.progress(step * 10);
+      for (let step = 1; step <= PROGRESS_EVENTS; step++) await ctx.progress(step * 10);
       return { ok: true };
     },
   });
