@@ -29,7 +29,7 @@ export interface Attempt {
   attempt: number;
   attempts: number;
   data: unknown;
-  /** The attempt's logger (`ctx.log`), made when first asked for. */
+  /** The attempt's logger (`ctx.log`), made when first asked for; the same one every time. */
   log: () => Logger;
   /** Stops the attempt and aborts `ctx.signal`: cancellation, shutdown; the time limit stops it too. */
   control: AttemptControl;
@@ -69,6 +69,7 @@ export async function executeAttempt(definition: AnyJobDefinition, run: Attempt,
   const writeProgress = (data: Record<string, unknown>) => store.append(channel, 'progress', data).then(toVoid);
   // Opt-in (progressEveryMs): a tight loop of reports becomes one write per interval.
   const coalescer = definition.progressEveryMs ? new ProgressCoalescer(definition.progressEveryMs, writeProgress) : null;
+  let log: Logger | undefined;
   const ctx: JobContext = {
     jobId: run.jobId,
     channel,
@@ -78,7 +79,7 @@ export async function executeAttempt(definition: AnyJobDefinition, run: Attempt,
       return control.signal;
     },
     get log() {
-      return run.log();
+      return (log ??= run.log());
     },
     progress(pct, info?: ProgressInfo | string) {
       const value = pct === null ? null : Math.max(0, Math.min(100, Number(pct)));
