@@ -32,8 +32,8 @@ export interface RedisChannelStoreOptions {
    * Plain appends (no option set) issued in the same tick go to Redis together, an
    * append-batch-n.lua call per {@link EAGER_BATCH_EVENTS}, instead of one script call each;
    * an append with options, or an `appendMany`, sends what is queued first, so the order on
-   * the connection is the order of the calls. For a process with many concurrent appenders (a worker); on a single Redis
-   * only (ignored with `sharded`). @defaultValue false
+   * the connection is the order of the calls. For a process with many concurrent appenders
+   * (a worker); on a single Redis only (ignored with `sharded`). @defaultValue false
    */
   coalesce?: boolean;
 }

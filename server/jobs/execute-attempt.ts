@@ -29,7 +29,7 @@ export interface Attempt {
   attempt: number;
   attempts: number;
   data: unknown;
-  /** The attempt's logger (`ctx.log`), made when first asked for; the same one every time. */
+  /** Makes the attempt's logger (`ctx.log`): called at most once, when the handler first reads it. */
   log: () => Logger;
   /** Stops the attempt and aborts `ctx.signal`: cancellation, shutdown; the time limit stops it too. */
   control: AttemptControl;
