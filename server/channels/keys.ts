@@ -30,16 +30,16 @@ export interface ChannelKeys {
 }
 
 export function channelKeys(prefix: string, channel: string): ChannelKeys {
-  const base = `${prefix}{${channel}}`;
+  const key = (name: Exclude<keyof ChannelKeys, 'live'>) => channelKey(prefix, channel, name);
   return {
-    meta: `${base}:meta`,
-    log: `${base}:log`,
-    live: base,
-    partial: `${base}:partial`,
-    app: `${base}:app`,
-    timeline: `${base}:timeline`,
-    cancel: `${base}:cancel`,
-    inline: `${base}:inline`,
+    meta: key('meta'),
+    log: key('log'),
+    live: `${prefix}{${channel}}`,
+    partial: key('partial'),
+    app: key('app'),
+    timeline: key('timeline'),
+    cancel: key('cancel'),
+    inline: key('inline'),
   };
 }
 
