@@ -1,7 +1,7 @@
 import { ErrorCode } from '../shared/codes.js';
 import { isJobChannel, OUTCOME_EVENTS, type OutcomeEventName, SKIP_EVENT } from '../shared/constants.js';
 import type { ChannelEvent, JobEventName, JobEventPayload, StreamPosition, SubscribeAck, SubscribeRequest } from '../shared/protocol.js';
-import { Emitter } from './emitter.js';
+import { callEach, Emitter, withListener, withoutListener } from './emitter.js';
 import { JobcastClientError } from './errors.js';
 
 /** What a listener of a channel event receives. */
@@ -34,6 +34,15 @@ export interface SubscriptionStateContext {
   reason?: string;
 }
 
+type EventListener = (context: EventContext) => void;
+const NO_LISTENERS: readonly EventListener[] = Object.freeze([]);
+
+/** What a subscription keeps per event name. */
+interface EventSlot {
+  latest: EventContext | undefined;
+  listeners: readonly EventListener[];
+}
+
 /** A token, or a function that returns a fresh one (called on every (re)subscribe). */
 export type TokenSource = string | (() => string | Promise<string>);
 
@@ -62,19 +71,32 @@ export interface SubscriptionTransport {
  * from that position so the gateway replays what was missed.
  */
 export class Subscription {
-  readonly channel: string;
+  // The fields every received event reads come first: an object's fields are laid out in the
+  // order they are declared, and these then share the subscription's first cache lines.
+  #inflight: Promise<void> | undefined;
   #state: SubscriptionState = 'subscribing';
-  #position: StreamPosition | null;
+  /**
+   * The last event delivered (its epoch, null before any, and offset): plain fields of the
+   * subscription, not an object of their own, since every received event reads and moves them.
+   */
+  #epoch: string | null;
+  #offset: number;
+  /**
+   * Per event name, its newest context and its listeners: one lookup per received event finds
+   * both. A page's subscriptions sit cold in memory between two events of their channel, so
+   * each object an event has to reach costs a cache miss (test/bench/client-cost.ts).
+   */
+  readonly #slots = new Map<string, EventSlot>();
+  /** Listeners of `'*'`. */
+  #anyListeners: readonly EventListener[] = NO_LISTENERS;
+  readonly channel: string;
   #token: TokenSource | undefined;
   readonly #getToken: GetToken | undefined;
   #transport: SubscriptionTransport;
-  readonly #events = new Emitter<Record<string, EventContext>>();
   readonly #lifecycle = new Emitter<{ state: SubscriptionStateContext; error: { error: JobcastClientError } }>();
-  #inflight: Promise<void> | undefined;
   /** Live events that arrived while a subscribe was being answered (same TCP read as the ack). */
   #held: ChannelEvent[] = [];
   #started: Promise<void> | undefined;
-  readonly #latest = new Map<string, EventContext>();
   #generation = 0;
 
   constructor(transport: SubscriptionTransport, channel: string, token: TokenSource | undefined, since?: StreamPosition, getToken?: GetToken) {
@@ -83,7 +105,8 @@ export class Subscription {
     this.channel = channel;
     this.#token = token;
     this.#getToken = getToken;
-    this.#position = since ? { epoch: since.epoch, offset: since.offset } : null;
+    this.#epoch = since ? since.epoch : null;
+    this.#offset = since ? since.offset : 0;
   }
 
   /** True when an expired token can be replaced without the page (a `getToken`, or a token function). */
@@ -102,7 +125,7 @@ export class Subscription {
 
   /** The last event delivered: pass it as `since` to resume elsewhere. */
   get position(): StreamPosition | null {
-    return this.#position && { ...this.#position };
+    return this.#epoch === null ? null : { epoch: this.#epoch, offset: this.#offset };
   }
 
   /**
@@ -137,7 +160,7 @@ export class Subscription {
   latest<E extends JobEventName>(event: E): EventContext<JobEventPayload<E>> | undefined;
   latest<Data = unknown>(event: string): EventContext<Data> | undefined;
   latest(event: string): EventContext | undefined {
-    return this.#latest.get(event);
+    return this.#slots.get(event)?.latest;
   }
 
   /**
@@ -149,7 +172,20 @@ export class Subscription {
   on<Data = unknown>(event: string, listener: (context: EventContext<Data>) => void): () => void;
   on(event: string, listener: (context: EventContext<never>) => void): () => void {
     // The payloads are the server's own (the gateway relays only what the append script built).
-    return this.#events.on(event, listener as (context: EventContext) => void);
+    const entry = listener as EventListener;
+    if (event === '*') {
+      this.#anyListeners = withListener(this.#anyListeners, entry);
+      return () => void (this.#anyListeners = withoutListener(this.#anyListeners, entry));
+    }
+    const slot = this.#slot(event);
+    slot.listeners = withListener(slot.listeners, entry);
+    return () => void (slot.listeners = withoutListener(slot.listeners, entry));
+  }
+
+  #slot(name: string): EventSlot {
+    let slot = this.#slots.get(name);
+    if (!slot) this.#slots.set(name, (slot = { latest: undefined, listeners: NO_LISTENERS }));
+    return slot;
   }
 
   /** Listens to state changes: `subscribing`, `subscribed` (with `recovered`), `unsubscribed`. */
@@ -233,19 +269,22 @@ export class Subscription {
       this.#setState('subscribing', undefined, ErrorCode.unavailable, 'events went missing on the way; asking for them again');
     }
     const token = await this.#currentToken();
-    const request: SubscribeRequest = { channel: this.channel, token, ...(this.#position ? { since: { ...this.#position } } : {}) };
+    const request: SubscribeRequest = {
+      channel: this.channel,
+      token,
+      ...(this.#epoch === null ? {} : { since: { epoch: this.#epoch, offset: this.#offset } }),
+    };
     const ack = await this.#transport.subscribe(request);
     if (this.#state === 'unsubscribed') return;
     if (generation !== this.#generation) throw new JobcastClientError('jobcast:unavailable', 'the connection dropped during subscribe');
     if (!ack.ok) throw new JobcastClientError(ack.error.code, ack.error.message);
-    const startedFrom = this.#position;
-    if (startedFrom && startedFrom.epoch !== ack.epoch) this.#position = null;
+    if (this.#epoch !== null && this.#epoch !== ack.epoch) this.#epoch = null;
     // Subscribed before delivering: a listener may unsubscribe, and gap checks need the state.
     this.#state = 'subscribed';
     for (const event of ack.events) this.#deliver(event, true);
-    const position = this.#position as StreamPosition | null;
-    if (!position || position.epoch !== ack.epoch || position.offset < ack.offset) {
-      this.#position = { epoch: ack.epoch, offset: ack.offset };
+    if (this.#epoch !== ack.epoch || this.#offset < ack.offset) {
+      this.#epoch = ack.epoch;
+      this.#offset = ack.offset;
     }
     this.#setState('subscribed', ack.recovered);
   }
@@ -258,8 +297,7 @@ export class Subscription {
       return;
     }
     if (this.#state !== 'subscribed') return;
-    const position = this.#position;
-    if (position && event.epoch === position.epoch && event.offset > position.offset + 1 && !event.conflated) {
+    if (event.epoch === this.#epoch && event.offset > this.#offset + 1 && !event.conflated) {
       // Something went missing between us and the log: ask for it instead of skipping it.
       this.#transport.resync(this);
       return;
@@ -276,14 +314,11 @@ export class Subscription {
   }
 
   #deliver(event: ChannelEvent, replayed: boolean): void {
-    const position = this.#position;
-    if (position && event.epoch === position.epoch && event.offset <= position.offset) return;
-    // Runs for every event: the position is this subscription's own object (copied on the way
-    // in and out), moved in place instead of allocated again.
-    if (position) {
-      position.epoch = event.epoch;
-      position.offset = event.offset;
-    } else this.#position = { epoch: event.epoch, offset: event.offset };
+    const epoch = event.epoch;
+    if (epoch === this.#epoch && event.offset <= this.#offset) return;
+    // The epoch's string is kept while it stays the same, not replaced by each event's copy.
+    if (epoch !== this.#epoch) this.#epoch = epoch;
+    this.#offset = event.offset;
     const name = event.event;
     if (name === SKIP_EVENT) return; // excluded by its publisher (socket_id)
     // Written out rather than spread: every context has the same shape, which keeps the
@@ -298,13 +333,14 @@ export class Subscription {
       replayed,
     };
     if (event.conflated) context.conflated = true;
-    this.#latest.set(name, context);
+    const slot = this.#slot(name);
+    slot.latest = context;
     // Outcomes are acknowledged, so operators can see that a person's page got the result;
     // before the listeners run, since a listener may unsubscribe on the outcome.
     if (name !== 'progress' && OUTCOME_EVENTS.includes(name as OutcomeEventName) && isJobChannel(event.channel))
       this.#transport.ack(event.channel, event.offset);
-    this.#events.emit(name, context);
-    this.#events.emit('*', context);
+    callEach(slot.listeners, context);
+    callEach(this.#anyListeners, context);
   }
 
   #setState(state: SubscriptionState, recovered?: boolean, code?: string, reason?: string): void {

@@ -86,4 +86,34 @@ describe('client subscription: once, in order, no gaps', () => {
     sub.unsubscribe();
     assert.equal(sub.state, 'unsubscribed');
   });
+
+  it('gives each name its listeners and the newest event, `*` every event, and `off` stops one listener', async () => {
+    const { t, requests } = transport();
+    const sub = new Subscription(t, 'c', 'token');
+    const seen: string[] = [];
+    const onProgress = (e: { offset: number }) => void seen.push(`progress ${e.offset}`);
+    const offProgress = sub.on('progress', onProgress);
+    sub.on('progress', onProgress); // the same function twice is one listener
+    const offOther = sub.on('progress', (e) => void seen.push(`other ${e.offset}`));
+    sub.on('*', (e) => void seen.push(`* ${e.event} ${e.offset}`));
+    sub.on('completed', (e) => void seen.push(`completed ${e.offset}`));
+    const subscribed = sub.subscribe();
+    await Promise.resolve();
+    requests[0]!.answer({ ok: true, channel: 'c', epoch: 'e1', offset: 1, recovered: true, events: [ev(1)] });
+    await subscribed;
+    assert.equal(sub.latest('progress')?.offset, 1);
+    assert.equal(sub.latest('progress')?.replayed, true);
+    offOther();
+    sub.receive(ev(2));
+    offProgress();
+    offProgress(); // safe twice
+    sub.receive(ev(3));
+    sub.receive(ev(4, 'completed'));
+    assert.deepEqual(seen, ['progress 1', 'other 1', '* progress 1', 'progress 2', '* progress 2', '* progress 3', 'completed 4', '* completed 4']);
+    assert.equal(sub.latest('progress')?.offset, 3, 'kept with no listener left');
+    assert.equal(sub.latest('progress')?.replayed, false);
+    assert.equal(sub.latest('completed')?.offset, 4);
+    assert.equal(sub.latest('failed'), undefined);
+    assert.deepEqual(sub.position, { epoch: 'e1', offset: 4 });
+  });
 });
