@@ -12,14 +12,15 @@ import type { GatewayServer, GatewaySocket } from './types.js';
  * (its parser state, headers, raw headers, query) alive for the life of the connection:
  * - engine.io's Socket#request;
  * - engine.io's WebSocketResponse (the stand-in response it hands its middlewares for an
- *   upgrade), whose `close` listener on the TCP socket holds it as `res.req`;
+ *   upgrade), whose `close` listener on the TCP socket holds it as `res.req`; that listener
+ *   (relaying `close` to middlewares, of which the gateway has none listening) goes too;
  * - socket.io's handshake object (the headers, the query, the time as a string).
  * And ws's Receiver keeps the last frame's 4-byte mask as a view of the whole chunk it was read
  * in (`Receiver#_mask`), so each idle connection pins its last read buffer.
  *
  * The versions verified are the fast path's (event-frames.ts `VERIFIED_WITH`);
- * test/unit/fast-path-internals.test.ts checks every field used here and that the request is
- * really collected.
+ * test/unit/fast-path-internals.test.ts checks every field used here and that the request and
+ * the response are really collected.
  */
 
 /** What is read and written here of engine.io's and ws's objects (not public API). */
@@ -32,16 +33,29 @@ interface WsSocket {
   _socket?: unknown;
   _receiver?: { _mask?: unknown };
   on?(event: 'message', listener: (this: WsSocket) => void): unknown;
+  listeners?(event: 'error'): ((...args: never[]) => unknown)[];
+  removeListener?(event: 'error', listener: (...args: never[]) => unknown): unknown;
 }
 /** engine.io's WebSocketResponse: `req` is read only by middlewares' setHeader/getHeader. */
 interface UpgradeResponse {
   req?: unknown;
+  listenerCount?(event: 'close'): number;
+}
+/**
+ * An upgrade's stand-in response, and the `close` listener its constructor put on the TCP
+ * socket (the last one there when the middlewares run): it relays the socket's `close` as the
+ * response's, for middlewares that listen to it, and holds the response for the connection's
+ * life.
+ */
+interface TrackedUpgrade {
+  response: UpgradeResponse;
+  closeRelay: unknown;
 }
 
 const engineOf = (socket: GatewaySocket) => socket.conn as unknown as EngineConnection;
 
 /** The stand-in response of each upgrade under way, by its TCP socket, until it is cut loose. */
-const upgradeResponses = new WeakMap<NetSocket, UpgradeResponse>();
+const upgradeResponses = new WeakMap<NetSocket, TrackedUpgrade>();
 
 /** Empty and shared by every connection: nothing reads them after the connection is accepted. */
 const NO_HEADERS = Object.freeze({});
@@ -55,7 +69,10 @@ const NO_AUTH = Object.freeze({});
 export function trackUpgradeResponses(io: GatewayServer): void {
   io.engine.use((req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => {
     // A plain HTTP request (long-polling) gets a real ServerResponse, which Node releases itself.
-    if (!(res instanceof ServerResponse)) upgradeResponses.set(req.socket, res as object as UpgradeResponse);
+    if (!(res instanceof ServerResponse)) {
+      const closeListeners = req.socket.rawListeners('close');
+      upgradeResponses.set(req.socket, { response: res as object as UpgradeResponse, closeRelay: closeListeners[closeListeners.length - 1] });
+    }
     next();
   });
 }
@@ -119,7 +136,8 @@ const NO_ACKS = new NoAcknowledgements();
  *   table of its own (a few hundred bytes each); the copy has the same keys, values and null
  *   prototype, and goes back to a table only if listeners are later removed. Node's streams
  *   (the TCP socket, ws's frame receiver) start from a compact table already and are left as
- *   they are.
+ *   they are. In the copy, `close` listeners lose their `once` wrappers, and the WebSocket
+ *   loses engine.io's upgrade-time `error` listener ({@link compactListeners}).
  */
 export function settleIdle(socket: GatewaySocket, anyListeners: readonly ((...args: never[]) => void)[]): void {
   const own = socket as unknown as SettledSocket;
@@ -137,27 +155,58 @@ function compactTransport(conn: EngineConnection): void {
   if (transport?.name !== 'websocket') return;
   compactListeners(transport);
   const ws = transport.socket;
+  const upgradeError = ws?.listeners?.('error').find((listener) => listener.name === UPGRADE_ERROR_LISTENER);
+  if (upgradeError) ws!.removeListener!('error', upgradeError);
   compactListeners(ws);
 }
 
-/** Replaces `emitter`'s listener table with a compact copy (see {@link settleIdle}). */
+/**
+ * engine.io's `error` listener on a new WebSocket, which keeps an error before the transport
+ * takes over from crashing the process; the transport's own `error` listener follows it and
+ * stays for the connection's life, so this one only holds memory (a closure and its scope).
+ */
+const UPGRADE_ERROR_LISTENER = 'onUpgradeError';
+
+/**
+ * Replaces `emitter`'s listener table with a compact copy (see {@link settleIdle}). Its
+ * `close` listeners added with `once` are kept without Node's wrapper (a bound function, its
+ * state object and a property store: about 150 bytes each, four per connection): the emitters
+ * settled here emit `close` once in their life (engine.io's socket and transport guard it by
+ * their `readyState`, ws by its own), so the wrapper's only work, removing the listener before
+ * a second `close`, never comes. `removeListener` finds a listener either way.
+ */
 function compactListeners(emitter: unknown): void {
   const owner = emitter as { _events?: Record<string | symbol, unknown> } | null | undefined;
   const table = owner?._events;
   if (!owner || !table || typeof table !== 'object' || Object.getPrototypeOf(table) !== null) return;
   const compact: Record<string | symbol, unknown> = {};
-  for (const key of Reflect.ownKeys(table)) compact[key] = table[key];
+  for (const key of Reflect.ownKeys(table)) compact[key] = key === 'close' ? withoutOnceWrappers(table[key]) : table[key];
   Object.setPrototypeOf(compact, null);
   owner._events = compact;
+}
+
+/** Node's `once` wrapper: `onceWrapper` bound to its state, carrying the listener it wraps. */
+function isOnceWrapper(listener: unknown): listener is ((...args: never[]) => void) & { listener: (...args: never[]) => void } {
+  return typeof listener === 'function' && listener.name === 'bound onceWrapper' && typeof (listener as { listener?: unknown }).listener === 'function';
+}
+
+function unwrapOnce(listener: unknown): unknown {
+  return isOnceWrapper(listener) ? listener.listener : listener;
+}
+
+function withoutOnceWrappers(listeners: unknown): unknown {
+  return Array.isArray(listeners) ? listeners.map(unwrapOnce) : unwrapOnce(listeners);
 }
 
 function releaseTransport(conn: EngineConnection): void {
   const ws = conn.transport?.name === 'websocket' ? conn.transport.socket : undefined;
   if (!ws) return;
   const tcp = ws._socket as NetSocket | undefined;
-  const response = tcp && upgradeResponses.get(tcp);
-  if (tcp && response) {
-    response.req = null;
+  const upgrade = tcp && upgradeResponses.get(tcp);
+  if (tcp && upgrade) {
+    upgrade.response.req = null;
+    // With no middleware listening to the response's `close`, the relay only keeps the response.
+    if (upgrade.response.listenerCount?.('close') === 0 && isOnceWrapper(upgrade.closeRelay)) tcp.removeListener('close', upgrade.closeRelay);
     upgradeResponses.delete(tcp);
   }
   dropMask.call(ws);
@@ -187,8 +236,12 @@ export function idleConnectionInternalsProblem(socket: GatewaySocket): string | 
   const tcp = ws._socket as NetSocket | undefined;
   if (!tcp || typeof tcp.remoteAddress !== 'string') return 'ws WebSocket#_socket is not the TCP socket';
   if (!ws._receiver || !('_mask' in ws._receiver)) return 'ws WebSocket#_receiver._mask is not there';
-  const response = upgradeResponses.get(tcp);
-  if (!response) return 'no engine.io upgrade response was seen for this TCP socket (trackUpgradeResponses not installed?)';
-  if (response.req !== conn.request) return 'engine.io WebSocketResponse#req is not the upgrade request';
+  const upgrade = upgradeResponses.get(tcp);
+  if (!upgrade) return 'no engine.io upgrade response was seen for this TCP socket (trackUpgradeResponses not installed?)';
+  if (upgrade.response.req !== conn.request) return 'engine.io WebSocketResponse#req is not the upgrade request';
+  if (typeof upgrade.response.listenerCount !== 'function') return 'engine.io WebSocketResponse is not an event emitter';
+  const relay = upgrade.closeRelay;
+  if (!isOnceWrapper(relay) || !/\bemit\(["']close["']\)/.test(String(relay.listener)))
+    return "the TCP socket's last close listener at middleware time is not engine.io WebSocketResponse's close relay";
   return null;
 }
