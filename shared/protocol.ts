@@ -185,6 +185,8 @@ export interface SocketData {
   pending?: Set<string>;
   /** Pusher-style connection id (`<gateway>.<n>`), for socket_id exclusion. */
   socketId: string;
+  /** The client IP the connection is counted under (per-IP limit). */
+  ip: string;
 }
 
 // ---- HTTP ----

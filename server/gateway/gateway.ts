@@ -173,6 +173,12 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
     const parsed = OutcomeAck.safeParse(raw);
     if (parsed.success && this.data.channels.has(parsed.data.channel)) hub.ack(parsed.data.channel, parsed.data.offset, this.data.socketId);
   }
+  function onDisconnect(this: GatewaySocket): void {
+    release(this.data.ip);
+    slow.forget(this);
+    for (const channel of this.data.channels) hub.leave(this, channel);
+    this.data.channels.clear();
+  }
   function onAnyEvent(this: GatewaySocket, event: unknown): void {
     if (event !== 'subscribe' && event !== 'unsubscribe' && event !== 'ack') {
       this.emit('notice', { code: ErrorCode.invalidFrame, message: `unknown message ${JSON.stringify(String(event)).slice(0, 80)}` });
@@ -186,16 +192,12 @@ export function attachGateway(httpServer: HttpServer, options: GatewayOptions): 
     releaseHandshake(socket);
     socket.data.channels = new Set();
     socket.data.socketId = `${gatewayNumber}.${++connections}`;
+    socket.data.ip = ip;
     socket.emit('hello', { socketId: socket.data.socketId });
     socket.on('subscribe', onSubscribe);
     socket.on('unsubscribe', onUnsubscribe);
     socket.on('ack', onAck);
-    socket.on('disconnect', () => {
-      release(ip);
-      slow.forget(socket);
-      for (const channel of socket.data.channels) hub.leave(socket, channel);
-      socket.data.channels.clear();
-    });
+    socket.on('disconnect', onDisconnect);
     // Last, once every listener is on: the catch-all listener goes in here (idle-connection.ts).
     settleIdle(socket, anyListeners);
   });

@@ -28,6 +28,12 @@ interface EngineConnection {
   request?: unknown;
   transport?: { name?: unknown; socket?: WsSocket };
   once?(event: 'upgrade', listener: () => void): unknown;
+  /** What engine.io runs when the transport is let go (one entry per transport, pushed). */
+  cleanupFn?: unknown;
+}
+/** socket.io's Client: its packet decoder, a component-emitter with one `decoded` listener. */
+interface SocketIoClient {
+  decoder?: { _callbacks?: Record<string, unknown> };
 }
 interface WsSocket {
   _socket?: unknown;
@@ -146,8 +152,20 @@ export function settleIdle(socket: GatewaySocket, anyListeners: readonly ((...ar
   socket.nsp.adapter.delAll(socket.id);
   compactListeners(socket);
   compactListeners(socket.conn);
+  const engine = engineOf(socket);
+  engine.cleanupFn = exactCopy(engine.cleanupFn);
+  const decoderListeners = (socket.client as unknown as SocketIoClient).decoder?._callbacks;
+  if (decoderListeners) for (const key of Object.keys(decoderListeners)) decoderListeners[key] = exactCopy(decoderListeners[key]);
   compactTransport(engineOf(socket));
   if (engineOf(socket).transport?.name !== 'websocket') engineOf(socket).once?.('upgrade', () => compactTransport(engineOf(socket)));
+}
+
+/**
+ * An array grown by `push` keeps room for 16 more elements (152 bytes for one function);
+ * its copy has room for what it holds. Anything that is not an array is returned as it is.
+ */
+function exactCopy(value: unknown): unknown {
+  return Array.isArray(value) ? value.slice() : value;
 }
 
 function compactTransport(conn: EngineConnection): void {
@@ -169,18 +187,22 @@ const UPGRADE_ERROR_LISTENER = 'onUpgradeError';
 
 /**
  * Replaces `emitter`'s listener table with a compact copy (see {@link settleIdle}). Its
- * `close` listeners added with `once` are kept without Node's wrapper (a bound function, its
- * state object and a property store: about 150 bytes each, four per connection): the emitters
- * settled here emit `close` once in their life (engine.io's socket and transport guard it by
- * their `readyState`, ws by its own), so the wrapper's only work, removing the listener before
- * a second `close`, never comes. `removeListener` finds a listener either way.
+ * `close` and `error` listeners added with `once` are kept without Node's wrapper (a bound
+ * function, its state object and a property store: about 150 bytes each, four per connection),
+ * whose only work is removing the listener before a second event:
+ * - the emitters settled here emit `close` once in their life (engine.io's socket and
+ *   transport guard it by their `readyState`, ws by its own);
+ * - the one `once('error')` is engine.io's socket's on its transport, and its handler closes
+ *   the socket, which removes that listener from the transport (`cleanupFn`) before another
+ *   error can come.
+ * `removeListener` finds a listener either way.
  */
 function compactListeners(emitter: unknown): void {
   const owner = emitter as { _events?: Record<string | symbol, unknown> } | null | undefined;
   const table = owner?._events;
   if (!owner || !table || typeof table !== 'object' || Object.getPrototypeOf(table) !== null) return;
   const compact: Record<string | symbol, unknown> = {};
-  for (const key of Reflect.ownKeys(table)) compact[key] = key === 'close' ? withoutOnceWrappers(table[key]) : table[key];
+  for (const key of Reflect.ownKeys(table)) compact[key] = key === 'close' || key === 'error' ? withoutOnceWrappers(table[key]) : table[key];
   Object.setPrototypeOf(compact, null);
   owner._events = compact;
 }

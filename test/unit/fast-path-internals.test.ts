@@ -210,6 +210,11 @@ describe('the idle-connection release against the socket.io, engine.io and ws it
       Object.entries(emitters).map(([name, e]) => [name, Object.getPrototypeOf((e as { _events: object })._events) as unknown]),
     );
     assert.equal(prototypesBefore.socket, null, "socket.io's listener table is a null-prototype object, as verified");
+    const pushed = () => ({
+      cleanup: (socket.conn as unknown as { cleanupFn: unknown[] }).cleanupFn,
+      decoded: (socket.client as unknown as { decoder: { _callbacks: { $decoded: unknown[] } } }).decoder._callbacks.$decoded,
+    });
+    const pushedBefore = pushed();
     assert.ok(socket.rooms.has(socket.id));
     settleIdle(socket, anyListeners);
     for (const [name, emitter] of Object.entries(emitters)) {
@@ -220,13 +225,16 @@ describe('the idle-connection release against the socket.io, engine.io and ws it
         name === 'ws' ? { ...listenersBefore.ws, error: listenersBefore.ws!.error!.filter((l) => l !== onUpgradeError) } : listenersBefore[name];
       assert.deepEqual(listenersOf(emitter), expected, `${name}: the same listeners (the WebSocket without engine.io's upgrade error listener)`);
     }
-    const closeListeners = [emitters.conn, emitters.transport, emitters.ws].flatMap((e) =>
-      (e as { rawListeners(event: string): unknown[] }).rawListeners('close'),
+    const raw = [emitters.conn, emitters.transport, emitters.ws].flatMap((e) =>
+      ['close', 'error'].flatMap((event) => (e as { rawListeners(event: string): unknown[] }).rawListeners(event)),
     );
     assert.ok(
-      closeListeners.every((l) => (l as () => void).name !== 'bound onceWrapper'),
-      'close listeners kept without their once wrappers',
+      raw.every((l) => (l as () => void).name !== 'bound onceWrapper'),
+      'close and error listeners kept without their once wrappers',
     );
+    // engine.io's transport clean-up and socket.io's decoder listeners: copies, the same functions.
+    assert.notEqual(pushed().cleanup, pushedBefore.cleanup);
+    assert.deepEqual(pushed(), pushedBefore);
     assert.equal(socket.rooms.size, 0, 'no room of its own id');
     assert.deepEqual(socket.listenersAny(), anyListeners, 'the shared catch-all listeners, through the public API');
     // Both ways still: an acknowledged event, and an unknown one reaching the catch-all.
