@@ -22,15 +22,36 @@ const AFTER = 5;
 /**
  * Writes events to `channel` back to back until stopped or refused, and records the offsets
  * Redis acknowledged; with `waitReplicas`, an offset counts only once WAIT says a replica has
- * it. Bounded in count and time.
+ * it. `pause()` resolves once no write is in flight, and the probe writes nothing until
+ * `resume()`. Bounded in count and time.
  */
 function probe(jobcast: Jobcast, channel: string, waitReplicas: boolean) {
   const acked: number[] = [];
   let stop = false;
-  const result = { acked, error: '', stop: () => void (stop = true), done: Promise.resolve() };
+  let paused: { settled: () => void; resumed: Promise<void>; resume: () => void } | undefined;
+  const result = {
+    acked,
+    error: '',
+    stop: () => void (stop = true),
+    done: Promise.resolve(),
+    pause: () =>
+      new Promise<void>((settled) => {
+        let resume = () => {};
+        const resumed = new Promise<void>((r) => (resume = r));
+        paused = { settled, resumed, resume };
+      }),
+    resume: () => {
+      paused?.resume();
+      paused = undefined;
+    },
+  };
   result.done = (async () => {
     const deadline = Date.now() + 20_000;
     for (let i = 0; i < 200_000 && !stop && Date.now() < deadline; i++) {
+      if (paused) {
+        paused.settled();
+        await paused.resumed;
+      }
       try {
         const event = await jobcast.trigger(channel, 'probe', { i });
         if (waitReplicas && (await jobcast.redis.wait(1, 500)) < 1) continue;
@@ -207,9 +228,14 @@ describe('Redis Sentinel: what a failover loses when the replica is behind, and 
 
     // The replica falls behind (nothing crosses its link): the primary keeps acknowledging
     // what it cannot send, until min-replicas-max-lag says the replica is too long silent.
+    // The plain probe pauses at the freeze, with every write it had acknowledged on the
+    // replica (WAIT) and none in flight, so the line between kept and lost is exact.
+    await plain.pause();
+    assert.equal(await writer.redis.wait(1, 5_000), 1, 'the replica had everything before the stall');
     set.proxy!.freeze();
     const stalledAt = Date.now();
     const inSync = { plain: plain.acked.length, waited: waited.acked.length };
+    plain.resume();
     await waitFor(() => plain.error, 'the primary to refuse writes without a replica in reach', 10_000);
     const refusedAfterMs = Date.now() - stalledAt;
     assert.match(plain.error, /NOREPLICAS/);
