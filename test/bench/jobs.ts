@@ -9,10 +9,15 @@
  * every outcome), and where the CPU went while the jobs ran: the worker process, Redis
  * (`INFO cpu`), the watcher process and jobcast's Redis when it is another, in ms (`cpuMs`).
  *
+ * `BENCH_JOBS_PROFILE=dir` writes a V8 CPU profile of the worker process while the jobs run
+ * (not while they are added) into `dir`, named for the kind.
+ *
  * `BENCH_CHANNEL_REDIS_URL` puts jobcast's Redis (the channel log, the lease) apart from the
  * queue's; `BENCH_WATCHER_CPU` pins the watcher or reader process to those cores.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { fileURLToPath } from 'node:url';
 
 import { Queue, Worker } from 'bullmq';
@@ -74,6 +79,21 @@ async function reader(bullPrefix: string): Promise<void> {
   });
 }
 
+/** Profiles this process from now until the returned function is called (with `BENCH_JOBS_PROFILE`). */
+async function profileRun(): Promise<() => Promise<void>> {
+  const dir = process.env.BENCH_JOBS_PROFILE;
+  if (!dir) return async () => undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    await writeFile(`${dir}/jobs-${kind}.cpuprofile`, JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
 /** CPU ms of this process so far. */
 function ownCpuMs(): number {
   const { user, system } = process.cpuUsage();
@@ -127,6 +147,7 @@ async function bare(alongside?: 'watcher' | 'reader'): Promise<{ elapsed: number
     watcher: watcherProcess ? await watcherCpuMs(watcherProcess) : 0,
     channelRedis: channelRedis ? await redisCpuMs(channelRedis) : 0,
   };
+  const stopProfile = await profileRun();
   const started = Date.now();
   const worker = new Worker(
     'bare',
@@ -138,6 +159,7 @@ async function bare(alongside?: 'watcher' | 'reader'): Promise<{ elapsed: number
   );
   await waitFor(async () => (await queue.getJobCounts('completed')).completed === JOBS, 'bare jobs', 300_000);
   const elapsed = Date.now() - started;
+  await stopProfile();
   const cpuMs: CpuMs = {
     worker: Math.round(ownCpuMs() - cpuAtStart.worker),
     redis: Math.round((await redisCpuMs(connection)) - cpuAtStart.redis),
@@ -193,10 +215,12 @@ async function jobcast(): Promise<{ elapsed: number; cpuMs: CpuMs }> {
   const queue = jc.queues.queue('bench');
   const redis = new Redis(redisUrl!);
   const cpuAtStart = { worker: ownCpuMs(), redis: await redisCpuMs(redis) };
+  const stopProfile = await profileRun();
   const started = Date.now();
   jc.runWorker();
   await waitFor(async () => (await queue.getJobCounts('completed')).completed === JOBS, 'jobcast jobs', 300_000);
   const elapsed = Date.now() - started;
+  await stopProfile();
   // The worker process here also relays the outcomes and serves nothing else.
   const cpuMs = { worker: Math.round(ownCpuMs() - cpuAtStart.worker), redis: Math.round((await redisCpuMs(redis)) - cpuAtStart.redis) };
   redis.disconnect();
