@@ -4,6 +4,9 @@ import { fileURLToPath } from 'node:url';
 
 import { pin } from './pin.js';
 
+/** Jobs each run puts through first, not counted (`jobs.ts` reads the same variable). */
+export const JOBS_WARMUP = Number(process.env.BENCH_JOBS_WARMUP ?? 1000);
+
 export type JobsKind = 'bare' | 'jobcast' | 'watched' | 'floor';
 
 export interface JobsRun {

@@ -9,8 +9,9 @@
  * every outcome), and where the CPU went while the jobs ran: the worker process, Redis
  * (`INFO cpu`), the watcher process and jobcast's Redis when it is another, in ms (`cpuMs`).
  *
- * `BENCH_JOBS_PROFILE=dir` writes a V8 CPU profile of the worker process while the jobs run
- * (not while they are added) into `dir`, named for the kind.
+ * Each run first puts {@link WARMUP} jobs through the same way, not counted.
+ * `BENCH_JOBS_PROFILE=dir` writes a V8 CPU profile of the worker process while the counted
+ * jobs run (not while they are added) into `dir`, named for the kind.
  *
  * `BENCH_CHANNEL_REDIS_URL` puts jobcast's Redis (the channel log, the lease) apart from the
  * queue's; `BENCH_WATCHER_CPU` pins the watcher or reader process to those cores.
@@ -35,6 +36,13 @@ const [kind, redisUrl, countArg] = process.argv.slice(2);
 /** `BENCH_PROGRESS_EVENTS=0` splits a job's cost: what the lifecycle costs without any progress. */
 const PROGRESS_EVENTS = Number(process.env.BENCH_PROGRESS_EVENTS ?? 10);
 const JOBS = Number(countArg);
+/**
+ * Jobs every run first puts through the same worker (and watcher), not counted: a worker
+ * lives for days, so the measure is its steady state, not its JIT warm-up (as the fan-out
+ * scenario leaves out its first seconds). `BENCH_JOBS_WARMUP=0` measures a cold process.
+ */
+const WARMUP = Number(process.env.BENCH_JOBS_WARMUP ?? 1000);
+const TOTAL = WARMUP + JOBS;
 const prefix = uniquePrefix('benchjobs');
 const channelUrl = process.env.BENCH_CHANNEL_REDIS_URL ?? redisUrl!;
 /** Where the watcher (or reader) reads the queue's stream and job hashes: a replica of the queue's Redis, or that Redis. */
@@ -138,17 +146,17 @@ async function bare(alongside?: 'watcher' | 'reader'): Promise<{ elapsed: number
   const channelRedis = channelUrl === redisUrl ? undefined : new Redis(channelUrl);
   // The whole burst (≈14 events a job) fits in the event stream, so a watcher that lags the
   // workers loses nothing; the same setting for bare and watched runs.
-  const queue = new Queue('bare', { connection, prefix, streams: { events: { maxLen: JOBS * 20 } } });
+  const queue = new Queue('bare', { connection, prefix, streams: { events: { maxLen: TOTAL * 20 } } });
   const watcherProcess = alongside ? await startWatcher(alongside) : undefined;
-  await queue.addBulk(Array.from({ length: JOBS }, (_, i) => ({ name: 'bare', data: { i } })));
-  const cpuAtStart = {
-    worker: ownCpuMs(),
-    redis: await redisCpuMs(connection),
-    watcher: watcherProcess ? await watcherCpuMs(watcherProcess) : 0,
-    channelRedis: channelRedis ? await redisCpuMs(channelRedis) : 0,
+  const completed = async () => (await queue.getJobCounts('completed')).completed;
+  /** Jobs from…to (BullMQ counts from 1): every channel has its outcome once the watcher caught up. */
+  const outcomes = (from: number, to: number) => async () => {
+    const pipeline = (channelRedis ?? connection).pipeline();
+    for (let id = from; id <= to; id++) pipeline.hexists(`${prefix}{job:bare:${id}}:meta`, 's:outcome');
+    return ((await pipeline.exec()) ?? []).every(([, n]) => n === 1);
   };
-  const stopProfile = await profileRun();
-  const started = Date.now();
+  const add = (count: number) => queue.addBulk(Array.from({ length: count }, (_, i) => ({ name: 'bare', data: { i } })));
+  await add(WARMUP);
   const worker = new Worker(
     'bare',
     async (job) => {
@@ -157,7 +165,20 @@ async function bare(alongside?: 'watcher' | 'reader'): Promise<{ elapsed: number
     },
     { connection, prefix, concurrency: 50 },
   );
-  await waitFor(async () => (await queue.getJobCounts('completed')).completed === JOBS, 'bare jobs', 300_000);
+  await waitFor(async () => (await completed()) === WARMUP, 'bare warm-up jobs', 300_000);
+  if (alongside === 'watcher') await waitFor(outcomes(1, WARMUP), 'the watcher to publish the warm-up outcomes', 300_000);
+  await queue.pause();
+  await add(JOBS);
+  const cpuAtStart = {
+    worker: ownCpuMs(),
+    redis: await redisCpuMs(connection),
+    watcher: watcherProcess ? await watcherCpuMs(watcherProcess) : 0,
+    channelRedis: channelRedis ? await redisCpuMs(channelRedis) : 0,
+  };
+  const stopProfile = await profileRun();
+  const started = Date.now();
+  await queue.resume();
+  await waitFor(async () => (await completed()) === TOTAL, 'bare jobs', 300_000);
   const elapsed = Date.now() - started;
   await stopProfile();
   const cpuMs: CpuMs = {
@@ -168,13 +189,7 @@ async function bare(alongside?: 'watcher' | 'reader'): Promise<{ elapsed: number
   };
   let publishedAfterMs: number | undefined;
   if (watcherProcess && alongside === 'watcher') {
-    // Jobs 1…JOBS (BullMQ counts from 1): every channel has its outcome once the watcher caught up.
-    const outcomes = async () => {
-      const pipeline = (channelRedis ?? connection).pipeline();
-      for (let id = 1; id <= JOBS; id++) pipeline.hexists(`${prefix}{job:bare:${id}}:meta`, 's:outcome');
-      return ((await pipeline.exec()) ?? []).every(([, n]) => n === 1);
-    };
-    await waitFor(outcomes, 'the watcher to publish every outcome', 300_000);
+    await waitFor(outcomes(WARMUP + 1, TOTAL), 'the watcher to publish every outcome', 300_000);
     publishedAfterMs = Date.now() - started - elapsed;
   }
   if (watcherProcess) {
@@ -209,16 +224,24 @@ async function jobcast(): Promise<{ elapsed: number; cpuMs: CpuMs }> {
     keyPrefix: prefix,
     jobs: [job],
     logger: createLogger('silent'),
-    retentionCount: JOBS + 10,
+    retentionCount: TOTAL + 10,
   });
-  for (let i = 0; i < JOBS; i += 500) await Promise.all(Array.from({ length: Math.min(500, JOBS - i) }, (_, k) => jc.start(job, { i: i + k })));
+  const add = async (count: number) => {
+    for (let i = 0; i < count; i += 500) await Promise.all(Array.from({ length: Math.min(500, count - i) }, (_, k) => jc.start(job, { i: i + k })));
+  };
   const queue = jc.queues.queue('bench');
+  const completed = async () => (await queue.getJobCounts('completed')).completed;
+  await add(WARMUP);
+  jc.runWorker();
+  await waitFor(async () => (await completed()) === WARMUP, 'jobcast warm-up jobs', 300_000);
+  await queue.pause();
+  await add(JOBS);
   const redis = new Redis(redisUrl!);
   const cpuAtStart = { worker: ownCpuMs(), redis: await redisCpuMs(redis) };
   const stopProfile = await profileRun();
   const started = Date.now();
-  jc.runWorker();
-  await waitFor(async () => (await queue.getJobCounts('completed')).completed === JOBS, 'jobcast jobs', 300_000);
+  await queue.resume();
+  await waitFor(async () => (await completed()) === TOTAL, 'jobcast jobs', 300_000);
   const elapsed = Date.now() - started;
   await stopProfile();
   // The worker process here also relays the outcomes and serves nothing else.

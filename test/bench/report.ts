@@ -3,6 +3,7 @@ import os from 'node:os';
 
 import type { ConnectionsResult } from './connections.js';
 import type { FanoutResult } from './fanout.js';
+import { JOBS_WARMUP } from './jobs-run.js';
 import type { Shapes } from './run.js';
 import { STAGES, type StageTimes } from './stages.js';
 import { APART_ROWS, type WatchedApart } from './watched-apart.js';
@@ -129,7 +130,7 @@ export function report(shapes: Shapes, results: Results & { seconds: number }): 
         `| ${r.kind} | ${r.ramp.map((w) => `${w.rate} → ${w.deliveredPerSec} (${w.p99} ms${w.lost ? `, ${w.lost} lost` : ''}${w.conflated ? `, ${w.conflated} conflated` : ''})`).join(' · ')} | ${r.bestDelivered} |`,
     ),
     '',
-    `### 2. Jobs: ${shapes.jobs} BullMQ jobs with 10 progress updates each, worker concurrency 50`,
+    `### 2. Jobs: ${shapes.jobs} BullMQ jobs with 10 progress updates each, worker concurrency 50, after ${JOBS_WARMUP} through the same worker not counted (JIT warm-up)`,
     '',
     '| runner | jobs/s |',
     '| --- | --- |',
@@ -145,7 +146,7 @@ export function report(shapes: Shapes, results: Results & { seconds: number }): 
       jobCpu[kind].map((c) => `| ${kind} | ${c.worker} | ${c.redis} | ${kind === 'watched' ? c.watcher : '–'} |`),
     ),
     '',
-    `#### Watched queues apart: ${apart.jobs} bare BullMQ jobs, ${apart.pinned ? 'the workers and their Redis on core 0, the watcher (or reader) and jobcast’s Redis on core 1' : 'unpinned (no taskset or one core): the workers, the watcher and both Redis share the cores'}`,
+    `#### Watched queues apart: ${apart.jobs} bare BullMQ jobs (after ${JOBS_WARMUP} not counted), ${apart.pinned ? 'the workers and their Redis on core 0, the watcher (or reader) and jobcast’s Redis on core 1' : 'unpinned (no taskset or one core): the workers, the watcher and both Redis share the cores'}`,
     '',
     'bare: no watcher; floor: a reader that only reads the queue’s event stream as the watcher does (1,000 a read, its position kept in jobcast’s Redis) and publishes nothing, the least any watcher reading the stream can cost the queue’s Redis; watched: jobcast publishing every event to job channels in its own Redis. bareReplica and watchedReplica: the same with a read-only replica of the queue’s Redis attached (on core 1), the watcher reading the stream and the job hashes there (`replica`).',
     '',
