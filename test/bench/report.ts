@@ -24,6 +24,19 @@ const of = <T extends { kind: string }>(list: T[], kind: string) => list.filter(
 /** a ÷ b, or null when b is 0 (the relay had no ramp step under 50 ms: nothing to divide by). */
 const ratio = (a: number, b: number) => (b > 0 && Number.isFinite(b) ? Number((a / b).toFixed(2)) : null);
 
+/**
+ * The median over rounds of a ÷ b, each round's pair run back to back: on a shared machine
+ * whose speed moves by half between rounds (seen: bare BullMQ 3,268 then 6,378 jobs/s), a
+ * ratio of two best rounds compares different machines, a pair of neighbours the same one.
+ */
+function pairedRatio(a: number[], b: number[]): number | null {
+  const ratios = a.map((v, i) => ratio(v, b[i] ?? 0)).filter((r): r is number => r !== null);
+  if (ratios.length === 0) return null;
+  const sorted = ratios.sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : Number(((sorted[mid - 1]! + sorted[mid]!) / 2).toFixed(2));
+}
+
 /** The worse round's p99 of each stage at the fixed rate, or null when `kind` did not run. */
 function stagesP99(fanouts: FanoutResult[], kind: string): Record<string, number> | null {
   const runs = of(fanouts, kind)
@@ -67,17 +80,17 @@ export function headline({ jobs, watchedLagMs, apart, fanouts, conns }: Results)
     },
     stagesP99: { baseline: stagesP99(fanouts, 'baseline'), jobcast: stagesP99(fanouts, 'jobcast'), floor: stagesP99(fanouts, 'floor') },
     kbPerConn: jcConns.kbPerConn,
-    jobsRatio: ratio(Math.max(...jobs.jobcast), Math.max(...jobs.bare)),
+    jobsRatio: pairedRatio(jobs.jobcast, jobs.bare),
     // Workers and their Redis on one core, the watcher and jobcast's Redis on the other (when it could pin).
-    watchedRatio: ratio(Math.max(...apart.jobsPerSec.watched), Math.max(...apart.jobsPerSec.bare)),
+    watchedRatio: pairedRatio(apart.jobsPerSec.watched, apart.jobsPerSec.bare),
     // The same with a reader that only reads the queue's event stream: the least a watcher can cost.
-    watchedFloorRatio: ratio(Math.max(...apart.jobsPerSec.floor), Math.max(...apart.jobsPerSec.bare)),
+    watchedFloorRatio: pairedRatio(apart.jobsPerSec.floor, apart.jobsPerSec.bare),
     watchedLagMs: Math.max(...apart.lagMs.watched),
     // The same, a read-only replica of the queue's Redis attached in both rows, the watcher reading from it.
-    watchedReplicaRatio: ratio(Math.max(...apart.jobsPerSec.watchedReplica), Math.max(...apart.jobsPerSec.bareReplica)),
+    watchedReplicaRatio: pairedRatio(apart.jobsPerSec.watchedReplica, apart.jobsPerSec.bareReplica),
     watchedReplicaLagMs: Math.max(...apart.lagMs.watchedReplica),
     // Everything on the same two cores and one Redis.
-    watchedSharedRatio: ratio(Math.max(...jobs.watched), Math.max(...jobs.bare)),
+    watchedSharedRatio: pairedRatio(jobs.watched, jobs.bare),
     watchedSharedLagMs: Math.max(...watchedLagMs),
     stormLostBaseline: of(fanouts, 'baseline').reduce((a, f) => a + (f.storm?.window.lost ?? 0), 0),
     connectionsHeld: jcConns.held,
@@ -187,7 +200,7 @@ export function report(shapes: Shapes, results: Results & { seconds: number }): 
     `| p99Ms at ${f.rate} events/s | ≤ the relay's, same run (${h.p99BaselineMs ?? '–'}) | ${h.p99Ms} |`,
     `| gateway CPU µs per delivery against the floor (bare ws, same run: ${h.floorUsPerDelivery ?? '–'}) | within 20% if ratio < 2 | ${h.floorUsPerDelivery ? `${ratio(fixedCpuOf(fanouts, 'jobcast'), h.floorUsPerDelivery)}× the floor` : '–'} |`,
     `| kbPerConn | ≤ 8 | ${h.kbPerConn} |`,
-    `| jobsRatio | ≥ 0.9 | ${h.jobsRatio} |`,
+    `| jobsRatio (jobcast ÷ bare BullMQ, the median of ${jobs.bare.length} rounds run back to back) | ≥ 0.9 | ${h.jobsRatio} |`,
     `| watchedRatio (watched bare BullMQ ÷ bare BullMQ, apart; the floor's: ${h.watchedFloorRatio}; all shared: ${h.watchedSharedRatio}) | ≥ 0.95 | ${h.watchedRatio} |`,
     `| watchedReplicaRatio (the same, read from a replica attached in both rows) | ≥ 0.95 | ${h.watchedReplicaRatio} |`,
     `| connections held by one gateway, p99 < 100 ms (tried up to ${Math.max(...c.steps)}) | 10000 | ${h.connectionsHeld} |`,

@@ -54,9 +54,12 @@ const watchedLagMs: number[] = [];
 const jobCpu: Record<'bare' | 'jobcast' | 'watched', { worker: number; redis: number; watcher: number }[]> = { bare: [], jobcast: [], watched: [] };
 const fanouts: FanoutResult[] = [];
 const conns: ConnectionsResult[] = [];
+// The jobs runs are short, and the machine's speed drifts: more rounds of them, each a bare,
+// jobcast and watched run back to back, and the ratios taken per round (report.ts).
+const jobRounds = quick ? 3 : 5;
 // Alternate, so drift on a shared machine hits both alike.
-for (let round = 0; round < rounds; round++) {
-  for (const kind of ['bare', 'jobcast', 'watched'] as const) {
+for (let round = 0; round < Math.max(rounds, jobRounds); round++) {
+  for (const kind of round < jobRounds ? (['bare', 'jobcast', 'watched'] as const) : []) {
     const run = await runJobs(kind, redisUrl, shapes.jobs);
     jobs[kind].push(run.jobsPerSec);
     if (run.publishedAfterMs !== undefined) watchedLagMs.push(run.publishedAfterMs);
@@ -65,7 +68,7 @@ for (let round = 0; round < rounds; round++) {
       jobCpu[kind].push({ worker: perJob(run.cpuMs.worker), redis: perJob(run.cpuMs.redis), watcher: perJob(run.cpuMs.watcher) });
     }
   }
-  for (const kind of KINDS) fanouts.push(await fanout(kind, redisUrl, shapes.fanout));
+  if (round < rounds) for (const kind of KINDS) fanouts.push(await fanout(kind, redisUrl, shapes.fanout));
 }
 for (const kind of KINDS) conns.push(await connections(kind, redisUrl, shapes.connections));
 const apart = await watchedApart(shapes.watchedJobs, rounds + 1);
