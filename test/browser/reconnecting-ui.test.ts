@@ -104,13 +104,14 @@ describe('the one-tag view through faults, in a real browser', () => {
   });
 
   it('a page that outlived its token gets a fresh one from data-jobcast-token-url; without it, it asks to be reloaded', async () => {
-    const started = await cluster.jobcast.start(countJob, { steps: 60, stepMs: 80 });
-    // The same job on two pages, with a token that expires in a second or two.
-    const token = await cluster.jobcast.token([jobChannel(started.jobId)], { ttlSeconds: 2 });
+    const started = await cluster.jobcast.start(countJob, { steps: 120, stepMs: 80 });
+    // The same job on two pages, with a token that expires in four or five seconds: time for
+    // both pages to load and subscribe on a loaded machine, and the job runs on past it.
+    const token = await cluster.jobcast.token([jobChannel(started.jobId)], { ttlSeconds: 5 });
     const refreshing = await open(renderJobElement({ jobId: started.jobId, token }, { tokenUrl: '/refresh-token' }).value);
     const stuck = await open(renderJobElement({ jobId: started.jobId, token }).value);
     for (const { page } of [refreshing, stuck]) await waitFor(async () => (await pct(page, started.jobId)) > 0, 'progress on the page');
-    await waitFor(() => Date.now() / 1000 > expiryOf(token) + 0.2, 'the token to expire', 5000);
+    await waitFor(() => Date.now() / 1000 > expiryOf(token) + 0.2, 'the token to expire', 10_000);
 
     proxy.cut();
     const error = stuck.page.locator('.jobcast-error');

@@ -28,7 +28,8 @@ describe('a client that outlives its token', () => {
   it('asks getToken for a fresh one after a drop and resumes from its position; without getToken it is told the token expired', async () => {
     const jobId = `refresh-${Math.random().toString(36).slice(2, 8)}`;
     const channel = jobChannel(jobId);
-    const short = await stack.jobcast.token([channel], { ttlSeconds: 2 });
+    // Expires in three or four seconds: both subscribe well before, and the job runs on past it.
+    const short = await stack.jobcast.token([channel], { ttlSeconds: 4 });
     const fresh: string[] = [];
     const refreshing = connect({ url: proxy.url });
     const plain = connect({ url: proxy.url });
@@ -53,9 +54,9 @@ describe('a client that outlives its token', () => {
       other.onError(({ error }) => refused.resolve(error.code));
       await other.subscribe();
 
-      await stack.jobcast.start(countJob, { steps: 80, stepMs: 50 }, { jobId });
+      await stack.jobcast.start(countJob, { steps: 140, stepMs: 50 }, { jobId });
       await waitFor(() => offsets.length >= 3, 'the job to be under way');
-      await waitFor(() => Date.now() / 1000 > expiryOf(short) + 0.2, 'the token to expire', 5000);
+      await waitFor(() => Date.now() / 1000 > expiryOf(short) + 0.2, 'the token to expire', 8000);
       proxy.cut();
 
       assert.equal(
