@@ -145,16 +145,21 @@ describe('the progress UI in a real browser', () => {
   it('keeps a page with 20 jobs responsive and ends every one correctly', async () => {
     const started = await Promise.all(Array.from({ length: 20 }, (_, i) => cluster.jobcast.start(countJob, { steps: 40, stepMs: 20 + i, label: `job ${i}` })));
     const { page, errors } = await open(started);
-    let slowest = 0;
+    // Round trips into the page while the jobs run: a page busy with their events answers late
+    // every time, a machine busy with everything else only now and then.
+    const answers: number[] = [];
     for (let i = 0; i < 10; i++) {
       const t = Date.now();
       await page.evaluate(() => document.querySelectorAll('[data-jobcast-job]').length);
-      slowest = Math.max(slowest, Date.now() - t);
+      answers.push(Date.now() - t);
       await new Promise((r) => setTimeout(r, 50));
     }
+    answers.sort((a, b) => a - b);
+    const [median, slowest] = [answers[5]!, answers.at(-1)!];
     await page.waitForFunction(() => document.querySelectorAll('[data-jobcast-state="completed"] .counted').length === 20, null, { timeout: 30_000 });
     for (const [i, s] of started.entries()) assert.equal(await job(page, s.jobId).locator('.counted').textContent(), `Counted to 40 for job ${i}`);
-    assert.ok(slowest < 1000, `the page answered within a second while 20 jobs ran (slowest ${slowest} ms)`);
+    assert.ok(median < 1000, `the page answered within a second while 20 jobs ran (median ${median} ms, slowest ${slowest})`);
+    assert.ok(slowest < 5000, `and never hung (slowest ${slowest} ms)`);
     assert.deepEqual(errors, []);
     await page.close();
   });
