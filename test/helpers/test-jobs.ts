@@ -38,7 +38,7 @@ export const patientRetryJob = defineJob({
   name: 'patient-retry',
   input: z.object({ failures: z.number().int().min(0).max(10) }),
   attempts: 3,
-  backoff: { type: 'fixed', delayMs: 2500 },
+  backoff: { type: 'fixed', delayMs: 5000 },
   async handler({ failures }, ctx) {
     await ctx.progress(30, { stage: 'Calling the upstream service' });
     if (ctx.attempt <= failures) throw new Error(`upstream said no (attempt ${ctx.attempt})`);
