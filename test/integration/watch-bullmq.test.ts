@@ -61,7 +61,7 @@ describe('watching an existing BullMQ queue run by an unmodified BullMQ worker p
   }
 
   it('progress, one completed and the rendered partial; a late subscriber and the status API see it finished', async () => {
-    const { job, started, ws } = await follow({ steps: 10, stepMs: 30, shape: 'object' });
+    const { job, started, ws } = await follow({ steps: 10, stepMs: 100, shape: 'object' });
     assert.equal(started.jobId, `emails:${job.id}`);
     assert.equal(started.channel, `job:emails:${job.id}`);
     const [w] = ws;
@@ -69,9 +69,10 @@ describe('watching an existing BullMQ queue run by an unmodified BullMQ worker p
     w!.subscription.on('progress', (e) => seen.push(e.data));
     await waitFor(() => w!.done, 'the outcome', 20_000);
     assert.deepEqual(outcomesOf(w!), ['completed']);
-    // Ten reports; a watcher that lags may skip one superseded in the same read, never add one.
+    // Ten reports, 100 ms apart; a watcher that lags may skip those superseded in the same read
+    // (a stall of the test process can put several in one), never add one.
     const count = w!.events.filter((e) => e === 'progress').length;
-    assert.ok(count >= 5 && count <= 10, `progress events: ${w!.events.join(',')}`);
+    assert.ok(count >= 2 && count <= 10, `progress events: ${w!.events.join(',')}`);
     assert.ok(w!.events.includes('active'));
     // An object's percentage, stage and message drive the view; its other fields travel as data.
     assert.deepEqual(seen.at(-1), { pct: 100, stage: 'Sending 10 of 10', message: '10 sent', data: { batch: 10 } });
