@@ -98,6 +98,6 @@ describe('floods are limited, and a well-behaved client does not notice', () => 
     const sorted = [...latencies].sort((a, b) => a - b);
     const p99 = sorted[Math.floor(sorted.length * 0.99)] ?? 0;
     console.log(`steady client: ${offsets.length} events, p99 latency ${p99} ms during the floods`);
-    assert.ok(p99 < 1000, `p99 ${p99} ms (a generous bound: this catches a stalled gateway, not a slow one)`);
+    assert.ok(p99 < 3000, `p99 ${p99} ms (a generous bound: this catches a stalled gateway, not a slow one)`);
   });
 });
