@@ -76,7 +76,7 @@ describe('pusher-js and Laravel Echo in Chromium, pointed at jobcast', () => {
         app.get('/vendor/echo.iife.js', (_req, res) => res.sendFile(ECHO_JS));
         // The app's own routes: start the export and render the page at once (Sidekiq-style).
         app.get('/exports/new', async (_req, res) => {
-          const job = await stack.jobcast.start('count', { steps: 20, stepMs: 100, label: 'the export' });
+          const job = await stack.jobcast.start('count', { steps: 20, stepMs: 200, label: 'the export' });
           started.set(job.jobId, job);
           res.type('html').send(page(job));
         });
