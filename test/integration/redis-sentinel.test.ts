@@ -22,13 +22,14 @@ const AFTER = 5;
 /**
  * Writes events to `channel` back to back until stopped or refused, and records the offsets
  * Redis acknowledged; with `waitReplicas`, an offset counts only once WAIT says a replica has
- * it. `pause()` resolves once no write is in flight, and the probe writes nothing until
- * `resume()`. Bounded in count and time.
+ * it. `pause()` resolves once no write is in flight (or the probe has ended), and the probe
+ * writes nothing until `resume()`. Bounded in count and time.
  */
 function probe(jobcast: Jobcast, channel: string, waitReplicas: boolean) {
   const acked: number[] = [];
   let stop = false;
   let paused: { settled: () => void; resumed: Promise<void>; resume: () => void } | undefined;
+  let ended = false;
   const result = {
     acked,
     error: '',
@@ -36,6 +37,7 @@ function probe(jobcast: Jobcast, channel: string, waitReplicas: boolean) {
     done: Promise.resolve(),
     pause: () =>
       new Promise<void>((settled) => {
+        if (ended) return settled();
         let resume = () => {};
         const resumed = new Promise<void>((r) => (resume = r));
         paused = { settled, resumed, resume };
@@ -47,19 +49,25 @@ function probe(jobcast: Jobcast, channel: string, waitReplicas: boolean) {
   };
   result.done = (async () => {
     const deadline = Date.now() + 20_000;
-    for (let i = 0; i < 200_000 && !stop && Date.now() < deadline; i++) {
-      if (paused) {
-        paused.settled();
-        await paused.resumed;
+    try {
+      for (let i = 0; i < 200_000 && !stop && Date.now() < deadline; i++) {
+        if (paused) {
+          paused.settled();
+          await paused.resumed;
+        }
+        try {
+          const event = await jobcast.trigger(channel, 'probe', { i });
+          if (waitReplicas && (await jobcast.redis.wait(1, 500)) < 1) continue;
+          acked.push(event.offset);
+        } catch (error) {
+          result.error = (error as Error).message; // refused, or the primary is gone: what was acknowledged so far is the sample
+          return;
+        }
       }
-      try {
-        const event = await jobcast.trigger(channel, 'probe', { i });
-        if (waitReplicas && (await jobcast.redis.wait(1, 500)) < 1) continue;
-        acked.push(event.offset);
-      } catch (error) {
-        result.error = (error as Error).message; // refused, or the primary is gone: what was acknowledged so far is the sample
-        return;
-      }
+    } finally {
+      // A probe that ended (refused, stopped, out of time) writes nothing more: it counts as paused.
+      ended = true;
+      paused?.settled();
     }
   })();
   return result;
