@@ -141,6 +141,35 @@ interface CpuMs {
   channelRedis?: number;
 }
 
+/**
+ * The counted part of a run: {@link WARMUP} jobs through the worker `start` starts (then
+ * `warmedUp`, for a watcher to catch up), the queue paused while {@link JOBS} more are added,
+ * then `atStart` (the CPU readings) and the time from `resume` until every job completed.
+ */
+async function warmThenTime<T>(
+  queue: Queue,
+  add: (count: number) => Promise<unknown>,
+  start: () => unknown,
+  what: string,
+  hooks: { warmedUp?: () => Promise<unknown>; atStart: () => Promise<T> },
+): Promise<{ started: number; elapsed: number; atStart: T }> {
+  const completed = async () => (await queue.getJobCounts('completed')).completed;
+  await add(WARMUP);
+  start();
+  await waitFor(async () => (await completed()) === WARMUP, `${what} warm-up jobs`, 300_000);
+  await hooks.warmedUp?.();
+  await queue.pause();
+  await add(JOBS);
+  const atStart = await hooks.atStart();
+  const stopProfile = await profileRun();
+  const started = Date.now();
+  await queue.resume();
+  await waitFor(async () => (await completed()) === TOTAL, `${what} jobs`, 300_000);
+  const elapsed = Date.now() - started;
+  await stopProfile();
+  return { started, elapsed, atStart };
+}
+
 async function bare(alongside?: 'watcher' | 'reader'): Promise<{ elapsed: number; publishedAfterMs?: number; cpuMs: CpuMs }> {
   const connection = new Redis(redisUrl!, { maxRetriesPerRequest: null });
   const channelRedis = channelUrl === redisUrl ? undefined : new Redis(channelUrl);
@@ -148,39 +177,36 @@ async function bare(alongside?: 'watcher' | 'reader'): Promise<{ elapsed: number
   // workers loses nothing; the same setting for bare and watched runs.
   const queue = new Queue('bare', { connection, prefix, streams: { events: { maxLen: TOTAL * 20 } } });
   const watcherProcess = alongside ? await startWatcher(alongside) : undefined;
-  const completed = async () => (await queue.getJobCounts('completed')).completed;
   /** Jobs from…to (BullMQ counts from 1): every channel has its outcome once the watcher caught up. */
   const outcomes = (from: number, to: number) => async () => {
     const pipeline = (channelRedis ?? connection).pipeline();
     for (let id = from; id <= to; id++) pipeline.hexists(`${prefix}{job:bare:${id}}:meta`, 's:outcome');
     return ((await pipeline.exec()) ?? []).every(([, n]) => n === 1);
   };
+  let worker: Worker | undefined;
   const add = (count: number) => queue.addBulk(Array.from({ length: count }, (_, i) => ({ name: 'bare', data: { i } })));
-  await add(WARMUP);
-  const worker = new Worker(
-    'bare',
-    async (job) => {
-      for (let step = 1; step <= PROGRESS_EVENTS; step++) await job.updateProgress(step * 10);
-      return { ok: true };
-    },
-    { connection, prefix, concurrency: 50 },
-  );
-  await waitFor(async () => (await completed()) === WARMUP, 'bare warm-up jobs', 300_000);
-  if (alongside === 'watcher') await waitFor(outcomes(1, WARMUP), 'the watcher to publish the warm-up outcomes', 300_000);
-  await queue.pause();
-  await add(JOBS);
-  const cpuAtStart = {
-    worker: ownCpuMs(),
-    redis: await redisCpuMs(connection),
-    watcher: watcherProcess ? await watcherCpuMs(watcherProcess) : 0,
-    channelRedis: channelRedis ? await redisCpuMs(channelRedis) : 0,
-  };
-  const stopProfile = await profileRun();
-  const started = Date.now();
-  await queue.resume();
-  await waitFor(async () => (await completed()) === TOTAL, 'bare jobs', 300_000);
-  const elapsed = Date.now() - started;
-  await stopProfile();
+  const start = () =>
+    (worker = new Worker(
+      'bare',
+      async (job) => {
+        for (let step = 1; step <= PROGRESS_EVENTS; step++) await job.updateProgress(step * 10);
+        return { ok: true };
+      },
+      { connection, prefix, concurrency: 50 },
+    ));
+  const {
+    started,
+    elapsed,
+    atStart: cpuAtStart,
+  } = await warmThenTime(queue, add, start, 'bare', {
+    warmedUp: async () => alongside === 'watcher' && (await waitFor(outcomes(1, WARMUP), 'the watcher to publish the warm-up outcomes', 300_000)),
+    atStart: async () => ({
+      worker: ownCpuMs(),
+      redis: await redisCpuMs(connection),
+      watcher: watcherProcess ? await watcherCpuMs(watcherProcess) : 0,
+      channelRedis: channelRedis ? await redisCpuMs(channelRedis) : 0,
+    }),
+  });
   const cpuMs: CpuMs = {
     worker: Math.round(ownCpuMs() - cpuAtStart.worker),
     redis: Math.round((await redisCpuMs(connection)) - cpuAtStart.redis),
@@ -198,7 +224,7 @@ async function bare(alongside?: 'watcher' | 'reader'): Promise<{ elapsed: number
     watcherProcess.kill('SIGTERM');
     await exited;
   }
-  await worker.close();
+  await worker?.close();
   await queue.close();
   connection.disconnect();
   if (channelRedis) {
@@ -229,21 +255,10 @@ async function jobcast(): Promise<{ elapsed: number; cpuMs: CpuMs }> {
   const add = async (count: number) => {
     for (let i = 0; i < count; i += 500) await Promise.all(Array.from({ length: Math.min(500, count - i) }, (_, k) => jc.start(job, { i: i + k })));
   };
-  const queue = jc.queues.queue('bench');
-  const completed = async () => (await queue.getJobCounts('completed')).completed;
-  await add(WARMUP);
-  jc.runWorker();
-  await waitFor(async () => (await completed()) === WARMUP, 'jobcast warm-up jobs', 300_000);
-  await queue.pause();
-  await add(JOBS);
   const redis = new Redis(redisUrl!);
-  const cpuAtStart = { worker: ownCpuMs(), redis: await redisCpuMs(redis) };
-  const stopProfile = await profileRun();
-  const started = Date.now();
-  await queue.resume();
-  await waitFor(async () => (await completed()) === TOTAL, 'jobcast jobs', 300_000);
-  const elapsed = Date.now() - started;
-  await stopProfile();
+  const { elapsed, atStart: cpuAtStart } = await warmThenTime(jc.queues.queue('bench'), add, () => jc.runWorker(), 'jobcast', {
+    atStart: async () => ({ worker: ownCpuMs(), redis: await redisCpuMs(redis) }),
+  });
   // The worker process here also relays the outcomes and serves nothing else.
   const cpuMs = { worker: Math.round(ownCpuMs() - cpuAtStart.worker), redis: Math.round((await redisCpuMs(redis)) - cpuAtStart.redis) };
   redis.disconnect();
