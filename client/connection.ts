@@ -2,9 +2,10 @@ import { io, type Socket } from 'socket.io-client';
 
 import { ErrorCode } from '../shared/codes.js';
 import { DEFAULT_SOCKET_PATH, PROTOCOL_VERSION } from '../shared/constants.js';
-import type { ClientToServerEvents, ServerToClientEvents, StreamPosition, SubscribeAck, SubscribeRequest } from '../shared/protocol.js';
+import type { ChannelEvent, ClientToServerEvents, ServerToClientEvents, StreamPosition, SubscribeAck, SubscribeRequest } from '../shared/protocol.js';
 import { Emitter } from './emitter.js';
 import { JobcastClientError } from './errors.js';
+import { installEventFastPath } from './event-fast-path.js';
 import { DEFAULT_RETRY, retryDelay, type RetryPolicy, transient } from './retry-policy.js';
 import { type GetToken, Subscription, type SubscriptionTransport, type TokenSource } from './subscription.js';
 
@@ -121,7 +122,10 @@ export class JobcastConnection {
       if (error.message === 'timeout') socket.io.timeout((this.#connectTimeout = Math.min(MAX_CONNECT_TIMEOUT_MS, this.#connectTimeout * 2)));
       this.#setState('connecting', error.message);
     });
-    socket.on('event', (event) => this.#subscriptions.get(event?.channel)?.receive(event));
+    const onEvent = (event: ChannelEvent) => this.#subscriptions.get(event?.channel)?.receive(event);
+    // What the receive fast path does not take (nothing, while socket.io-client is as verified) comes here.
+    socket.on('event', onEvent);
+    installEventFastPath(socket, onEvent as (event: unknown) => void);
     socket.on('notice', (notice) => this.#emitter.emit('notice', notice));
     socket.on('hello', (hello) => void (this.#socketId = typeof hello?.socketId === 'string' ? hello.socketId : undefined));
 
