@@ -64,6 +64,13 @@ const REMEMBERED_CHANNELS = 10_000;
 const BATCH_EVENTS = 50;
 
 /**
+ * Channel number c of a batch call as append-batch-n.lua reads it: the character of code c + 32
+ * ("!" for 1), so a call may name at most 94 channels (printable ASCII), more than
+ * {@link BATCH_EVENTS} events can.
+ */
+const CHANNEL_NUMBER = Array.from({ length: BATCH_EVENTS + 1 }, (_, c) => String.fromCharCode(c + 32));
+
+/**
  * Queued plain appends (see {@link RedisChannelStoreOptions.coalesce}) go out as soon as this
  * many wait, not only at the end of the tick. The replies to one call come back in one read and
  * resume every job they answer at once; had those jobs' next appends all waited for the end of
@@ -272,7 +279,8 @@ export class RedisChannelStore implements ChannelStore {
         // Every channel's possible new epoch, from the same pool as single appends.
         epochs += this.#newEpoch();
       }
-      eventArgs.push(`${c} ${eventClassOf(item.event, item.channel)[0]}${item.reset ? 'r' : '-'}${tail}`);
+      // The channel's number as one character (code c + 32): append-batch-n.lua reads it with string.byte.
+      eventArgs.push(`${CHANNEL_NUMBER[c]}${eventClassOf(item.event, item.channel)[0]}${item.reset ? 'r' : '-'}${tail}`);
     }
     const reply = await this.#redis.jobcastAppendBatch(
       keys.length,
