@@ -54,6 +54,11 @@ local classes = { [108] = 'lifecycle', [112] = 'progress', [111] = 'outcome', [9
 local snapshotKeys = { lifecycle = 's:lifecycle', progress = 's:progress', outcome = 's:outcome', custom = 's:custom' }
 local RESET = 114 -- 'r'
 
+-- What each channel's meta hash says, read on its first event and kept here until the end:
+-- the writes of one call are invisible to anyone until it returns, so one HSET at the end
+-- leaves the hash as the per-event HSETs of append-publish-4.lua would have. Its snapshot
+-- entries are kept under their hash fields (s['s:progress']), `count` of them written, `last`
+-- the newest one's field.
 local state = {}
 
 local function newEpoch(s, c)
