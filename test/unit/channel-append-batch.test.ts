@@ -192,6 +192,31 @@ describe('append-batch-n.lua (RedisChannelStore.appendMany): many events in one 
     assert.notEqual(a!.epoch, b!.epoch, 'each new channel its own epoch');
   });
 
+  it('names up to 50 channels in one call (each by one character) and keeps every event on its own channel', async () => {
+    const s = store(prefix('wide'));
+    // 50 events make a call: these go out as three calls, each naming 50 channels (the last "R").
+    const items: AppendItem[] = [
+      ...Array.from({ length: 75 }, (_, i) => ({ channel: `job:w${i}`, event: 'progress', data: { pct: i % 100, i } })),
+      ...Array.from({ length: 75 }, (_, i) => ({ channel: `job:w${i}`, event: 'completed', data: { i } })),
+    ];
+    const stored = await s.appendMany(items);
+    assert.deepEqual(
+      stored.map((e) => e && [e.channel, e.offset, e.event, (e.data as { i: number }).i]),
+      items.map((item, k) => [item.channel, k < 75 ? 1 : 2, item.event, (item.data as { i: number }).i]),
+    );
+    for (const i of [0, 9, 10, 48, 49, 50, 74]) {
+      const read = await s.read(`job:w${i}`, { epoch: stored[i]!.epoch, offset: 0 });
+      assert.deepEqual(
+        read.events.map((e) => [e.channel, e.offset, e.event, (e.data as { i: number }).i]),
+        [
+          [`job:w${i}`, 1, 'progress', i],
+          [`job:w${i}`, 2, 'completed', i],
+        ],
+        `job:w${i}`,
+      );
+    }
+  });
+
   it("when Redis comes back behind what it appended (a failover lost the newest events), the batch's next event on that channel starts a new epoch", async () => {
     const p = prefix('lost');
     const writer = store(p);
