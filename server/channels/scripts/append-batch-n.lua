@@ -143,7 +143,7 @@ for c = 1, channels do
       -- The common case, one class written: no argument table.
       redis.call('HSET', meta, 'offset', s.id, s.last, s[s.last])
     else
-      local fields = { 'offset', s.top }
+      local fields = { 'offset', s.id }
       for _, key in pairs(snapshotKeys) do
         local envelope = s[key]
         if envelope then
